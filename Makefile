@@ -1,0 +1,49 @@
+# liuan-bot: two commands for a newcomer — `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test lint typecheck pytest install install-dev db demo bench clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(PIP) install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+db: install
+	$(PY) bot.py db upgrade
+
+demo: db
+	$(PY) bot.py roster import config/demo-roster.csv --if-empty
+
+## Start the bot on SQLite (sandbox mode unless WeCom credentials are set) at http://127.0.0.1:8080
+run: demo
+	$(PY) bot.py serve
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install-dev
+	$(VENV)/bin/mypy
+
+pytest: install-dev
+	$(PY) -m pytest
+
+## Lint, type-check and run the whole test suite
+test: lint typecheck pytest
+
+bench: install-dev
+	$(PY) bench/callback.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

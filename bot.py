@@ -1,0 +1,326 @@
+"""liuan-bot: the composition root and command line.
+
+    python bot.py serve                      start the bot (sandbox mode without WeCom secrets)
+    python bot.py db upgrade                 create or migrate the database schema
+    python bot.py roster import FILE.csv     import the roster (all-or-nothing)
+    python bot.py console --user USERID      chat with a running bot from the terminal
+
+Settings come from the environment and `config/settings.toml` (see README). Nothing in the
+project opens a connection or reads the environment at import time: it all happens here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from handlers.context import Deps
+from handlers.dispatch import process_inbound
+from handlers.registry import build_registry
+from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
+from liuan_bot.clock import Clock, SystemClock
+from liuan_bot.inbox import Inbox, Reply, ReplyRoute
+from liuan_bot.metrics import Metrics
+from liuan_bot.outbox import OutboxWorker
+from liuan_bot.settings import Settings, SettingsError, load_settings
+from liuan_bot.wecom.api import WeComApiClient
+from liuan_bot.wecom.callback import CallbackView
+from liuan_bot.wecom.crypto import CallbackCrypto
+from liuan_bot.wecom.fake_server import FakeWeCom
+from liuan_bot.wecom.inbound import Incoming
+from storage.engine import is_sqlite, make_engine, make_session_factory
+from storage.inbox_store import SqlInboxStore
+from storage.outbox_store import SqlOutboxStore
+
+log = logging.getLogger("liuan_bot")
+ROOT = Path(__file__).resolve().parent
+DEFAULT_CONFIG = ROOT / "config" / "settings.toml"
+
+
+@dataclass
+class Bot:
+    """Every long-lived part of a running bot, wired together."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    deps: Deps
+    inbox: Inbox
+    outbox_store: SqlOutboxStore
+    metrics: Metrics
+    api_base: str
+    fake: FakeWeCom | None = None
+    api: WeComApiClient | None = None
+    worker: OutboxWorker | None = None
+    run_worker: bool = True
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _http: aiohttp.ClientSession | None = None
+
+    async def health(self) -> dict[str, object]:
+        database = True
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health check: database unavailable")
+            database = False
+        return {
+            "status": "ok" if database else "degraded",
+            "database": database,
+            "mode": "sandbox" if self.settings.sandbox else "live",
+        }
+
+    async def render_metrics(self) -> str:
+        depth = await self.outbox_store.depth()
+        errors = dict(self.api.error_counts) if self.api else {}
+        return self.metrics.render(depth, errors)
+
+    def app(self) -> web.Application:
+        crypto = CallbackCrypto(
+            self.settings.token.reveal(), self.settings.aes_key.reveal(), self.settings.corp_id
+        )
+        view = CallbackView(
+            crypto,
+            self.inbox.accept,
+            self.clock,
+            max_body_bytes=self.settings.max_body_bytes,
+            max_age_s=self.settings.callback_max_age_s,
+            on_outcome=self.metrics.callback,
+        )
+        routes = Routes(
+            callback=view,
+            health=self.health,
+            metrics=self.render_metrics,
+            sandbox_viewer=self.fake.sandbox_routes() if self.fake else None,
+            sandbox_api=self.fake.app() if self.fake else None,
+        )
+        app = create_app(routes)
+        app.cleanup_ctx.append(self._lifecycle)
+        return app
+
+    async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
+        await self.start()
+        yield
+        await self.stop()
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession()
+        self.api = WeComApiClient(
+            session=self._http,
+            corp_id=self.settings.corp_id,
+            secret=self.settings.secret.reveal(),
+            agent_id=self.settings.agent_id,
+            clock=self.clock,
+            api_base=self.api_base,
+        )
+        self.worker = OutboxWorker(
+            self.outbox_store,
+            self.api,
+            self.clock,
+            worker_id=f"{socket.gethostname()}-{os.getpid()}",
+            on_sent=self.metrics.delivery_latency.observe,
+        )
+        self.deps = Deps(
+            self.deps.sessions, self.clock, self.deps.registry, self.settings, self.worker.wake
+        )
+        if self.run_worker:
+            self._tasks.append(asyncio.create_task(self.worker.run_forever()))
+        recovered = await self.inbox.recover(older_than=timedelta(seconds=30))
+        if recovered:
+            log.warning("recovered %s unhandled inbound messages", recovered)
+        mode = "沙箱模式" if self.settings.sandbox else "正式模式"
+        log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
+
+    async def stop(self) -> None:
+        await self.inbox.drain()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks.clear()
+        if self._http is not None:
+            await self._http.close()
+        await self.engine.dispose()
+
+
+def build_bot(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    api_base: str | None = None,
+    sandbox_fake: FakeWeCom | None = None,
+    run_worker: bool = True,
+) -> Bot:
+    """Wire a bot. In sandbox mode a fake WeCom API is mounted at /sandbox/api."""
+    clock = clock or SystemClock(settings.tz)
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    metrics = Metrics()
+    fake = sandbox_fake
+    if settings.sandbox and fake is None and api_base is None:
+        fake = FakeWeCom(corp_id=settings.corp_id, secret=settings.secret.reveal(), clock=clock)
+    base = api_base or (
+        f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
+    )
+    deps = Deps(sessions, clock, build_registry(), settings)
+    bot_ref: list[Bot] = []
+
+    async def process(inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
+        return await process_inbound(bot_ref[0].deps, inbound_id, incoming, route)
+
+    inbox = Inbox(
+        SqlInboxStore(sessions),
+        process,
+        clock,
+        reply_budget_s=settings.reply_budget_s,
+        on_outcome=metrics.callback,
+    )
+    bot = Bot(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        deps=deps,
+        inbox=inbox,
+        outbox_store=SqlOutboxStore(sessions, postgres=not is_sqlite(settings.database_url)),
+        metrics=metrics,
+        api_base=base,
+        fake=fake,
+        run_worker=run_worker,
+    )
+    bot_ref.append(bot)
+    return bot
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    return load_settings(env, config_path=DEFAULT_CONFIG)
+
+
+# ---------------------------------------------------------------- commands
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from storage.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("数据库已是最新结构。")
+
+
+async def _roster_import(settings: Settings, data: bytes, if_empty: bool) -> int:
+    from liuan_bot.domain.roster import parse_roster_csv
+    from storage.engine import transaction
+    from storage.roster_store import count_people, import_roster
+
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    clock = SystemClock(settings.tz)
+    try:
+        if if_empty:
+            async with sessions() as session:
+                if await count_people(session) > 0:
+                    print("名册已有数据，跳过导入。")
+                    return 0
+        parsed = parse_roster_csv(data)
+        for warning in parsed.warnings:
+            print(f"提醒：{warning}")
+        if parsed.errors:
+            print(f"名册有 {len(parsed.errors)} 处错误，未导入任何数据：", file=sys.stderr)
+            for error in parsed.errors:
+                print(f"  {error}", file=sys.stderr)
+            return 1
+        async with transaction(sessions) as session:
+            summary = await import_roster(session, parsed.rows, clock.now())
+        print(
+            f"名册导入完成：新增单位 {summary.units_created} 个、更新 {summary.units_updated} 个；"
+            f"新增人员 {summary.people_created} 人、更新 {summary.people_updated} 人。"
+        )
+        return 0
+    finally:
+        await engine.dispose()
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    bot = build_bot(settings)
+    if settings.sandbox:
+        print(
+            f"沙箱模式：未设置 LIUAN_WECOM_SECRET，消息不会发往企业微信。\n"
+            f"  查看机器人发出的消息：{settings.public_url}/sandbox/\n"
+            f"  在终端里和机器人对话：python bot.py console --user demo",
+            flush=True,
+        )
+    web.run_app(
+        bot.app(),
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        access_log_class=PathOnlyAccessLogger,
+        print=None,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bot.py", description="六安市政务新闻发布助手")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="启动机器人")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    db = sub.add_parser("db", help="数据库")
+    db.add_argument("action", choices=["upgrade"])
+    roster = sub.add_parser("roster", help="名册")
+    roster.add_argument("action", choices=["import"])
+    roster.add_argument("file", type=Path)
+    roster.add_argument("--if-empty", action="store_true", help="仅当名册为空时导入")
+    console = sub.add_parser("console", help="在终端里与运行中的机器人对话")
+    console.add_argument("--user", required=True, help="以哪个企业微信账号的身份发消息")
+    console.add_argument("--url", help="机器人地址，默认 http://HOST:PORT")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = settings_from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        _serve(settings, args.host, args.port)
+        return 0
+    if args.command == "db":
+        asyncio.run(_db_upgrade(settings))
+        return 0
+    if args.command == "roster":
+        try:
+            data = args.file.read_bytes()
+        except OSError as exc:
+            print(f"无法读取名册文件 {args.file}：{exc.strerror}", file=sys.stderr)
+            return 1
+        return asyncio.run(_roster_import(settings, data, args.if_empty))
+    if args.command == "console":
+        from liuan_bot.console import run_console
+
+        return asyncio.run(run_console(settings, args.user, args.url or settings.public_url))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

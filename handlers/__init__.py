@@ -1,0 +1,1 @@
+"""Use cases, one module per family; every command is declared once in `registry.py`."""

@@ -1,0 +1,46 @@
+"""What a handler is given: the sender, the text after the command word, a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from liuan_bot.clock import Clock
+from liuan_bot.commands.registry import Registry
+from liuan_bot.domain.members import Member
+from liuan_bot.messages import Outgoing
+from liuan_bot.settings import Settings
+from liuan_bot.wecom.inbound import Incoming
+from storage.engine import SessionFactory
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything the use cases need, built once by `bot.py`."""
+
+    sessions: SessionFactory
+    clock: Clock
+    registry: Registry
+    settings: Settings
+    wake_outbox: Callable[[], None] = lambda: None
+
+
+@dataclass
+class Context:
+    """One command being handled, inside one database transaction."""
+
+    deps: Deps
+    session: AsyncSession
+    now: datetime
+    sender: Member
+    incoming: Incoming
+    args: str
+    source: str
+    pushes: list[Outgoing] = field(default_factory=list)
+
+    def push(self, messages: list[Outgoing]) -> None:
+        """Messages to others, enqueued in the outbox in this transaction."""
+        self.pushes.extend(messages)

@@ -1,0 +1,49 @@
+"""帮助 and 我的信息: generated from the registry and the roster."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from liuan_bot.commands.grammar import normalise
+from liuan_bot.commands.registry import CommandSpec, Registry
+from liuan_bot.domain.members import Member
+
+
+def render_help(registry: Registry, member: Member) -> str:
+    """The commands `member` may use, one line each, with one example."""
+    specs = registry.visible_to(member.roles)
+    lines = [f"您好，{member.name}。您可以发送以下命令："]
+    for spec in specs:
+        alias = f"（也可发“{'”“'.join(spec.aliases)}”）" if spec.aliases else ""
+        lines.append(f"· {spec.name}{alias}：{spec.summary}")
+    lines.append("")
+    lines.append("发送“帮助 命令名”查看用法和示例，例如：帮助 我的信息")
+    return "\n".join(lines)
+
+
+def render_usage(spec: CommandSpec) -> str:
+    rules = f"（依据：{'、'.join(spec.rules)}）" if spec.rules else ""
+    return f"【{spec.name}】{spec.summary}{rules}\n用法：{spec.usage}\n示例：\n{spec.example}"
+
+
+async def help_command(ctx: Context) -> str:
+    """帮助 [命令名]."""
+    registry = ctx.deps.registry
+    topic = normalise(ctx.args)
+    if topic:
+        match = registry.match(topic)
+        if match is None or not match.spec.allowed(ctx.sender.roles):
+            return f"没有找到命令“{topic}”。\n\n" + render_help(registry, ctx.sender)
+        return render_usage(match.spec)
+    return render_help(registry, ctx.sender)
+
+
+async def whoami_command(ctx: Context) -> str:
+    """我的信息: who the bot thinks I am."""
+    m = ctx.sender
+    scope = "全市各单位（新闻办/政务公开办）" if m.city_wide else f"本单位（{m.unit}）"
+    key = "是" if m.key_unit else "否"
+    return (
+        f"姓名：{m.name}\n单位：{m.unit}（{m.unit_type}，重点单位：{key}）\n"
+        f"职务：{m.title or '未填写'}\n角色：{m.role_names()}\n企业微信账号：{m.userid}\n"
+        f"可办理事项范围：{scope}\n信息有误请联系市政府新闻办更正。"
+    )

@@ -1,0 +1,1 @@
+"""The command language: normalisation, lookup and the registry of command specs."""

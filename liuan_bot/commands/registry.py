@@ -1,0 +1,91 @@
+"""Command specs and the registry. Every command is declared once; help is generated from it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from liuan_bot.commands.grammar import Split, edit_distance, normalise, split_command
+from liuan_bot.domain.roles import ALL_ROLES, Role
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command: its Chinese name, aliases, usage, example, roles and rule ids."""
+
+    key: str  # canonical English name (apply, review, help, …)
+    name: str  # Chinese command word
+    summary: str
+    usage: str
+    example: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    roles: frozenset[Role] = ALL_ROLES
+    rules: tuple[str, ...] = ()
+    fields: tuple[str, ...] = field(default=())
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    def allowed(self, roles: Iterable[Role]) -> bool:
+        return bool(self.roles & frozenset(roles))
+
+
+@dataclass(frozen=True)
+class Match:
+    spec: CommandSpec
+    word: str
+    rest: str
+
+
+class Registry:
+    """All command specs; finds the one a message starts with."""
+
+    def __init__(self, specs: Iterable[CommandSpec]) -> None:
+        self.specs: tuple[CommandSpec, ...] = tuple(specs)
+        self._by_word: dict[str, CommandSpec] = {}
+        keys: set[str] = set()
+        for spec in self.specs:
+            if spec.key in keys:
+                raise ValueError(f"duplicate command key {spec.key}")
+            keys.add(spec.key)
+            for word in spec.words:
+                normal = normalise(word)
+                if normal in self._by_word:
+                    raise ValueError(f"command word {word!r} declared twice")
+                self._by_word[normal] = spec
+        self._words = sorted(self._by_word, key=len, reverse=True)
+
+    def by_key(self, key: str) -> CommandSpec:
+        for spec in self.specs:
+            if spec.key == key:
+                return spec
+        raise KeyError(key)
+
+    def match(self, text: str) -> Match | None:
+        split: Split | None = split_command(normalise(text), self._words)
+        if split is None:
+            return None
+        return Match(self._by_word[split.word], split.word, split.rest)
+
+    def closest(self, text: str, limit: int = 3) -> list[CommandSpec]:
+        """Commands whose words look most like the start of `text` (for unknown input)."""
+        head = normalise(text).split("\n")[0].split(" ")[0][:8]
+        if not head:
+            return []
+        scored: dict[str, tuple[int, CommandSpec]] = {}
+        for word, spec in self._by_word.items():
+            distance = min(edit_distance(head[: len(word)], word), edit_distance(head, word))
+            if any(ch in word for ch in head) and distance <= max(1, len(word) // 2):
+                best = scored.get(spec.key)
+                if best is None or distance < best[0]:
+                    scored[spec.key] = (distance, spec)
+        return [spec for _, spec in sorted(scored.values(), key=lambda item: item[0])][:limit]
+
+    def visible_to(self, roles: Iterable[Role]) -> list[CommandSpec]:
+        role_set = frozenset(roles)
+        return [spec for spec in self.specs if spec.allowed(role_set)]

@@ -1,0 +1,501 @@
+"""A fake WeCom API server (aiohttp) for tests and the bot's sandbox mode.
+
+It speaks the subset of the API the bot uses (gettoken, message/send, update_template_card,
+appchat/send, webhook/send), records every request and every message it "delivered", applies
+WeCom's duplicate check, and can be told to fail: errcodes, HTTP errors, slow answers, expired
+tokens. `sandbox_routes()` shows the delivered messages to a person (沙箱消息).
+
+Routes are relative to the application root, so `app()` can be served alone or mounted as a
+sub-app (e.g. at `/sandbox/api`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+
+from liuan_bot.clock import Clock
+
+DeliveryKind = Literal["app", "appchat", "webhook", "card_update"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+GETTOKEN = "/cgi-bin/gettoken"
+MESSAGE_SEND = "/cgi-bin/message/send"
+UPDATE_CARD = "/cgi-bin/message/update_template_card"
+APPCHAT_SEND = "/cgi-bin/appchat/send"
+WEBHOOK_SEND = "/cgi-bin/webhook/send"
+
+TOKEN_LIFETIME_S = 7200
+MAX_DUPLICATE_INTERVAL_S = 4 * 3600
+INTERACTIVE_CARDS = frozenset({"button_interaction", "vote_interaction", "multiple_interaction"})
+KIND_LABELS: dict[str, str] = {
+    "app": "应用消息",
+    "appchat": "群聊",
+    "webhook": "群机器人",
+    "card_update": "卡片更新",
+}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request as received (secrets in the query are replaced by `***`)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveredMessage:
+    """One message that reached one recipient (user, chat, robot key)."""
+
+    seq: int
+    kind: DeliveryKind
+    to: str
+    msgtype: str
+    content: dict[str, Any]
+    body: dict[str, Any]
+    at: datetime
+
+    @property
+    def text(self) -> str:
+        """What a person would read (see `message_text`)."""
+        return message_text(self.msgtype, self.content)
+
+
+def message_text(msgtype: str, content: dict[str, Any]) -> str:
+    """Human-readable text: text/markdown content, textcard and template_card titles."""
+    if msgtype == "template_card":
+        main_title = content.get("main_title") or {}
+        parts = [str(main_title.get("title", "")), str(content.get("sub_title_text", ""))]
+        return "\n".join(part for part in parts if part)
+    if msgtype == "textcard":
+        parts = [str(content.get("title", "")), str(content.get("description", ""))]
+        return "\n".join(part for part in parts if part)
+    if msgtype == "button":  # update_template_card with button.replace_name
+        return str(content.get("replace_name", ""))
+    if "content" in content:
+        return str(content["content"])
+    return json.dumps(content, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass
+class _Fault:
+    path: str | None
+    times: int
+    errcode: int | None = None
+    errmsg: str = ""
+    http_status: int | None = None
+    delay_s: float | None = None
+
+    def matches(self, path: str) -> bool:
+        # An unscoped fault targets the sending endpoints, not the token fetch that the
+        # client makes first; scope it to GETTOKEN to fail token fetches.
+        return path != GETTOKEN if self.path is None else self.path == path
+
+
+@dataclass
+class _State:
+    requests: list[RecordedRequest] = field(default_factory=list)
+    delivered: list[DeliveredMessage] = field(default_factory=list)
+    faults: list[_Fault] = field(default_factory=list)
+    tokens: dict[str, datetime] = field(default_factory=dict)
+    expired: set[str] = field(default_factory=set)
+    last_sent: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+
+
+class FakeWeCom:
+    """In-memory WeCom: issues tokens, "delivers" messages, injects faults on request."""
+
+    def __init__(
+        self,
+        *,
+        corp_id: str | None = None,
+        secret: str | None = None,
+        known_users: set[str] | None = None,
+        clock: Clock | None = None,
+        duplicate_check: bool = True,
+    ) -> None:
+        self.corp_id = corp_id
+        self.secret = secret
+        self.known_users = known_users
+        self.clock = clock
+        self.duplicate_check = duplicate_check
+        self._state = _State()
+        # Counters survive reset(): old tokens must not become valid again, and sandbox
+        # pollers keep their `since` cursor meaningful.
+        self._token_seq = 0
+        self._msg_seq = 0
+        self._delivery_seq = 0
+        self._response_code_seq = 0
+
+    # -- inspection ----------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self._state.requests
+
+    @property
+    def delivered(self) -> list[DeliveredMessage]:
+        return self._state.delivered
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """Recorded requests for one endpoint, e.g. `"/cgi-bin/gettoken"`."""
+        path = _norm_path(path)
+        return [r for r in self._state.requests if r.path == path]
+
+    def delivered_to(self, user: str) -> list[DeliveredMessage]:
+        return [m for m in self._state.delivered if m.to == user]
+
+    def texts_to(self, user: str) -> list[str]:
+        return [m.text for m in self.delivered_to(user)]
+
+    # -- fault injection -----------------------------------------------------------------
+
+    def fail_next(
+        self,
+        errcode: int,
+        *,
+        path: str | None = None,
+        times: int = 1,
+        errmsg: str = "fake failure",
+    ) -> None:
+        """Answer the next `times` matching requests with `errcode` (HTTP 200), not delivering.
+
+        `path=None` matches every endpoint except gettoken.
+        """
+        self._add_fault(_Fault(path, times, errcode=errcode, errmsg=errmsg))
+
+    def fail_http(self, status: int, *, path: str | None = None, times: int = 1) -> None:
+        """Answer the next matching requests with HTTP `status` and a non-JSON body."""
+        self._add_fault(_Fault(path, times, http_status=status))
+
+    def delay_next(self, seconds: float, *, path: str | None = None, times: int = 1) -> None:
+        """Deliver as usual, then wait `seconds` (real time) before answering."""
+        self._add_fault(_Fault(path, times, delay_s=seconds))
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far answers 42001 from now on."""
+        self._state.expired.update(self._state.tokens)
+
+    def reset(self) -> None:
+        """Forget requests, deliveries, faults, tokens and duplicate-check history."""
+        self._state = _State()
+
+    def _add_fault(self, fault: _Fault) -> None:
+        if fault.path is not None:
+            fault.path = _norm_path(fault.path)
+        if fault.times > 0:
+            self._state.faults.append(fault)
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        for fault in self._state.faults:
+            if fault.matches(path):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._state.faults.remove(fault)
+                return fault
+        return None
+
+    # -- the API application -------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get(GETTOKEN, self._endpoint(GETTOKEN, self._gettoken, auth=False))
+        app.router.add_post(MESSAGE_SEND, self._endpoint(MESSAGE_SEND, self._message_send))
+        app.router.add_post(UPDATE_CARD, self._endpoint(UPDATE_CARD, self._update_card))
+        app.router.add_post(APPCHAT_SEND, self._endpoint(APPCHAT_SEND, self._appchat_send))
+        app.router.add_post(
+            WEBHOOK_SEND, self._endpoint(WEBHOOK_SEND, self._webhook_send, auth=False)
+        )
+        return app
+
+    def _endpoint(
+        self,
+        path: str,
+        handle: Callable[[web.Request, dict[str, Any]], dict[str, Any]],
+        *,
+        auth: bool = True,
+    ) -> Handler:
+        """Wrap an endpoint: record, apply faults, check the token, then answer."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            body = await _json_body(request)
+            self._record(request, path, body)
+            fault = self._take_fault(path)
+            if fault is not None and fault.http_status is not None:
+                return web.Response(status=fault.http_status, text="<html>fake upstream</html>")
+            if fault is not None and fault.errcode is not None:
+                return web.json_response({"errcode": fault.errcode, "errmsg": fault.errmsg})
+            if body is None and request.method == "POST":
+                answer = _error(47001, "data format error")
+            else:
+                token_error = self._check_token(request) if auth else None
+                answer = token_error or handle(request, body or {})
+            if fault is not None and fault.delay_s is not None:
+                await asyncio.sleep(fault.delay_s)
+            return web.json_response(answer)
+
+        return handler
+
+    def _record(self, request: web.Request, path: str, body: dict[str, Any] | None) -> None:
+        query = {
+            name: "***" if name in ("access_token", "corpsecret") else value
+            for name, value in request.query.items()
+        }
+        self._state.requests.append(
+            RecordedRequest(request.method, path, query, body, self._now())
+        )
+
+    def _check_token(self, request: web.Request) -> dict[str, Any] | None:
+        token = request.query.get("access_token")
+        if not token:
+            return _error(41001, "access_token missing")
+        expires_at = self._state.tokens.get(token)
+        if expires_at is None:
+            return _error(40014, "invalid access_token")
+        if token in self._state.expired or self._now() >= expires_at:
+            return _error(42001, "access_token expired")
+        return None
+
+    def _gettoken(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        corp_ok = self.corp_id is None or request.query.get("corpid") == self.corp_id
+        secret_ok = self.secret is None or request.query.get("corpsecret") == self.secret
+        if not (corp_ok and secret_ok):
+            return _error(40001, "invalid credential")
+        self._token_seq += 1
+        token = f"tok-{self._token_seq}"
+        self._state.tokens[token] = self._now() + timedelta(seconds=TOKEN_LIFETIME_S)
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "access_token": token,
+            "expires_in": TOKEN_LIFETIME_S,
+        }
+
+    def _message_send(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        msgtype, content = _content_of(body)
+        if content is None:
+            return _error(40008, "invalid message type")
+        users = _split(body.get("touser"))
+        if users == ["@all"] and self.known_users is not None:
+            users = sorted(self.known_users)
+        invalid = [u for u in users if self.known_users is not None and u not in self.known_users]
+        recipients = [u for u in users if u not in invalid]
+        recipients += [f"party:{p}" for p in _split(body.get("toparty"))]
+        recipients += [f"tag:{t}" for t in _split(body.get("totag"))]
+        answer: dict[str, Any] = {"invaliduser": "|".join(invalid)}
+        if not recipients:
+            return {**_error(81013, "user & party & tag all invalid"), **answer}
+        check = self.duplicate_check and _flag(body.get("enable_duplicate_check"))
+        interval = _interval(body.get("duplicate_check_interval")) if check else None
+        for user in recipients:
+            self._deliver("app", user, msgtype, content, body, duplicate_interval_s=interval)
+        self._msg_seq += 1
+        answer.update(
+            errcode=0,
+            errmsg="ok",
+            invalidparty="",
+            invalidtag="",
+            unlicenseduser="",
+            msgid=f"msg-{self._msg_seq}",
+        )
+        if msgtype == "template_card" and content.get("card_type") in INTERACTIVE_CARDS:
+            self._response_code_seq += 1
+            answer["response_code"] = f"rc-{self._response_code_seq}"
+        return answer
+
+    def _update_card(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(body.get("template_card"), dict):
+            msgtype, content = "template_card", body["template_card"]
+        elif isinstance(body.get("button"), dict):
+            msgtype, content = "button", body["button"]
+        else:
+            return _error(40008, "invalid message type")
+        recipients = [str(u) for u in body.get("userids") or []]
+        recipients += [f"party:{p}" for p in body.get("partyids") or []]
+        recipients += [f"tag:{t}" for t in body.get("tagids") or []]
+        if not recipients and _flag(body.get("atall")):
+            recipients = ["@all"]
+        for user in recipients:
+            self._deliver("card_update", user, msgtype, content, body)
+        return {"errcode": 0, "errmsg": "ok", "invaliduser": []}
+
+    def _appchat_send(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        chatid = body.get("chatid")
+        msgtype, content = _content_of(body)
+        if not isinstance(chatid, str) or not chatid:
+            return _error(86003, "chat not found")
+        if content is None:
+            return _error(40008, "invalid message type")
+        self._deliver("appchat", chatid, msgtype, content, body)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _webhook_send(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        key = request.query.get("key")
+        msgtype, content = _content_of(body)
+        if not key:
+            return _error(93000, "invalid webhook url")
+        if content is None:
+            return _error(40008, "invalid message type")
+        self._deliver("webhook", key, msgtype, content, body)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _deliver(
+        self,
+        kind: DeliveryKind,
+        to: str,
+        msgtype: str,
+        content: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        duplicate_interval_s: float | None = None,
+    ) -> None:
+        """Record a delivery, unless WeCom's duplicate check would swallow it (still errcode 0).
+
+        `duplicate_interval_s` is None when the sender did not ask for the check.
+        """
+        now = self._now()
+        key = (to, msgtype, json.dumps(content, ensure_ascii=False, sort_keys=True))
+        if kind == "app":
+            first = self._state.last_sent.get(key)
+            if (
+                duplicate_interval_s is not None
+                and first is not None
+                and now - first < timedelta(seconds=duplicate_interval_s)
+            ):
+                return
+            self._state.last_sent[key] = now
+        self._delivery_seq += 1
+        message = DeliveredMessage(self._delivery_seq, kind, to, msgtype, content, body, now)
+        self._state.delivered.append(message)
+
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else datetime.now(UTC)
+
+    # -- sandbox viewer ------------------------------------------------------------------
+
+    def sandbox_routes(self) -> web.Application:
+        """Viewer sub-app (mount at `/sandbox`): `GET /` page and `GET /messages.json`."""
+        app = web.Application()
+        app.router.add_get("/", self._sandbox_page)
+        app.router.add_get("/messages.json", self._sandbox_messages)
+        return app
+
+    async def _sandbox_page(self, request: web.Request) -> web.StreamResponse:
+        rows = "\n".join(_html_row(m) for m in reversed(self._state.delivered))
+        page = _PAGE.format(rows=rows or '<tr><td colspan="5">暂无消息</td></tr>')
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    async def _sandbox_messages(self, request: web.Request) -> web.StreamResponse:
+        try:
+            since = int(request.query.get("since", "0"))
+        except ValueError:
+            raise web.HTTPBadRequest(text="since 必须是整数") from None
+        to = request.query.get("to")
+        messages = [
+            {
+                "seq": m.seq,
+                "kind": m.kind,
+                "to": m.to,
+                "msgtype": m.msgtype,
+                "text": m.text,
+                "at": m.at.isoformat(),
+            }
+            for m in self._state.delivered
+            if m.seq > since and (to is None or m.to == to)
+        ]
+        return web.json_response({"messages": messages}, dumps=_dumps)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="3">
+<title>沙箱消息</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border: 1px solid #ccc; padding: 0.4em; text-align: left; vertical-align: top; }}
+td.content {{ white-space: pre-wrap; }}
+</style>
+</head>
+<body>
+<h1>沙箱消息</h1>
+<p>最新的消息在最上面，页面每 3 秒自动刷新。</p>
+<table>
+<thead><tr><th>时间</th><th>类型</th><th>接收方</th><th>消息类型</th><th>内容</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+</body>
+</html>
+"""
+
+
+def _html_row(message: DeliveredMessage) -> str:
+    cells = [
+        message.at.strftime("%Y-%m-%d %H:%M:%S"),
+        KIND_LABELS.get(message.kind, message.kind),
+        message.to,
+        message.msgtype,
+    ]
+    tds = "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
+    return f'<tr>{tds}<td class="content">{html.escape(message.text)}</td></tr>'
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | None:
+    if not request.body_exists:
+        return None
+    try:
+        data = json.loads(await request.read())
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _content_of(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    msgtype = str(body.get("msgtype", ""))
+    content = body.get(msgtype) if msgtype else None
+    return msgtype, content if isinstance(content, dict) else None
+
+
+def _error(errcode: int, errmsg: str) -> dict[str, Any]:
+    return {"errcode": errcode, "errmsg": errmsg}
+
+
+def _split(value: object) -> list[str]:
+    if not isinstance(value, str):
+        return []
+    return [part for part in value.split("|") if part]
+
+
+def _flag(value: object) -> bool:
+    return value in (1, "1", True)
+
+
+def _interval(value: object) -> float:
+    try:
+        seconds = float(value) if isinstance(value, int | float | str) else 1800.0
+    except ValueError:
+        seconds = 1800.0
+    return min(max(seconds, 0.0), MAX_DUPLICATE_INTERVAL_S)
+
+
+def _norm_path(path: str) -> str:
+    return "/" + path.lstrip("/")
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)

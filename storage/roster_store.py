@@ -1,0 +1,119 @@
+"""The roster in the database: units and people, upserted all-or-nothing (R4–R6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from liuan_bot.clock import utc
+from liuan_bot.domain.members import Member
+from liuan_bot.domain.roles import Role, parse_role
+from liuan_bot.domain.roster import RosterRow
+from storage.tables import Person, Unit
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    units_created: int
+    units_updated: int
+    people_created: int
+    people_updated: int
+
+
+def _roles(names: Sequence[str]) -> frozenset[Role]:
+    return frozenset(r for r in (parse_role(n) for n in names) if r is not None)
+
+
+def _role_list(roles: frozenset[Role]) -> list[str]:
+    order = list(Role)
+    return [r.value for r in sorted(roles, key=order.index)]
+
+
+async def import_roster(
+    session: AsyncSession, rows: Sequence[RosterRow], now: datetime
+) -> ImportSummary:
+    """Upsert units by name and people by 企业微信账号 in the caller's transaction."""
+    stamp = utc(now)
+    units = {u.name: u for u in (await session.exec(select(Unit))).all()}
+    units_created = units_updated = people_created = people_updated = 0
+    for row in rows:
+        unit = units.get(row.unit)
+        if unit is None:
+            unit = Unit(
+                name=row.unit,
+                unit_type=row.unit_type.value,
+                key_unit=row.key_unit,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            session.add(unit)
+            units[row.unit] = unit
+            units_created += 1
+        elif (unit.unit_type, unit.key_unit) != (row.unit_type.value, row.key_unit):
+            unit.unit_type, unit.key_unit, unit.updated_at = (
+                row.unit_type.value,
+                row.key_unit,
+                stamp,
+            )
+            session.add(unit)
+            units_updated += 1
+    await session.flush()
+    userids = [row.userid for row in rows]
+    people = {
+        p.userid: p
+        for p in (await session.exec(select(Person).where(col(Person.userid).in_(userids)))).all()
+    }
+    for row in rows:
+        unit_id = units[row.unit].id
+        assert unit_id is not None
+        person = people.get(row.userid)
+        if person is None:
+            person = Person(
+                userid=row.userid,
+                name=row.name,
+                unit_id=unit_id,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            people_created += 1
+        else:
+            people_updated += 1
+        person.name, person.unit_id, person.title = row.name, unit_id, row.title
+        person.roles, person.mobile = _role_list(row.roles), row.mobile
+        person.public, person.active, person.updated_at = row.public, True, stamp
+        session.add(person)
+    await session.flush()
+    return ImportSummary(units_created, units_updated, people_created, people_updated)
+
+
+async def find_member(session: AsyncSession, userid: str) -> Member | None:
+    """The active roster entry of a WeCom user id."""
+    found = (
+        await session.exec(
+            select(Person, Unit)
+            .join(Unit, col(Unit.id) == col(Person.unit_id))
+            .where(col(Person.userid) == userid)
+            .where(col(Person.active))
+        )
+    ).first()
+    if found is None:
+        return None
+    person, unit = found
+    return Member(
+        userid=person.userid,
+        name=person.name,
+        unit=unit.name,
+        unit_type=unit.unit_type,
+        key_unit=unit.key_unit,
+        roles=_roles(person.roles),
+        title=person.title,
+    )
+
+
+async def count_people(session: AsyncSession) -> int:
+    return int((await session.exec(select(func.count()).select_from(Person))).one())
