@@ -32,6 +32,7 @@ from handlers.dispatch import process_inbound
 from handlers.registry import build_registry
 from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
 from liuan_bot.clock import Clock, SystemClock
+from liuan_bot.commands.registry import Registry
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import OutboxWorker
@@ -166,6 +167,7 @@ def build_bot(
     api_base: str | None = None,
     sandbox_fake: FakeWeCom | None = None,
     run_worker: bool = True,
+    registry: Registry | None = None,
 ) -> Bot:
     """Wire a bot. In sandbox mode a fake WeCom API is mounted at /sandbox/api."""
     clock = clock or SystemClock(settings.tz)
@@ -178,7 +180,7 @@ def build_bot(
     base = api_base or (
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
-    deps = Deps(sessions, clock, build_registry(), settings)
+    deps = Deps(sessions, clock, registry or build_registry(), settings)
     bot_ref: list[Bot] = []
 
     async def process(inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:

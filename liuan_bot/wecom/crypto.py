@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import binascii
 import secrets
-import time
 from xml.parsers.expat import ExpatError
 
 from wechatpy.enterprise.crypto import WeChatCrypto
@@ -63,10 +62,7 @@ class CallbackCrypto:
         except _MALFORMED as exc:
             raise CallbackMalformed(type(exc).__name__) from exc
 
-    def encrypt(
-        self, plaintext_xml: str, *, nonce: str | None = None, timestamp: int | None = None
-    ) -> str:
+    def encrypt(self, plaintext_xml: str, *, timestamp: int, nonce: str | None = None) -> str:
         """A passive reply: the encrypted, signed envelope."""
         nonce = nonce or str(secrets.randbelow(10**10))
-        stamp = timestamp if timestamp is not None else int(time.time())
-        return str(self._crypto.encrypt_message(plaintext_xml, nonce, stamp))
+        return str(self._crypto.encrypt_message(plaintext_xml, nonce, timestamp))

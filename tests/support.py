@@ -1,0 +1,134 @@
+"""Shared test helpers: settings for tests, a running bot against a fake WeCom, callbacks."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot import Bot, build_bot
+from handlers.registry import COMMANDS
+from liuan_bot.clock import FixedClock
+from liuan_bot.commands.registry import CommandSpec, Handler, Registry
+from liuan_bot.settings import Settings, load_settings
+from liuan_bot.wecom.fake_server import FakeWeCom
+from liuan_bot.wecom.simulate import CallbackSigner, event_xml, text_message_xml
+
+# wecom-facts §1.7 vector A (the official 2014 sample)
+CORP_ID = "wx5823bf96d3bd56c7"
+TOKEN = "QDG6eK"
+AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+AGENT_ID = 1000002
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_ROSTER = ROOT / "config" / "demo-roster.csv"
+_msg_ids = itertools.count(7_000_000_000_000_000_000)
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settings:
+    env = {
+        "LIUAN_WECOM_CORP_ID": CORP_ID,
+        "LIUAN_WECOM_TOKEN": TOKEN,
+        "LIUAN_WECOM_AES_KEY": AES_KEY,
+        "LIUAN_WECOM_AGENT_ID": str(AGENT_ID),
+        "LIUAN_DATABASE_URL": database_url,
+        **overrides,
+    }
+    return load_settings(env, data_dir=data_dir)
+
+
+def next_msg_id() -> str:
+    return str(next(_msg_ids))
+
+
+@dataclass
+class Harness:
+    """A bot served over HTTP with a fake WeCom API and a fixed clock."""
+
+    bot: Bot
+    client: TestClient[Any, Any]
+    fake: FakeWeCom
+    clock: FixedClock
+    signer: CallbackSigner
+
+    async def post_plaintext(self, plaintext: str) -> tuple[int, dict[str, str] | None]:
+        signed = self.signer.sign(plaintext, timestamp=int(self.clock.now().timestamp()))
+        resp = await self.client.post("/wecom/callback", params=signed.query, data=signed.body)
+        body = await resp.read()
+        if resp.status != 200 or not body:
+            return resp.status, None
+        return resp.status, self.signer.open_reply(body)
+
+    async def send_text(
+        self, user: str, content: str, *, msg_id: str | None = None
+    ) -> tuple[int, str | None]:
+        plaintext = text_message_xml(
+            corp_id=CORP_ID,
+            from_user=user,
+            content=content,
+            msg_id=msg_id or next_msg_id(),
+            create_time=int(self.clock.now().timestamp()),
+            agent_id=AGENT_ID,
+        )
+        status, reply = await self.post_plaintext(plaintext)
+        return status, (reply or {}).get("Content")
+
+    async def send_event(
+        self, user: str, event: str, **fields: str
+    ) -> tuple[int, dict[str, str] | None]:
+        plaintext = event_xml(
+            corp_id=CORP_ID,
+            from_user=user,
+            event=event,
+            create_time=int(self.clock.now().timestamp()),
+            agent_id=AGENT_ID,
+            **fields,
+        )
+        return await self.post_plaintext(plaintext)
+
+    async def deliver_outbox(self, rounds: int = 10) -> None:
+        """Run the outbox worker until nothing more is due now."""
+        assert self.bot.worker is not None
+        for _ in range(rounds):
+            if await self.bot.worker.run_once() == 0:
+                return
+
+
+@asynccontextmanager
+async def running_bot(
+    settings: Settings, clock: FixedClock, fake: FakeWeCom, registry: Registry | None = None
+) -> AsyncIterator[Harness]:
+    """Serve `fake` and the bot; the outbox worker is driven by the test (`deliver_outbox`)."""
+    fake_server = TestServer(fake.app())
+    await fake_server.start_server()
+    bot = build_bot(
+        settings,
+        clock=clock,
+        api_base=str(fake_server.make_url("")).rstrip("/"),
+        run_worker=False,
+        registry=registry,
+    )
+    client = TestClient(TestServer(bot.app()))
+    await client.start_server()
+    try:
+        yield Harness(bot, client, fake, clock, CallbackSigner(TOKEN, AES_KEY, CORP_ID))
+    finally:
+        await client.close()
+        await fake_server.close()
+
+
+def registry_with(key: str, name: str, handler: Handler) -> Registry:
+    """The bot's registry plus one test command."""
+    extra = CommandSpec(
+        key=key, name=name, summary="测试", usage=name, example=name, handler=handler
+    )
+    return Registry((*COMMANDS, extra))
+
+
+def shanghai(text: str) -> datetime:
+    return datetime.fromisoformat(text)

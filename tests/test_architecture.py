@@ -1,0 +1,55 @@
+"""Dependencies point one way; the domain is pure; nothing reads the clock or env bare."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself() -> None:
+    allowed = set(sys.stdlib_module_names) | {"liuan_bot", "__future__"}
+    for path in files("liuan_bot/domain"):
+        foreign = imports_of(path) - allowed
+        assert not foreign, f"{path.name} imports {foreign}"
+        text = path.read_text(encoding="utf-8")
+        assert "liuan_bot.wecom" not in text
+        assert "liuan_bot.settings" not in text
+
+
+def test_the_core_never_imports_handlers_storage_or_bot() -> None:
+    for path in files("liuan_bot"):
+        assert not imports_of(path) & {"handlers", "storage", "bot"}, path
+
+
+def test_handlers_never_touch_the_wire_format() -> None:
+    for path in files("handlers"):
+        assert not imports_of(path) & {"aiohttp", "wechatpy", "xmltodict"}, path
+
+
+def test_no_bare_clock_and_no_environment_reads_outside_the_composition_root() -> None:
+    bare_clock = re.compile(r"datetime\.(now|utcnow)\(\)|date\.today\(\)|time\.time\(\)")
+    for package in ("liuan_bot", "handlers", "storage"):
+        for path in files(package):
+            text = path.read_text(encoding="utf-8")
+            assert not bare_clock.search(text), path
+            assert "os.environ" not in text, path
+            assert "getenv" not in text, path

@@ -1,0 +1,39 @@
+"""The command registry: declared once, help generated from it (issue 2)."""
+
+from __future__ import annotations
+
+from handlers.help import render_help
+from handlers.registry import COMMANDS, build_registry
+from liuan_bot.domain.members import Member
+from liuan_bot.domain.roles import Role
+
+
+def member(*roles: Role) -> Member:
+    return Member("u", "王伟", "市财政局", "市直部门", True, frozenset(roles))
+
+
+def test_every_command_word_is_unique_and_every_example_finds_its_command() -> None:
+    registry = build_registry()
+    for spec in COMMANDS:
+        for example in spec.example.split("\n"):
+            match = registry.match(example)
+            assert match is not None, example
+            assert match.spec.key == spec.key, example
+
+
+def test_full_width_and_spaced_input_finds_the_command() -> None:
+    registry = build_registry()
+    for text in ("帮助", "　帮助　", "帮助 我的信息", "@机器人 帮助", "HELP".lower(), "我是谁"):
+        assert registry.match(text) is not None, text
+    assert registry.match("helper") is None
+
+
+def test_help_lists_only_commands_the_sender_may_use() -> None:
+    text = render_help(build_registry(), member(Role.SPOKESPERSON))
+    assert "帮助" in text
+    assert "我的信息" in text
+
+
+def test_unknown_text_suggests_the_closest_commands() -> None:
+    assert [s.key for s in build_registry().closest("帮主")] == ["help"]
+    assert build_registry().closest("今天天气怎么样") == []
