@@ -18,7 +18,7 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -262,6 +262,9 @@ async def _roster_import(settings: Settings, data: bytes, if_empty: bool) -> int
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    settings = replace(
+        settings, http_host=host or settings.http_host, http_port=port or settings.http_port
+    )
     bot = build_bot(settings)
     if settings.sandbox:
         print(
@@ -272,8 +275,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         )
     web.run_app(
         bot.app(),
-        host=host or settings.http_host,
-        port=port or settings.http_port,
+        host=settings.http_host,
+        port=settings.http_port,
         access_log_class=PathOnlyAccessLogger,
         print=None,
     )
@@ -294,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     console = sub.add_parser("console", help="在终端里与运行中的机器人对话")
     console.add_argument("--user", required=True, help="以哪个企业微信账号的身份发消息")
     console.add_argument("--url", help="机器人地址，默认 http://HOST:PORT")
+    console.add_argument(
+        "--linger", type=float, default=2.0, help="输入结束后再等待推送消息的秒数（沙箱模式）"
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -320,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "console":
         from liuan_bot.console import run_console
 
-        return asyncio.run(run_console(settings, args.user, args.url or settings.public_url))
+        url = args.url or settings.public_url
+        return asyncio.run(run_console(settings, args.user, url, linger_s=args.linger))
     return 2
 
 

@@ -75,7 +75,7 @@ def bot_environ(workdir: Path, port: int) -> dict[str, str]:
     }
 
 
-def serve_bot(port: int, workdir: Path, profile_out: Path | None) -> None:
+def serve_bot(port: int, workdir: Path) -> None:
     sys.path.insert(0, str(ROOT))
     from aiohttp import web
 
@@ -103,16 +103,7 @@ def serve_bot(port: int, workdir: Path, profile_out: Path | None) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     bot = build_bot(settings)
     app = bot.app()
-    profiler = None
-    if profile_out is not None:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    web.run_app(app, host=HOST, port=port, access_log=None, print=None)
-    if profiler is not None and profile_out is not None:
-        profiler.disable()
-        profiler.dump_stats(str(profile_out))
+    web.run_app(app, host=HOST, port=port, access_log=None, print=None, shutdown_timeout=5)
     report = {"jieba_loaded": "jieba" in sys.modules, "cpu": _own_cpu_s()}
     print("BENCH-REPORT " + json.dumps(report), flush=True)
 
@@ -174,7 +165,7 @@ def serve_bare(port: int, workdir: Path) -> None:
     app.cleanup_ctx.append(database)
     app.router.add_post(CALLBACK, callback)
     app.router.add_get("/healthz", health)
-    web.run_app(app, host=HOST, port=port, access_log=None, print=None)
+    web.run_app(app, host=HOST, port=port, access_log=None, print=None, shutdown_timeout=5)
     print("BENCH-REPORT " + json.dumps({"cpu": _own_cpu_s()}), flush=True)
 
 
@@ -242,15 +233,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(kind: str, workdir: Path, profile_out: Path | None) -> Server:
+def start_server(kind: str, workdir: Path) -> Server:
     port = free_port()
     serverdir = workdir / kind
     serverdir.mkdir()
     log_path = workdir / f"{kind}.log"
     command = [sys.executable, str(Path(__file__).resolve()), "--serve", kind]
     command += ["--port", str(port), "--workdir", str(serverdir)]
-    if profile_out is not None:
-        command += ["--profile-out", str(profile_out)]
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -400,9 +389,9 @@ def check_samples(kind: str, samples: list[bytes]) -> int:
 
 
 def bench_one(kind: str, workdir: Path, args: argparse.Namespace) -> Summary:
-    profile_out = workdir / "bot.prof" if args.profile and kind == "bot" else None
-    server = start_server(kind, workdir, profile_out)
-    report: dict[str, Any] = {}
+    server = start_server(kind, workdir)
+    profile_out = workdir / f"{kind}.pyspy" if args.profile and kind == "bot" else None
+    spy: subprocess.Popen[bytes] | None = None
     try:
         asyncio.run(wait_ready(server, args.startup_timeout))
         first = 10**12 + (1 if kind == "bot" else 2) * 10**9
@@ -416,28 +405,92 @@ def bench_one(kind: str, workdir: Path, args: argparse.Namespace) -> Summary:
         warm_result = asyncio.run(drive(server, warm, duration_s=args.duration, **options))
         if warm_result.errors:
             raise RuntimeError(f"{kind} warm-up failed: {warm_result.errors[:3]}")
+        if profile_out is not None:
+            spy = start_py_spy(server.process.pid, profile_out)
         result = asyncio.run(drive(server, measured, duration_s=args.duration, **options))
     finally:
+        if spy is not None:
+            stop_process(spy)
         report = stop_server(server)
     if server.process.returncode not in (0, None) and not report:
         print(f"warning: {kind} server exited {server.process.returncode}:", file=sys.stderr)
         print(server_log_tail(server), file=sys.stderr)
     wrong = check_samples(kind, result.samples)
-    if profile_out is not None and profile_out.exists():
+    if profile_out is not None:
         print_profile(profile_out)
     jieba = report.get("jieba_loaded") if kind == "bot" else None
     return Summary(kind, result, wrong, None if jieba is None else bool(jieba))
 
 
-def print_profile(path: Path, top: int = 30) -> None:
-    import pstats
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("py-spy")
+    if not exe.exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    command = [str(exe), "record", "--pid", str(pid), "--format", "raw", "--rate", "250"]
+    command += ["--nonblocking", "--output", str(out)]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # let it attach before the measured run starts
+    return spy
 
-    out = io.StringIO()
-    stats = pstats.Stats(str(path), stream=out)
-    stats.strip_dirs().sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    print("\n---- bot server profile (cProfile, main thread; timings inflated) ----")
-    print(out.getvalue())
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    """Summarise py-spy's collapsed stacks: self and inclusive share of the (non-idle) samples."""
+    if not path.exists():
+        print("py-spy wrote no profile (could not attach?)", file=sys.stderr)
+        return
+    total = 0
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    packages: dict[str, int] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_frame_name(f) for f in stack.split(";")[1:]]  # [0] is the process
+        if not frames:
+            continue
+        total += count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for name in set(frames):
+            inclusive[name] = inclusive.get(name, 0) + count
+        package = _package(stack.split(";")[-1])
+        packages[package] = packages.get(package, 0) + count
+    print(f"\n---- bot server, py-spy: {total} non-idle samples over the measured run ----")
+    for title, table in (
+        ("self time by package (leaf frame)", packages),
+        ("self time by function", own),
+        ("inclusive time by function", inclusive),
+    ):
+        print(f"\n{title}:")
+        for name, count in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"  {100 * count / max(total, 1):5.1f}%  {name}")
+
+
+def _frame_name(frame: str) -> str:
+    """`func (path/to/file.py:123)` → `func (path/to/file.py)`."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0]})" if where else name
+
+
+def _package(frame: str) -> str:
+    where = frame.partition(" (")[2].rsplit(":", 1)[0]
+    parts = where.split("/")
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1]
+    if parts and parts[0] in {"liuan_bot", "handlers", "storage", "bot.py"}:
+        return parts[0]
+    return parts[0] if len(parts) > 1 else (where or frame)
 
 
 def render(summaries: dict[str, Summary], args: argparse.Namespace) -> tuple[str, list[str]]:
@@ -519,17 +572,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="server start (s)")
     parser.add_argument("--sample-every", type=int, default=25, help="decrypt 1 reply in N")
     parser.add_argument("--no-fail", action="store_true", help="report only; exit 0 on a miss")
-    parser.add_argument("--profile", action="store_true", help="cProfile the bot server")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the bot server with py-spy (measured run)"
+    )
     parser.add_argument("--serve", choices=["bot", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         if args.port is None or args.workdir is None:
             parser.error("--serve needs --port and --workdir")
         if args.serve == "bot":
-            serve_bot(args.port, args.workdir, args.profile_out)
+            serve_bot(args.port, args.workdir)
         else:
             serve_bare(args.port, args.workdir)
         return 0

@@ -75,7 +75,7 @@ async def _current_seq(http: aiohttp.ClientSession, url: str) -> int:
     return max((int(m["seq"]) for m in data.get("messages", [])), default=0)
 
 
-async def run_console(settings: Settings, user: str, url: str) -> int:
+async def run_console(settings: Settings, user: str, url: str, *, linger_s: float = 2.0) -> int:
     """Read lines from stdin until EOF or 退出; print replies and pushes."""
     signer = CallbackSigner(settings.token.reveal(), settings.aes_key.reveal(), settings.corp_id)
     loop = asyncio.get_running_loop()
@@ -111,6 +111,8 @@ async def run_console(settings: Settings, user: str, url: str) -> int:
                 reply = await _send(http, url, signer, settings, user, text, now)
                 if reply:
                     print(reply)
+            if poller is not None and linger_s > 0:
+                await asyncio.sleep(linger_s)  # pushes still on their way through the outbox
         finally:
             if poller is not None:
                 poller.cancel()

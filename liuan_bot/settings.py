@@ -92,7 +92,9 @@ class Settings:
 
     @property
     def public_url(self) -> str:
-        return f"http://{self.http_host}:{self.http_port}"
+        """Where this process can reach its own HTTP server."""
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        return f"http://{host}:{self.http_port}"
 
 
 def normalise_database_url(url: str) -> str:
