@@ -282,6 +282,28 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     )
 
 
+def _parse(text: str, now_text: str | None) -> int:
+    import json
+    from datetime import datetime
+
+    from liuan_bot.clock import SHANGHAI
+    from liuan_bot.commands.registry import understand
+
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            print(f"--now 不是有效的 ISO 8601 时间：{now_text}", file=sys.stderr)
+            return 2
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=SHANGHAI)
+    else:
+        now = SystemClock(SHANGHAI).now()
+    result = understand(build_registry(), text, now.astimezone(SHANGHAI))
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bot.py", description="六安市政务新闻发布助手")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -294,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     roster.add_argument("action", choices=["import"])
     roster.add_argument("file", type=Path)
     roster.add_argument("--if-empty", action="store_true", help="仅当名册为空时导入")
+    parse = sub.add_parser("parse", help="显示机器人如何理解一条消息（JSON）")
+    parse.add_argument("text")
+    parse.add_argument("--user", help="发送人的企业微信账号（不影响解析）")
+    parse.add_argument("--now", help="当前时间，ISO 8601，如 2026-11-26T10:00+08:00")
     console = sub.add_parser("console", help="在终端里与运行中的机器人对话")
     console.add_argument("--user", required=True, help="以哪个企业微信账号的身份发消息")
     console.add_argument("--url", help="机器人地址，默认 http://HOST:PORT")
@@ -302,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    if args.command == "parse":
+        return _parse(args.text, args.now)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -194,6 +194,7 @@ class LoadResult:
     empty_replies: int = 0
     samples: list[bytes] = field(default_factory=list)
     server_cpu_s: float = 0.0
+    main_thread_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
 
 
@@ -219,10 +220,16 @@ class Summary:
         n = self.result.requests
         return self.result.server_cpu_s * 1000 / n if n else float("nan")
 
+    @property
+    def main_cpu_per_req_ms(self) -> float:
+        n = self.result.requests
+        return self.result.main_thread_cpu_s * 1000 / n if n else float("nan")
 
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of every thread of `pid`, in seconds (from /proc/<pid>/stat)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+
+def proc_cpu_s(pid: int, tid: int | None = None) -> float:
+    """utime + stime of process `pid` (all its threads), or of its thread `tid`, in seconds."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path, encoding="ascii") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
 
@@ -357,7 +364,8 @@ async def drive(
                 elif i % sample_every == 0:
                     result.samples.append(payload)
 
-        cpu_before = proc_cpu_s(server.process.pid)
+        pid = server.process.pid
+        cpu_before, main_before = proc_cpu_s(pid), proc_cpu_s(pid, pid)
         client_before = _own_cpu_s()
         await asyncio.wait_for(
             asyncio.gather(*(worker() for _ in range(concurrency))),
@@ -365,7 +373,8 @@ async def drive(
         )
         result.wall_s = time.perf_counter() - start
         result.client_cpu_s = _own_cpu_s() - client_before
-        result.server_cpu_s = proc_cpu_s(server.process.pid) - cpu_before
+        result.server_cpu_s = proc_cpu_s(pid) - cpu_before
+        result.main_thread_cpu_s = proc_cpu_s(pid, pid) - main_before
     return result
 
 
@@ -501,6 +510,7 @@ def render(summaries: dict[str, Summary], args: argparse.Namespace) -> tuple[str
         ("p50 latency (ms)", lambda s: f"{s.pct(0.50):.1f}"),
         ("p99 latency (ms)", lambda s: f"{s.pct(0.99):.1f}"),
         ("server CPU / request (ms)", lambda s: f"{s.cpu_per_req_ms:.2f}"),
+        ("  of it, event-loop thread", lambda s: f"{s.main_cpu_per_req_ms:.2f}"),
         ("server CPU use (cores)", lambda s: f"{s.result.server_cpu_s / s.result.wall_s:.2f}"),
         ("client CPU use (cores)", lambda s: f"{s.result.client_cpu_s / s.result.wall_s:.2f}"),
         ("errors / empty / wrong", lambda s: _faults(s)),

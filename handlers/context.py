@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import Clock
+from liuan_bot.commands.fields import ParsedFields
 from liuan_bot.commands.registry import Registry
 from liuan_bot.domain.members import Member
 from liuan_bot.messages import Outgoing
@@ -39,6 +40,9 @@ class Context:
     incoming: Incoming
     args: str
     source: str
+    fields: ParsedFields = field(default_factory=ParsedFields)
+    word: str = ""
+    card_outcome: str | None = None
     pushes: list[Outgoing] = field(default_factory=list)
 
     def push(self, messages: list[Outgoing]) -> None:

@@ -15,6 +15,8 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context, Deps
+from handlers.decisions import card_command
+from liuan_bot.commands.fields import parse_fields
 from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
 from liuan_bot.inbox import Reply, ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Outgoing, text_to_users
@@ -56,19 +58,35 @@ async def _run_command(ctx: Context) -> Reply | None:
         if incoming.event == "enter_agent":
             return Reply(text=WELCOME)
         if incoming.is_card_click:
-            return Reply(text="这张卡片已失效或暂不支持此操作。", button_label="已失效")
+            return await _run_card_click(ctx)
         return None
     if incoming.msg_type != "text":
         return Reply(text=TEXT_ONLY)
-    match = ctx.deps.registry.match(incoming.content)
+    return await _run_text(ctx, incoming.content)
+
+
+async def _run_card_click(ctx: Context) -> Reply | None:
+    """A button click is the text command it stands for (same checks, same audit)."""
+    command, stale, label = await card_command(ctx)
+    if command is None:
+        return Reply(text=stale, button_label=label)
+    reply = await _run_text(ctx, command)
+    text = reply.text if reply else None
+    return Reply(text=text, button_label=ctx.card_outcome)
+
+
+async def _run_text(ctx: Context, content: str) -> Reply | None:
+    match = ctx.deps.registry.match(content)
     if match is None:
-        return Reply(text=_unknown_command(ctx.deps, incoming.content, ctx))
+        return Reply(text=_unknown_command(ctx.deps, content, ctx))
     if not match.spec.allowed(ctx.sender.roles):
         allowed = "、".join(sorted(r.value for r in match.spec.roles))
         raise PermissionDenied(
             f"“{match.spec.name}”仅限{allowed}使用。发送“帮助”查看您可用的命令。"
         )
     ctx.args = match.rest
+    ctx.word = match.spec.name
+    ctx.fields = parse_fields(match.rest, match.spec.grammar, ctx.now)
     result = await match.spec.handler(ctx)
     if isinstance(result, Reply) or result is None:
         return result

@@ -1,19 +1,25 @@
-"""THE command table: every command, declared once. Help is generated from it."""
+"""THE command table: every command, declared once, in help order.
+
+Each use-case module declares its commands in its own `COMMANDS` tuple (name, aliases, usage,
+example, roles, rule ids, grammar, handler); this module puts them together. Help, `parse`
+and dispatch all read the result.
+"""
 
 from __future__ import annotations
 
+from handlers import conferences, filings, incidents
 from handlers.help import help_command, whoami_command
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.roles import ALL_ROLES
 
-COMMANDS: tuple[CommandSpec, ...] = (
+CORE: tuple[CommandSpec, ...] = (
     CommandSpec(
         key="help",
         name="帮助",
         aliases=("help", "菜单", "?"),
         summary="查看您可以使用的命令",
         usage="帮助 [命令名]",
-        example="帮助\n帮助 我的信息",
+        example="帮助\n\n帮助 申请发布会",
         handler=help_command,
         roles=ALL_ROLES,
     ),
@@ -28,6 +34,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         roles=ALL_ROLES,
         rules=("R1", "R4"),
     ),
+)
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    *CORE,
+    *conferences.COMMANDS,
+    *incidents.COMMANDS,
+    *filings.COMMANDS,
 )
 
 

@@ -117,3 +117,56 @@ async def find_member(session: AsyncSession, userid: str) -> Member | None:
 
 async def count_people(session: AsyncSession) -> int:
     return int((await session.exec(select(func.count()).select_from(Person))).one())
+
+
+async def userids_with_role(
+    session: AsyncSession, role: Role, *, unit: str | None = None
+) -> list[str]:
+    """Active members holding `role` (in `unit`, when given), ordered by user id."""
+    query = (
+        select(Person.userid, Person.roles)
+        .join(Unit, col(Unit.id) == col(Person.unit_id))
+        .where(col(Person.active))
+        .order_by(col(Person.userid))
+    )
+    if unit is not None:
+        query = query.where(col(Unit.name) == unit)
+    rows = (await session.exec(query)).all()
+    return [userid for userid, roles in rows if role.value in roles]
+
+
+async def unit_id(session: AsyncSession, name: str) -> int | None:
+    return (await session.exec(select(Unit.id).where(col(Unit.name) == name))).first()
+
+
+async def unit_name(session: AsyncSession, unit_pk: int) -> str:
+    unit = await session.get(Unit, unit_pk)
+    return unit.name if unit else "未知单位"
+
+
+async def unit_members(session: AsyncSession, unit_pk: int) -> list[Member]:
+    """Everyone active in a unit, as the rules see them (for matching speakers, R8–R10)."""
+    rows = (
+        await session.exec(
+            select(Person, Unit)
+            .join(Unit, col(Unit.id) == col(Person.unit_id))
+            .where(col(Person.unit_id) == unit_pk)
+            .where(col(Person.active))
+        )
+    ).all()
+    return [
+        Member(
+            userid=p.userid,
+            name=p.name,
+            unit=u.name,
+            unit_type=u.unit_type,
+            key_unit=u.key_unit,
+            roles=_roles(p.roles),
+            title=p.title,
+        )
+        for p, u in rows
+    ]
+
+
+async def all_units(session: AsyncSession) -> list[Unit]:
+    return list((await session.exec(select(Unit).order_by(col(Unit.id)))).all())

@@ -109,3 +109,185 @@ class AuditEntry(SQLModel, table=True):
     new_state: str | None = Field(default=None, max_length=32)
     source: str | None = Field(default=None, max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RecordCounter(SQLModel, table=True):
+    """The last number handed out per record prefix and year (SQ-2026-0012 …)."""
+
+    __tablename__ = "record_counters"
+
+    prefix: str = Field(primary_key=True, max_length=4)
+    year: int = Field(primary_key=True)
+    last: int = Field(default=0)
+
+
+class Conference(SQLModel, table=True):
+    """A press conference: an application for a city-government one (SQ, R15) or a self-held
+    one filed with the news office (BA, R16). `speakers` are names as typed; `held_*` record
+    who actually spoke, matched to the roster, which decides what it counts for (R8–R10)."""
+
+    __tablename__ = "conferences"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, unique=True, index=True)
+    kind: str = Field(max_length=16)  # application | filing
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    filer: str = Field(max_length=64)
+    state: str = Field(max_length=16, index=True)
+    topic: str = Field(max_length=200)
+    starts_at: datetime | None = None
+    venue: str = Field(default="", max_length=200)
+    speakers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    conf_type: str = Field(default="发布会", max_length=16)
+    content: str = Field(default="", sa_column=Column(Text, nullable=False))
+    live: bool = Field(default=False)
+    incident_record_id: str | None = Field(default=None, max_length=16, index=True)
+    review_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    approval_opinion: str = Field(default="", sa_column=Column(Text, nullable=False))
+    draft_format: str = Field(default="", max_length=200)
+    held_at: datetime | None = Field(default=None, index=True)
+    held_speakers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    held_speaker_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    counts_for: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    key_points: str = Field(default="", sa_column=Column(Text, nullable=False))
+    transcript_url: str = Field(default="", max_length=500)
+    video_url: str = Field(default="", max_length=500)
+    created_at: datetime
+    updated_at: datetime
+
+
+class Incident(SQLModel, table=True):
+    """突发事件 (R11, R17): the 24-hour clock runs from `occurred_at`."""
+
+    __tablename__ = "incidents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, unique=True, index=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    filer: str = Field(max_length=64)
+    state: str = Field(max_length=16, index=True)  # open | answered
+    title: str = Field(max_length=200)
+    level: str = Field(max_length=8)
+    occurred_at: datetime
+    first_release_at: datetime | None = None
+    answered_at: datetime | None = None
+    answered_by: str | None = Field(default=None, max_length=16)
+    source_record_id: str | None = Field(default=None, max_length=16)
+    created_at: datetime
+    updated_at: datetime
+
+
+class IncidentRelease(SQLModel, table=True):
+    """首发 / 续报 of an incident (R17)."""
+
+    __tablename__ = "incident_releases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    kind: str = Field(max_length=8)  # first | update
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    link: str = Field(default="", max_length=500)
+    by: str = Field(max_length=64)
+    at: datetime
+
+
+class Policy(SQLModel, table=True):
+    """政策文件 filing (R18): interpretation link, or 待定 until it is ready."""
+
+    __tablename__ = "policies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, unique=True, index=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    filer: str = Field(max_length=64)
+    state: str = Field(max_length=16)
+    title: str = Field(max_length=200)
+    publish_at: datetime
+    interpretation_url: str = Field(default="", max_length=500)
+    briefing: bool = Field(default=False)
+    created_at: datetime
+    updated_at: datetime
+
+
+class RiskAssessment(SQLModel, table=True):
+    """风险评估函告 (R13)."""
+
+    __tablename__ = "risk_assessments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, unique=True, index=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    filer: str = Field(max_length=64)
+    state: str = Field(max_length=16)
+    subject: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    level: str = Field(max_length=8)
+    measures: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime
+    updated_at: datetime
+
+
+class HotIssue(SQLModel, table=True):
+    """舆情报告 (R24); the news office may turn it into an incident."""
+
+    __tablename__ = "hot_issues"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, unique=True, index=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    filer: str = Field(max_length=64)
+    state: str = Field(max_length=16)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(default="", max_length=200)
+    link: str = Field(default="", max_length=500)
+    incident_record_id: str | None = Field(default=None, max_length=16)
+    created_at: datetime
+    updated_at: datetime
+
+
+class RosterFiling(SQLModel, table=True):
+    """报送发言人 (R5): one unit's annual spokesperson filing, one row per spokesperson."""
+
+    __tablename__ = "roster_filings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    year: int = Field(index=True)
+    name: str = Field(max_length=64)
+    title: str = Field(max_length=64)
+    mobile: str = Field(max_length=32)
+    userid: str = Field(default="", max_length=64)
+    filer: str = Field(max_length=64)
+    created_at: datetime
+
+
+class Training(SQLModel, table=True):
+    """培训 record (R7)."""
+
+    __tablename__ = "trainings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="people.id", index=True)
+    trained_on: datetime
+    course: str = Field(default="", max_length=200)
+    recorded_by: str = Field(max_length=64)
+    created_at: datetime
+
+
+class Card(SQLModel, table=True):
+    """A button card sent for a decision (review / approval); clicks come back by task id."""
+
+    __tablename__ = "cards"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(max_length=128, unique=True)
+    record_id: str = Field(max_length=16, index=True)
+    purpose: str = Field(max_length=16)  # review | approve
+    state_when_sent: str = Field(max_length=16)
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    outbox_id: int | None = Field(default=None)
+    closed: bool = Field(default=False)
+    outcome: str = Field(default="", max_length=64)
+    created_at: datetime

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from handlers.help import render_help
 from handlers.registry import COMMANDS, build_registry
+from liuan_bot.clock import SHANGHAI
+from liuan_bot.commands.fields import parse_fields
 from liuan_bot.domain.members import Member
 from liuan_bot.domain.roles import Role
 
@@ -12,13 +16,17 @@ def member(*roles: Role) -> Member:
     return Member("u", "王伟", "市财政局", "市直部门", True, frozenset(roles))
 
 
-def test_every_command_word_is_unique_and_every_example_finds_its_command() -> None:
+def test_every_command_word_is_unique_and_every_example_parses_cleanly() -> None:
     registry = build_registry()
+    now = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
     for spec in COMMANDS:
-        for example in spec.example.split("\n"):
+        for example in spec.example.split("\n\n"):
             match = registry.match(example)
             assert match is not None, example
             assert match.spec.key == spec.key, example
+            parsed = parse_fields(match.rest, spec.grammar, now)
+            assert parsed.errors == [], example
+            assert parsed.missing == [], example
 
 
 def test_full_width_and_spaced_input_finds_the_command() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from liuan_bot.commands.fields import CommandGrammar, FieldValue, parse_fields
 from liuan_bot.commands.grammar import Split, edit_distance, normalise, split_command
 from liuan_bot.domain.roles import ALL_ROLES, Role
 
@@ -25,7 +27,7 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     roles: frozenset[Role] = ALL_ROLES
     rules: tuple[str, ...] = ()
-    fields: tuple[str, ...] = field(default=())
+    grammar: CommandGrammar = field(default_factory=CommandGrammar)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -89,3 +91,43 @@ class Registry:
     def visible_to(self, roles: Iterable[Role]) -> list[CommandSpec]:
         role_set = frozenset(roles)
         return [spec for spec in self.specs if spec.allowed(role_set)]
+
+
+def as_json_value(value: FieldValue) -> str | list[str]:
+    """How `parse` prints a field: ISO 8601 times, lists of names, strings otherwise."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return list(value)
+    return str(value)
+
+
+def understand(registry: Registry, text: str, now: datetime) -> dict[str, Any]:
+    """What the bot understood of `text`, as `python bot.py parse` prints it (issue 3)."""
+    match = registry.match(text)
+    if match is None:
+        return {
+            "command": None,
+            "record_id": None,
+            "fields": {},
+            "errors": ["没有识别出命令。发送“帮助”查看可用命令。"],
+        }
+    parsed = parse_fields(match.rest, match.spec.grammar, now)
+    fields: dict[str, str | list[str]] = {}
+    for spec in match.spec.grammar.fields:
+        if spec.name in parsed.values:
+            value = parsed.values[spec.name]
+            fields[spec.name] = (
+                parsed.raw[spec.name] if spec.kind in ("bool", "link") else as_json_value(value)
+            )
+    if parsed.decision is not None:
+        fields["结论"] = parsed.decision
+    errors = list(parsed.errors)
+    if parsed.missing:
+        errors.insert(0, f"缺少：{'、'.join(parsed.missing)}")
+    return {
+        "command": match.spec.key,
+        "record_id": parsed.record_id,
+        "fields": fields,
+        "errors": errors,
+    }

@@ -1,0 +1,109 @@
+"""Helpers shared by the record commands: field checks, notifications, audit, formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from handlers.context import Context
+from liuan_bot.commands.fields import CommandGrammar, FieldValue, example_message
+from liuan_bot.commands.timeparse import format_time
+from liuan_bot.domain.roles import Role
+from liuan_bot.errors import NotFound, PermissionDenied, UsageError
+from liuan_bot.messages import text_to_users
+from storage.audit import audit
+from storage.roster_store import unit_id, userids_with_role
+
+
+def require_fields(ctx: Context, grammar: CommandGrammar, *, exact_times: bool = False) -> None:
+    """Raise one `UsageError` listing every problem and every missing field, with an example."""
+    fields = ctx.fields
+    problems = list(fields.errors)
+    if exact_times:
+        for name in fields.inexact:
+            problems.append(f"{name}：请写明几点几分，例如“12月3日上午10点”")
+    if not problems and not fields.missing:
+        return
+    lines = []
+    if fields.missing:
+        lines.append(f"还缺少：{'、'.join(fields.missing)}。")
+    lines += problems
+    example = example_message(ctx.word, grammar, fields.record_id)
+    lines.append(f"请按这个格式补全后重新发送：\n{example}")
+    raise UsageError("\n".join(lines))
+
+
+def record_id_of(ctx: Context) -> str:
+    if ctx.fields.record_id is None:
+        raise UsageError(f"请在“{ctx.word}”后写上编号，例如：{ctx.word} SQ-{ctx.now.year}-0001")
+    return ctx.fields.record_id
+
+
+def text_value(ctx: Context, name: str, default: str = "") -> str:
+    value = ctx.fields.values.get(name, default)
+    return value if isinstance(value, str) else default
+
+
+def time_value(ctx: Context, name: str) -> datetime | None:
+    value = ctx.fields.values.get(name)
+    return value if isinstance(value, datetime) else None
+
+
+def names_value(ctx: Context, name: str) -> list[str]:
+    value = ctx.fields.values.get(name)
+    return list(value) if isinstance(value, list) else []
+
+
+def bool_value(ctx: Context, name: str, default: bool = False) -> bool:
+    value: FieldValue | None = ctx.fields.values.get(name)
+    return value if isinstance(value, bool) else default
+
+
+def when(ctx: Context, moment: datetime | None) -> str:
+    if moment is None:
+        return "待定"
+    return format_time(moment.astimezone(ctx.now.tzinfo), now=ctx.now)
+
+
+async def own_unit_id(ctx: Context) -> int:
+    found = await unit_id(ctx.session, ctx.sender.unit)
+    if found is None:
+        raise NotFound(f"名册里找不到您的单位“{ctx.sender.unit}”，请联系市政府新闻办。")
+    return found
+
+
+def require_role(ctx: Context, *roles: Role) -> None:
+    if not ctx.sender.roles & set(roles):
+        names = "、".join(r.value for r in roles)
+        raise PermissionDenied(f"“{ctx.word}”仅限{names}办理。")
+
+
+async def notify_role(ctx: Context, role: Role, text: str, *, unit: str | None = None) -> None:
+    users = [u for u in await userids_with_role(ctx.session, role, unit=unit)]
+    ctx.push(text_to_users(users, text))
+
+
+async def notify_users(ctx: Context, users: list[str], text: str) -> None:
+    ctx.push(text_to_users([u for u in users if u], text))
+
+
+async def record_audit(
+    ctx: Context,
+    action: str,
+    record_id: str,
+    *,
+    old: str | None,
+    new: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await audit(
+        ctx.session,
+        ctx.now,
+        actor=ctx.sender.userid,
+        action=action,
+        record_id=record_id,
+        old_state=old,
+        new_state=new,
+        source=ctx.source,
+        detail=detail,
+    )
