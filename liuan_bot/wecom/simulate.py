@@ -104,4 +104,10 @@ class CallbackSigner:
             envelope, doc["MsgSignature"], doc["TimeStamp"], doc["Nonce"]
         )
         fields = xmltodict.parse(plaintext)["xml"]
-        return {k: v if isinstance(v, str) else str(v) for k, v in fields.items()}
+        flat: dict[str, str] = {}
+        for key, value in fields.items():
+            if isinstance(value, dict):  # <Button><ReplaceName>…</ReplaceName></Button>
+                flat.update({k: str(v) for k, v in value.items()})
+            else:
+                flat[key] = str(value)
+        return flat
