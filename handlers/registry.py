@@ -7,7 +7,7 @@ and dispatch all read the result.
 
 from __future__ import annotations
 
-from handlers import conferences, filings, incidents
+from handlers import conferences, filings, incidents, status
 from handlers.help import help_command, whoami_command
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.roles import ALL_ROLES
@@ -42,6 +42,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *conferences.COMMANDS,
     *incidents.COMMANDS,
     *filings.COMMANDS,
+    *status.COMMANDS,
 )
 
 

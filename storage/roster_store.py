@@ -170,3 +170,15 @@ async def unit_members(session: AsyncSession, unit_pk: int) -> list[Member]:
 
 async def all_units(session: AsyncSession) -> list[Unit]:
     return list((await session.exec(select(Unit).order_by(col(Unit.id)))).all())
+
+
+async def names_of(session: AsyncSession, userids: set[str]) -> dict[str, str]:
+    """Display names of WeCom user ids (for histories)."""
+    if not userids:
+        return {}
+    rows = (
+        await session.exec(
+            select(Person.userid, Person.name).where(col(Person.userid).in_(sorted(userids)))
+        )
+    ).all()
+    return dict(rows)

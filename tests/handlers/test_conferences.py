@@ -249,3 +249,40 @@ async def test_r16_a_self_held_conference_is_filed_and_counts_for_the_quarter_on
 async def test_r16_a_filing_needs_an_exact_time(harness: Harness) -> None:
     reply = await ok(harness, "demo", "备案 主题：预算 时间：本周五上午 地点：三楼 发布人：郑学军")
     assert "请写明几点几分" in reply
+
+
+async def test_r8_status_shows_open_items_and_the_quarter_counts(harness: Harness) -> None:
+    h = harness
+    before = await ok(h, "demo", "我的")
+    assert "市财政局 · 4·2·1 进度" in before
+    assert "（R8）：0 场 ⚠（本季度还剩 36 天）" in before
+    rid = record_id(await ok(h, "demo", APPLY))
+    during = await ok(h, "demo", "进度")
+    assert f"{rid}《2026年秋粮收购政策解读》待审核" in during
+    queue = await ok(h, "newsoffice", "我的")
+    assert f"{rid}《2026年秋粮收购政策解读》（市财政局）待审核" in queue
+    filed = record_id(
+        await ok(h, "demo", "备案 主题：预算 时间：今天下午3点 地点：三楼 发布人：郑学军")
+    )
+    h.clock.advance(6 * 3600)
+    await ok(h, "demo", f"已召开 {filed} 发布人：郑学军")
+    after = await ok(h, "demo", "我的")
+    assert "（R8）：1 场" in after
+    assert "（R10）：0 次 ⚠" in after  # a self-held conference does not count for R10
+    assert "只有市政府新闻办" in await ok(h, "demo", "我的 单位：裕安区")
+    assert "裕安区 · 4·2·1 进度" in await ok(h, "newsoffice", "我的 单位：裕安区")
+
+
+async def test_detail_shows_a_record_with_its_history_to_those_who_may_see_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    rid = record_id(await ok(h, "demo", APPLY))
+    await ok(h, "newsoffice", f"审核 {rid} 驳回 理由：主题重复")
+    detail = await ok(h, "demo", f"详情 {rid}")
+    assert "状态：已驳回" in detail
+    assert "审核理由：主题重复" in detail
+    assert "办理记录：" in detail
+    assert "李新闻 审核（待审核 → 已驳回）" in detail
+    assert "没有查看权限" in await ok(h, "sunjihong", f"详情 {rid}")
+    assert "没有找到 TF-2026-0009" in await ok(h, "demo", "详情 tf9")
