@@ -19,7 +19,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -30,19 +30,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handlers.context import Deps
 from handlers.dispatch import process_inbound
 from handlers.registry import build_registry
+from handlers.reminders import ReminderEngine, preview, sweep
 from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
+from liuan_bot.calendar_loader import load_calendar, warn_if_unknown
 from liuan_bot.clock import Clock, SystemClock
 from liuan_bot.commands.registry import Registry
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import OutboxWorker
+from liuan_bot.reminder_config import load_reminder_config
+from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
 from liuan_bot.wecom.api import WeComApiClient
 from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.inbound import Incoming
-from storage.engine import is_sqlite, make_engine, make_session_factory
+from storage.engine import SessionFactory, is_sqlite, make_engine, make_session_factory
 from storage.inbox_store import SqlInboxStore
 from storage.outbox_store import SqlOutboxStore
 
@@ -67,6 +71,9 @@ class Bot:
     api: WeComApiClient | None = None
     worker: OutboxWorker | None = None
     run_worker: bool = True
+    run_scheduler: bool = True
+    reminders: ReminderEngine | None = None
+    scheduler: ReminderScheduler | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _http: aiohttp.ClientSession | None = None
 
@@ -139,6 +146,17 @@ class Bot:
         )
         if self.run_worker:
             self._tasks.append(asyncio.create_task(self.worker.run_forever()))
+        self.reminders = replace(
+            load_reminder_engine(self.deps.sessions, self.clock), wake_outbox=self.worker.wake
+        )
+        engine = self.reminders
+
+        async def run_sweep(now: datetime) -> datetime | None:
+            return (await sweep(engine, now)).next_precise
+
+        self.scheduler = ReminderScheduler(run_sweep, self.clock)
+        if self.run_scheduler:
+            self.scheduler.start()
         recovered = await self.inbox.recover(older_than=timedelta(seconds=30))
         if recovered:
             log.warning("recovered %s unhandled inbound messages", recovered)
@@ -146,6 +164,8 @@ class Bot:
         log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         await self.inbox.drain()
         for task in self._tasks:
             task.cancel()
@@ -167,6 +187,7 @@ def build_bot(
     api_base: str | None = None,
     sandbox_fake: FakeWeCom | None = None,
     run_worker: bool = True,
+    run_scheduler: bool = True,
     registry: Registry | None = None,
 ) -> Bot:
     """Wire a bot. In sandbox mode a fake WeCom API is mounted at /sandbox/api."""
@@ -204,9 +225,19 @@ def build_bot(
         api_base=base,
         fake=fake,
         run_worker=run_worker,
+        run_scheduler=run_scheduler,
     )
     bot_ref.append(bot)
     return bot
+
+
+def load_reminder_engine(sessions: SessionFactory, clock: Clock) -> ReminderEngine:
+    """The working calendar and reminder schedules from config/ (issue 4)."""
+    calendar = load_calendar(ROOT / "config" / "holidays.toml")
+    this_year = clock.now().year
+    warn_if_unknown(calendar, range(this_year, this_year + 2))
+    config = load_reminder_config(ROOT / "config" / "reminders.toml")
+    return ReminderEngine(sessions, calendar, config)
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -259,6 +290,29 @@ async def _roster_import(settings: Settings, data: bytes, if_empty: bool) -> int
         return 0
     finally:
         await engine.dispose()
+
+
+async def _reminders_preview(settings: Settings, at_text: str, unit: str | None) -> int:
+    """What a sweep at `--at` would send, to whom and why; nothing is sent or recorded."""
+    try:
+        at = datetime.fromisoformat(at_text)
+    except ValueError:
+        print(f"--at 不是有效的 ISO 8601 时间：{at_text}", file=sys.stderr)
+        return 2
+    at = (at if at.tzinfo else at.replace(tzinfo=settings.tz)).astimezone(settings.tz)
+    engine = make_engine(settings.database_url)
+    try:
+        reminder_engine = load_reminder_engine(
+            make_session_factory(engine), SystemClock(settings.tz)
+        )
+        lines = await preview(reminder_engine, at, unit)
+    finally:
+        await engine.dispose()
+    scope = f"（{unit}）" if unit else ""
+    print(f"{at.isoformat()} 将发送的提醒{scope}：{len(lines)} 条")
+    for line in lines:
+        print(line)
+    return 0
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
@@ -320,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     parse.add_argument("text")
     parse.add_argument("--user", help="发送人的企业微信账号（不影响解析）")
     parse.add_argument("--now", help="当前时间，ISO 8601，如 2026-11-26T10:00+08:00")
+    reminders = sub.add_parser("reminders", help="提醒")
+    reminders.add_argument("action", choices=["preview"])
+    reminders.add_argument("--at", required=True, help="时刻，ISO 8601，如 2026-12-24T09:00+08:00")
+    reminders.add_argument("--unit", help="只看某个单位")
     console = sub.add_parser("console", help="在终端里与运行中的机器人对话")
     console.add_argument("--user", required=True, help="以哪个企业微信账号的身份发消息")
     console.add_argument("--url", help="机器人地址，默认 http://HOST:PORT")
@@ -351,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"无法读取名册文件 {args.file}：{exc.strerror}", file=sys.stderr)
             return 1
         return asyncio.run(_roster_import(settings, data, args.if_empty))
+    if args.command == "reminders":
+        return asyncio.run(_reminders_preview(settings, args.at, args.unit))
     if args.command == "console":
         from liuan_bot.console import run_console
 

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context, Deps
 from handlers.decisions import card_command
+from handlers.reminders import acknowledge
 from liuan_bot.commands.fields import parse_fields
 from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
 from liuan_bot.inbox import Reply, ReplyRoute
@@ -67,6 +68,8 @@ async def _run_command(ctx: Context) -> Reply | None:
 
 async def _run_card_click(ctx: Context) -> Reply | None:
     """A button click is the text command it stands for (same checks, same audit)."""
+    if (ctx.incoming.event_key or "").startswith("ack|"):
+        return await acknowledge(ctx)
     command, stale, label = await card_command(ctx)
     if command is None:
         return Reply(text=stale, button_label=label)

@@ -7,7 +7,7 @@ and dispatch all read the result.
 
 from __future__ import annotations
 
-from handlers import conferences, filings, incidents, status
+from handlers import conferences, filings, incidents, reminders, status
 from handlers.help import help_command, whoami_command
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.roles import ALL_ROLES
@@ -43,6 +43,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *incidents.COMMANDS,
     *filings.COMMANDS,
     *status.COMMANDS,
+    *reminders.COMMANDS,
 )
 
 

@@ -291,3 +291,53 @@ class Card(SQLModel, table=True):
     closed: bool = Field(default=False)
     outcome: str = Field(default="", max_length=64)
     created_at: datetime
+
+
+class ReminderInstance(SQLModel, table=True):
+    """One reminder instance, recorded once per idempotency key `rule|subject|period|step`
+    (issue 4): whichever sweep inserts the key first sends it; every other sweep skips it."""
+
+    __tablename__ = "reminder_instances"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    rule: str = Field(max_length=8, index=True)
+    kind: str = Field(max_length=32)
+    unit_id: int | None = Field(default=None, index=True)
+    status: str = Field(max_length=16)  # sent | skipped
+    due_at: datetime
+    recorded_at: datetime
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class ReminderDelivery(SQLModel, table=True):
+    """A reminder as one person received it: the message (batch) it went out in, its outbox
+    row (delivery time) and when the person pressed 收到 — the evidence of R14."""
+
+    __tablename__ = "reminder_deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    instance_id: int = Field(foreign_key="reminder_instances.id", index=True)
+    userid: str = Field(max_length=64, index=True)
+    batch: str = Field(max_length=64, index=True)
+    outbox_id: int | None = None
+    acked_at: datetime | None = None
+
+
+class AccountabilityEntry(SQLModel, table=True):
+    """问责清单 (R14): a unit's failure, with the reminders sent about it as evidence."""
+
+    __tablename__ = "accountability_entries"
+    __table_args__ = (
+        UniqueConstraint("rule", "subject", "period", "unit_id", name="uq_accountability"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    rule: str = Field(max_length=8)
+    label: str = Field(max_length=64)
+    subject: str = Field(max_length=64)
+    period: str = Field(max_length=32)
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime

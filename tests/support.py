@@ -111,6 +111,7 @@ async def running_bot(
         clock=clock,
         api_base=str(fake_server.make_url("")).rstrip("/"),
         run_worker=False,
+        run_scheduler=False,
         registry=registry,
     )
     client = TestClient(TestServer(bot.app()))

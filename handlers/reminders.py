@@ -1,0 +1,401 @@
+"""The reminder sweep (issue 4): plan what is due, record each instance once, send it.
+
+`sweep(engine, now)` loads the facts, asks the pure planner, records every due key with
+INSERT … ON CONFLICT DO NOTHING, and sends only the keys this sweep recorded — in the same
+transaction as the outbox rows. Routine reminders for one person are merged into one
+message; each message is followed by a card with a 收到 button.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from secrets import token_hex
+from typing import Any
+
+from handlers.common import require_fields, text_value
+from handlers.context import Context
+from liuan_bot.clock import utc
+from liuan_bot.commands.fields import CommandGrammar, FieldSpec
+from liuan_bot.commands.registry import CommandSpec
+from liuan_bot.commands.timeparse import format_time
+from liuan_bot.domain.calendar import WorkingCalendar
+from liuan_bot.domain.reminders import Plan, Reminder, ReminderConfig, next_precise, plan
+from liuan_bot.domain.roles import Role
+from liuan_bot.errors import NotFound
+from liuan_bot.inbox import Reply
+from liuan_bot.messages import Outgoing, card_to_users, text_to_users
+from storage.engine import SessionFactory, transaction
+from storage.outbox_store import enqueue
+from storage.reminder_store import (
+    ack_batch,
+    claim,
+    evidence_keys,
+    load_world,
+    record_accountability,
+    unit_reminder_log,
+)
+from storage.roster_store import names_of, unit_id
+from storage.tables import ReminderDelivery
+
+log = logging.getLogger("handlers.reminders")
+
+ACCOUNTABILITY_LABELS = {
+    "R8": "季度未召开新闻发布会",
+    "R9": "半年未出席市政府新闻发布会",
+    "R10": "主要负责人年度未出席市政府新闻发布会",
+    "R17": "热点回应不及时",
+    "R18": "重大政策不解读",
+}
+
+
+@dataclass(frozen=True)
+class ReminderEngine:
+    """What a sweep needs; built by bot.py."""
+
+    sessions: SessionFactory
+    calendar: WorkingCalendar
+    config: ReminderConfig
+    wake_outbox: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    sent: list[Reminder]
+    skipped: list[Reminder]
+    next_precise: datetime | None
+
+
+def _d(value: object, now: datetime) -> str:
+    return format_time(value, now=now) if isinstance(value, datetime) else str(value)
+
+
+def _day(value: object) -> str:
+    return f"{value.month}月{value.day}日" if isinstance(value, datetime) else str(value)
+
+
+def _names(value: object) -> str:
+    items = list(value) if isinstance(value, tuple | list) else []
+    return "、".join(str(v) for v in items)
+
+
+def render(r: Reminder, now: datetime) -> str:
+    """The Chinese text of one reminder: what is due, by when, under which rule, what stops it."""
+    d, k = r.data, r.kind
+    if k == "r8_due":
+        if "scheduled" in d:
+            return (
+                f"【季度发布会 · R8】{d['unit']}已排期 {_d(d['scheduled'], now)} 召开发布会。"
+                "召开后请发送“已召开 编号 发布人：…”，"
+                f"计入{d['period']}（截止{_day(d['deadline'])}）。"
+            )
+        return (
+            f"【季度发布会 · R8】{d['unit']}{d['period']}尚未召开新闻发布会，"
+            f"截止{_day(d['deadline'])}。请申请市政府新闻发布会（申请发布会）或自办后备案（备案）；"
+            "召开后发送“已召开”即停止提醒。"
+        )
+    if k == "r9_due":
+        return (
+            f"【半年出席 · R9】{d['unit']}的新闻发言人（或负责同志）{d['period']}尚未出席"
+            f"市政府新闻发布会，截止{_day(d['deadline'])}。请申请市政府新闻发布会；"
+            "出席并报告“已召开”后停止提醒。"
+        )
+    if k == "r10_due":
+        return (
+            f"【年度出席 · R10】{d['unit']}主要负责人{d['period']}尚未出席市政府新闻发布会，"
+            f"截止{_day(d['deadline'])}。请申请市政府新闻发布会；出席并报告“已召开”后停止提醒。"
+        )
+    if k.endswith("_missed"):
+        rule = r.rule
+        what = {
+            "R8": "未召开季度新闻发布会",
+            "R9": "发言人未出席市政府新闻发布会",
+            "R10": "主要负责人未出席市政府新闻发布会",
+        }[rule]
+        units = _names(d["units"])
+        if not units:
+            return f"【{d['period']} · {rule}】全部重点单位均已完成，没有{what}的单位。"
+        return (
+            f"【{d['period']} · {rule}】{what}的重点单位（{len(d['units'])}个，"  # type: ignore[arg-type]
+            f"已记入问责清单）：{units}"
+        )
+    if k == "r17_first_release":
+        return (
+            f"【突发事件首发 · R17】{d['record_id']}《{d['title']}》发生已超过1小时，尚未发布"
+            f"权威信息。请立即发布并发送“首发 {d['record_id']} 内容：…”。"
+            f"发布会时限：{_d(d['deadline'], now)}。"
+        )
+    if k == "r17_due":
+        return (
+            f"【24小时时限 · R17】{d['record_id']}《{d['title']}》距发布会时限还剩约"
+            f"{d['hours_left']}小时（{_d(d['deadline'], now)}）。请尽快召开新闻发布会"
+            f"（申请或备案时写“事件：{d['record_id']}”），召开后发送“已召开”即停止计时。"
+        )
+    if k == "r17_overdue":
+        return (
+            f"【已超时 · R17】{d['unit']} {d['record_id']}《{d['title']}》发生已满24小时，"
+            "仍未召开新闻发布会，已记入问责清单（热点回应不及时，R14）。召开后仍请发送“已召开”。"
+        )
+    if k == "r18_prepare":
+        extra = "和政策吹风会" if d.get("briefing") else ""
+        return (
+            f"【政策解读 · R18】{d['record_id']}《{d['title']}》"
+            f"将于{_d(d['publish_at'], now)}公布，"
+            f"解读材料仍为待定。请提前准备解读材料{extra}，公布时同步发布；"
+            f"补充解读链接（政策 {d['record_id']} 解读：链接）后停止提醒。"
+        )
+    if k == "r18_published":
+        return (
+            f"【政策已公布 · R18】{d['unit']} {d['record_id']}《{d['title']}》已到公布时间，"
+            f"仍未提交解读链接。请立即发布解读并补充链接（政策 {d['record_id']} 解读：链接）；"
+            "24小时后仍缺失将记入问责清单。"
+        )
+    if k == "r18_overdue":
+        return (
+            f"【政策未解读 · R18】{d['unit']} {d['record_id']}《{d['title']}》公布已满24小时，"
+            "仍无解读材料，已记入问责清单（重大政策不解读，R14）。"
+        )
+    if k == "r5_due":
+        return (
+            f"【发言人名单报送 · R5】{d['unit']}尚未报送{d['year']}年新闻发言人名单。"
+            "请联络员或主要负责人发送“报送发言人 姓名：… 职务：… 手机：…”，报送后停止提醒。"
+        )
+    if k == "r5_missing":
+        units = _names(d["units"])
+        return f"【{d['year']}年发言人名单 · R5】截至1月底" + (
+            f"仍未报送的单位：{units}" if units else "各单位均已报送。"
+        )
+    if k == "r7_training":
+        parts = []
+        if d["never"]:
+            parts.append(f"从未参加培训：{_names(d['never'])}")
+        if d["lapsed"]:
+            parts.append(f"超过{d['window']}年未培训：{_names(d['lapsed'])}")
+        if d["soon"]:
+            parts.append(f"3个月内到期：{_names(d['soon'])}")
+        body = "；\n".join(parts) if parts else "所有发言人和主要负责人均在培训有效期内。"
+        return f"【发言人培训 · R7】\n{body}"
+    if k == "conference_eve":
+        return (
+            f"【发布会提醒】{d['record_id']}《{d['topic']}》将于{_d(d['starts_at'], now)}在"
+            f"{d['venue'] or '待定地点'}召开，请做好准备。"
+        )
+    if k == "conference_report":
+        return (
+            f"【请报告召开情况】{d['record_id']}《{d['topic']}》"
+            f"原定{_d(d['starts_at'], now)}召开。"
+            f"召开后请发送“已召开 {d['record_id']} 发布人：… 要点：…”，以便计入4·2·1指标。"
+        )
+    return f"【提醒 · {r.rule}】{r.kind}"
+
+
+def _ack_card(batch: str, count: int, first_line: str) -> dict[str, Any]:
+    return {
+        "card_type": "button_interaction",
+        "source": {"desc": "六安政务新闻发布"},
+        "main_title": {"title": "请确认收到提醒", "desc": f"共{count}项"},
+        "sub_title_text": first_line[:60],
+        "task_id": batch,
+        "button_list": [{"text": "收到", "style": 1, "key": f"ack|{batch}"}],
+    }
+
+
+def _instance_row(r: Reminder, status: str, now: datetime, text: str) -> dict[str, object]:
+    return {
+        "key": r.key,
+        "rule": r.rule,
+        "kind": r.kind,
+        "unit_id": r.unit_id,
+        "status": status,
+        "due_at": utc(r.due_at),
+        "recorded_at": utc(now),
+        "recipients": list(r.recipients),
+        "text": text,
+    }
+
+
+def _messages(
+    reminders: Sequence[Reminder], texts: dict[str, str]
+) -> list[tuple[str, list[str], str, list[Reminder]]]:
+    """(batch, users, text, reminders): routine ones merged per person, R17 one by one."""
+    result: list[tuple[str, list[str], str, list[Reminder]]] = []
+    per_person: dict[str, list[Reminder]] = defaultdict(list)
+    for r in reminders:
+        if r.routine:
+            for user in r.recipients:
+                per_person[user].append(r)
+        else:
+            result.append((f"rm-{token_hex(6)}", list(r.recipients), texts[r.key], [r]))
+    merged: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for user, items in per_person.items():
+        merged[tuple(r.key for r in items)].append(user)
+    for keys, users in merged.items():
+        items = [next(r for r in per_person[users[0]] if r.key == key) for key in keys]
+        text = "\n\n".join(texts[r.key] for r in items)
+        result.append((f"rm-{token_hex(6)}", sorted(users), text, items))
+    return result
+
+
+async def sweep(engine: ReminderEngine, now: datetime) -> SweepReport:
+    """Send every reminder due at `now` that no sweep has recorded yet (issue 4)."""
+    async with transaction(engine.sessions) as session:
+        world = await load_world(session, now)
+        decided: Plan = plan(world, now, engine.calendar, engine.config)
+        texts = {r.key: render(r, now) for r in decided.due}
+        rows = [_instance_row(r, "sent", now, texts[r.key]) for r in decided.due]
+        rows += [_instance_row(r, "skipped", now, "") for r in decided.missed]
+        claimed = await claim(session, rows)
+        skipped = [r for r in decided.missed if r.key in claimed]
+        for r in skipped:
+            log.info(
+                "reminder %s skipped: its time passed (%s) and it no longer matters",
+                r.key,
+                r.due_at.isoformat(),
+            )
+        mine = [r for r in decided.due if r.key in claimed]
+        for batch, users, text, items in _messages(mine, texts):
+            outgoing: list[Outgoing] = text_to_users(users, text)
+            outgoing += card_to_users(users, _ack_card(batch, len(items), text.split("\n")[0]))
+            queued = await enqueue(
+                session, outgoing, now, source=f"reminder:{batch}", dedupe_key=f"reminder:{batch}"
+            )
+            first_row: dict[str, int | None] = {}
+            for row in queued:
+                for user in row.target.split("|"):
+                    first_row.setdefault(user, row.id)
+            for r in items:
+                for user in users:
+                    if user in r.recipients:
+                        session.add(
+                            ReminderDelivery(
+                                instance_id=claimed[r.key],
+                                userid=user,
+                                batch=batch,
+                                outbox_id=first_row.get(user),
+                            )
+                        )
+        await _accountability(session, mine, now)
+        upcoming = next_precise(world, now, engine.config)
+    for r in mine:
+        log.info("reminder %s sent to %s", r.key, ",".join(r.recipients))
+    if mine:
+        engine.wake_outbox()
+    return SweepReport(mine, skipped, upcoming)
+
+
+async def _accountability(session: Any, sent: Sequence[Reminder], now: datetime) -> None:
+    rows: list[dict[str, object]] = []
+    for r in sent:
+        for unit_pk, rule in r.accountability:
+            subject = r.subject if r.subject != "list" else f"unit:{unit_pk}"
+            prefix = f"{rule}|{subject}|" + (f"{r.period}|" if r.subject == "list" else "")
+            rows.append(
+                {
+                    "unit_id": unit_pk,
+                    "rule": rule,
+                    "label": ACCOUNTABILITY_LABELS[rule],
+                    "subject": subject,
+                    "period": r.period,
+                    "evidence": await evidence_keys(session, prefix),
+                    "created_at": utc(now),
+                }
+            )
+    if rows:
+        await record_accountability(session, rows)
+
+
+async def preview(engine: ReminderEngine, at: datetime, unit: str | None = None) -> list[str]:
+    """What a sweep at `at` would send, to whom and why — without sending anything."""
+    async with engine.sessions() as session:
+        world = await load_world(session, at)
+        names = await names_of(
+            session, {u for r in world.units for ids in r.people.values() for u in ids}
+        )
+    decided = plan(world, at, engine.calendar, engine.config)
+    units = {u.id: u.name for u in world.units}
+    lines = []
+    for r in sorted(decided.due, key=lambda item: (item.due_at, item.key)):
+        if unit is not None and units.get(r.unit_id or -1) != unit:
+            continue
+        to = "、".join(names.get(u, u) for u in r.recipients)
+        lines.append(
+            f"{format_time(r.due_at, now=at)}  {r.key}\n  发送给：{to}\n  {render(r, at)}"
+        )
+    return lines
+
+
+# ------------------------------------------------------------------ 收到 and 提醒记录
+
+
+async def acknowledge(ctx: Context) -> Reply:
+    """A 收到 click: every reminder of that message is acknowledged by this person."""
+    batch = (ctx.incoming.event_key or "").split("|", 1)[-1]
+    fresh = await ack_batch(ctx.session, batch, ctx.sender.userid, ctx.now)
+    if fresh < 0:
+        return Reply(text="这条提醒不是发给您的，无需确认。", button_label="无需确认")
+    return Reply(text=None, button_label=f"已收到（{format_time(ctx.now, now=ctx.now)}）")
+
+
+LOG = CommandGrammar(
+    fields=(FieldSpec("单位", required=True, aliases=("部门",), example="市财政局"),)
+)
+RULE_NAMES = {
+    "R8": "季度发布会",
+    "R9": "半年出席",
+    "R10": "年度出席",
+    "R17": "24小时时限",
+    "R18": "政策解读",
+    "R5": "发言人名单",
+    "R7": "培训",
+    "CONF": "发布会",
+}
+
+
+async def reminder_log(ctx: Context) -> str:
+    """提醒记录 单位：X — every reminder sent to a unit, with delivery and ack times (R14)."""
+    require_fields(ctx, LOG)
+    name = text_value(ctx, "单位")
+    found = await unit_id(ctx.session, name)
+    if found is None:
+        raise NotFound(f"名册里没有“{name}”，请核对单位全称。")
+    entries = await unit_reminder_log(ctx.session, found, limit=50)
+    if not entries:
+        return f"{name} 还没有收到过提醒。"
+    users = {d.userid for _, deliveries in entries for d, _ in deliveries}
+    names = await names_of(ctx.session, users)
+    lines = [f"{name} · 提醒记录（最近{len(entries)}条）"]
+    for instance, deliveries in entries:
+        who = []
+        for delivery, sent_at in deliveries:
+            sent = f"送达 {format_time(sent_at, now=ctx.now)}" if sent_at else "待送达"
+            ack = (
+                f"确认 {format_time(delivery.acked_at, now=ctx.now)}"
+                if delivery.acked_at
+                else "未确认"
+            )
+            who.append(f"{names.get(delivery.userid, delivery.userid)}（{sent}，{ack}）")
+        step = instance.key.split("|")[-1]
+        lines.append(
+            f"· {format_time(instance.recorded_at, now=ctx.now)} {instance.rule}"
+            f"{RULE_NAMES.get(instance.rule, '')}·{step}：" + "、".join(who)
+        )
+    return "\n".join(lines)
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        key="reminder_log",
+        name="提醒记录",
+        aliases=("提醒日志",),
+        summary="查看发给某单位的全部提醒及送达、确认时间（问责依据）",
+        usage="提醒记录 单位：…",
+        example="提醒记录 单位：市财政局",
+        handler=reminder_log,
+        roles=frozenset({Role.NEWS_OFFICE, Role.DISCLOSURE_OFFICE}),
+        rules=("R14",),
+        grammar=LOG,
+    ),
+)

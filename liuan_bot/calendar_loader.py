@@ -1,0 +1,145 @@
+"""Build the working-day calendar from the `chinese-calendar` package and `config/holidays.toml`.
+
+The package carries the State Council's yearly arrangement (statutory holidays and make-up
+working days, 调休) for the years it knows (2004–2026 in 1.11.0). `config/holidays.toml`
+corrects or extends it, one table per year (format in that file's comments); its dates win over
+the package's. Years in neither fall back to Monday–Friday: `warn_if_unknown` logs that once
+when the caller asks (at start-up, for the years the reminders will cover).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from liuan_bot.domain.calendar import WorkingCalendar
+
+log = logging.getLogger("liuan_bot.calendar")
+
+_YEAR = re.compile(r"\d{4}")
+_KINDS = ("holidays", "workdays")
+
+
+class CalendarConfigError(ValueError):
+    """The holidays file cannot be read or is malformed; the message says where."""
+
+
+@dataclass
+class _Days:
+    holidays: set[date] = field(default_factory=set)
+    workdays: set[date] = field(default_factory=set)
+    known_years: set[int] = field(default_factory=set)
+
+
+def load_calendar(path: Path | None, *, years: range | None = None) -> WorkingCalendar:
+    """The official calendar: the package's data, then the overrides in `path` (if given).
+
+    `years` limits the calendar to those years (package data and overrides alike); None keeps
+    every year available. A day listed in the file replaces what the package says about it.
+    """
+    days = _package_days(years)
+    if path is not None:
+        for year, holidays, workdays in _read_overrides(path):
+            if years is not None and year not in years:
+                continue
+            days.known_years.add(year)
+            for day in holidays:
+                days.workdays.discard(day)
+                days.holidays.add(day)
+            for day in workdays:
+                days.holidays.discard(day)
+                days.workdays.add(day)
+    return WorkingCalendar(
+        holidays=frozenset(days.holidays),
+        workdays=frozenset(days.workdays),
+        known_years=frozenset(days.known_years),
+    )
+
+
+def warn_if_unknown(calendar: WorkingCalendar, years: Iterable[int]) -> list[int]:
+    """Log one warning naming those of `years` without official data; return them, sorted."""
+    unknown = sorted(set(years) - calendar.known_years)
+    if unknown:
+        log.warning(
+            "no official holiday data for %s: working days there are plain Monday–Friday; "
+            "add the official arrangement to config/holidays.toml",
+            ", ".join(str(year) for year in unknown),
+        )
+    return unknown
+
+
+def _package_days(years: range | None) -> _Days:
+    try:
+        import chinese_calendar
+    except ImportError:  # pragma: no cover - a pinned dependency; fall back to the file only
+        return _Days()
+    off: Mapping[date, str] = chinese_calendar.holidays
+    on: Mapping[date, str] = chinese_calendar.workdays
+    if not off:  # pragma: no cover - the package always ships data
+        return _Days()
+    first, last = min(off).year, max(off).year
+    known = {year for year in range(first, last + 1) if years is None or year in years}
+    return _Days(
+        holidays={day for day in off if day.year in known},
+        workdays={day for day in on if day.year in known},
+        known_years=known,
+    )
+
+
+def _read_overrides(path: Path) -> list[tuple[int, list[date], list[date]]]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CalendarConfigError(f"cannot read the holidays file {path}: {exc}") from exc
+    sections: list[tuple[int, list[date], list[date]]] = []
+    for key, table in raw.items():
+        where = f"{path} [{key}]"
+        if not _YEAR.fullmatch(key):
+            raise CalendarConfigError(f"{where}: tables must be named by a year, like [2027]")
+        if not isinstance(table, dict):
+            raise CalendarConfigError(f"{where}: expected a table with holidays and workdays")
+        unknown_keys = sorted(set(table) - set(_KINDS))
+        if unknown_keys:
+            raise CalendarConfigError(
+                f"{where}: unknown keys {', '.join(unknown_keys)} (use holidays, workdays)"
+            )
+        year = int(key)
+        holidays = _dates(table.get("holidays", []), year, f"{where} holidays")
+        workdays = _dates(table.get("workdays", []), year, f"{where} workdays")
+        both = sorted(set(holidays) & set(workdays))
+        if both:
+            listed = ", ".join(day.isoformat() for day in both)
+            raise CalendarConfigError(f"{where}: listed both as holiday and workday: {listed}")
+        sections.append((year, holidays, workdays))
+    return sections
+
+
+def _dates(values: Any, year: int, where: str) -> list[date]:
+    if not isinstance(values, list):
+        raise CalendarConfigError(f'{where}: expected a list of dates like "{year}-01-01"')
+    days: list[date] = []
+    for value in values:
+        day = _date(value, where)
+        # A year's arrangement may reach into the neighbouring years (e.g. a make-up
+        # working day in late December for New Year's Day), but no further.
+        if abs(day.year - year) > 1:
+            raise CalendarConfigError(f"{where}: {day} is too far from {year}")
+        days.append(day)
+    return days
+
+
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise CalendarConfigError(f'{where}: {value!r} is not an ISO date like "2027-01-01"')

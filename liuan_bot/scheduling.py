@@ -1,0 +1,69 @@
+"""APScheduler 3 drives the reminder sweeps; the database is the source of truth.
+
+Two jobs with fixed ids on an `AsyncIOScheduler` and no persistent job store (nothing is
+pickled, nothing lost on restart: a sweep recomputes what is due from the records):
+- `reminder-sweep`: every minute, and once at start-up (catching up missed steps);
+- `reminder-precise`: a one-off at the next R17 step, re-armed after every sweep, so a step
+  due at T is handed to the outbox within a second of T.
+wecom-facts §6: start() needs the running loop; aware datetimes only; a generous misfire
+grace time so a late tick still runs (coalesced) instead of being silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from liuan_bot.clock import Clock
+
+log = logging.getLogger("liuan_bot.scheduling")
+
+Sweep = Callable[[datetime], Awaitable[datetime | None]]
+
+
+class ReminderScheduler:
+    """Runs `sweep(now)` every `interval_s` and exactly at the next precise moment it reports."""
+
+    def __init__(self, sweep: Sweep, clock: Clock, *, interval_s: float = 60.0) -> None:
+        self._sweep = sweep
+        self._clock = clock
+        self._interval = interval_s
+        self._lock = asyncio.Lock()
+        self._scheduler = AsyncIOScheduler(
+            timezone=clock.tz,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        )
+
+    def start(self) -> None:
+        """Inside the running loop (aiohttp start-up)."""
+        self._scheduler.start()
+        self._scheduler.add_job(
+            self.run,
+            IntervalTrigger(seconds=self._interval, timezone=self._clock.tz),
+            id="reminder-sweep",
+            replace_existing=True,
+            next_run_time=self._clock.now(),  # catch up at start-up
+        )
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    async def run(self) -> None:
+        async with self._lock:  # one sweep at a time in this process
+            now = self._clock.now()
+            try:
+                upcoming = await self._sweep(now)
+            except Exception:
+                log.exception("reminder sweep at %s failed", now.isoformat())
+                return
+        if upcoming is not None and self._scheduler.running:
+            self._scheduler.add_job(
+                self.run, DateTrigger(upcoming), id="reminder-precise", replace_existing=True
+            )
