@@ -12,17 +12,17 @@ def render_help(registry: Registry, member: Member) -> str:
     """The commands `member` may use, one line each, with one example."""
     specs = registry.visible_to(member.roles)
     lines = [f"您好，{member.name}。您可以发送以下命令："]
-    for spec in specs:
-        alias = f"（也可发“{'”“'.join(spec.aliases)}”）" if spec.aliases else ""
-        lines.append(f"· {spec.name}{alias}：{spec.summary}")
+    lines += [f"· {spec.name}：{spec.summary}" for spec in specs]
     lines.append("")
-    lines.append("发送“帮助 命令名”查看用法和示例，例如：帮助 我的信息")
+    lines.append("发送“帮助 命令名”查看用法、示例和简写，例如：帮助 申请发布会")
     return "\n".join(lines)
 
 
 def render_usage(spec: CommandSpec) -> str:
     rules = f"（依据：{'、'.join(spec.rules)}）" if spec.rules else ""
-    return f"【{spec.name}】{spec.summary}{rules}\n用法：{spec.usage}\n示例：\n{spec.example}"
+    alias = f"\n也可以发：{'、'.join(spec.aliases)}" if spec.aliases else ""
+    examples = "\n\n".join(spec.example.split("\n\n"))
+    return f"【{spec.name}】{spec.summary}{rules}\n用法：{spec.usage}{alias}\n示例：\n{examples}"
 
 
 async def help_command(ctx: Context) -> str:

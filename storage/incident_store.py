@@ -1,13 +1,14 @@
-"""Queries on incidents (R11, R17)."""
+"""Queries on incidents (R11, R17) and hot-issue reports (R24)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import Incident
+from storage.tables import HotIssue, Incident, IncidentRelease
 
 
 async def incident_by_record(session: AsyncSession, record_id: str) -> Incident | None:
@@ -26,3 +27,22 @@ async def mark_answered(
     incident.answered_by = conference_record_id
     incident.updated_at = now
     session.add(incident)
+
+
+async def hot_issue_by_record(session: AsyncSession, record_id: str) -> HotIssue | None:
+    """Load a hot-issue report, locking its row on PostgreSQL (one conversion wins)."""
+    query = select(HotIssue).where(col(HotIssue.record_id) == record_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def release_count(session: AsyncSession, incident_pk: int, kind: str) -> int:
+    """How many releases of `kind` (first | update) the incident has (R17)."""
+    query = (
+        select(func.count())
+        .select_from(IncidentRelease)
+        .where(col(IncidentRelease.incident_id) == incident_pk)
+        .where(col(IncidentRelease.kind) == kind)
+    )
+    return int((await session.exec(query)).one())

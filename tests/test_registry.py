@@ -45,3 +45,12 @@ def test_help_lists_only_commands_the_sender_may_use() -> None:
 def test_unknown_text_suggests_the_closest_commands() -> None:
     assert [s.key for s in build_registry().closest("帮主")] == ["help"]
     assert build_registry().closest("今天天气怎么样") == []
+
+
+def test_help_for_every_role_fits_one_passive_reply() -> None:
+    registry = build_registry()
+    for role in Role:
+        text = render_help(registry, member(role))
+        assert len(text.encode()) <= 2048, role
+    everything = render_help(registry, member(*Role))
+    assert len(everything.encode()) <= 2048

@@ -164,7 +164,18 @@ def _convert(spec: FieldSpec, raw: str, now: datetime, out: ParsedFields) -> Non
         else:
             out.values[spec.name] = found[0]
     else:
-        out.values[spec.name] = raw
+        out.values[spec.name] = chinese_punctuation(raw)
+
+
+_CJK = r"[\u3400-\u9fff\u3001-\u303f\uff01-\uff5e“”‘’《》]"
+_PUNCT = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）"}
+_ASCII_PUNCT_IN_CHINESE = re.compile(rf"(?<={_CJK})\s*([,;:!?()])|([,;:!?()])\s*(?={_CJK})")
+
+
+def chinese_punctuation(text: str) -> str:
+    """Undo NFKC's folding of Chinese punctuation inside Chinese text (一，二 not 一,二);
+    ASCII stays ASCII between ASCII characters (URLs, 1,000)."""
+    return _ASCII_PUNCT_IN_CHINESE.sub(lambda m: _PUNCT[m.group(1) or m.group(2)], text)
 
 
 def _unknown_keys(head: str, body: str, grammar: CommandGrammar, out: ParsedFields) -> None:

@@ -305,7 +305,7 @@ class _RowChecker:
         if not name:
             problems.append("“姓名”不能为空。")
 
-        userid_problem = _userid_problem(userid)
+        userid_problem = userid_problem_of(userid)
         if userid_problem is not None:
             problems.append(userid_problem)
         else:
@@ -321,7 +321,7 @@ class _RowChecker:
         elif not roles:
             problems.append(f"“角色”不能为空，可填：{_ROLE_NAMES}（多个角色用“;”或“、”分隔）。")
 
-        mobile = _normalise_mobile(mobile_text)
+        mobile = normalise_mobile(mobile_text)
         if mobile is None:
             problems.append(f"手机号“{mobile_text}”不正确，应为以 1 开头的 11 位数字，或留空。")
 
@@ -407,7 +407,7 @@ def _yes_no(value: bool) -> str:
     return "是" if value else "否"
 
 
-def _userid_problem(userid: str) -> str | None:
+def userid_problem_of(userid: str) -> str | None:
     """Why `userid` is not a valid WeCom userid, or None."""
     if not userid:
         return "“企业微信账号”不能为空。"
@@ -433,7 +433,7 @@ def _parse_roles(text: str) -> tuple[frozenset[Role], list[str]]:
     return frozenset(roles), unknown
 
 
-def _normalise_mobile(text: str) -> str | None:
+def normalise_mobile(text: str) -> str | None:
     """An 11-digit mobile number without spaces or dashes, "" for an empty cell, or None."""
     digits = _MOBILE_NOISE.sub("", unicodedata.normalize("NFKC", text))
     if not digits:
