@@ -145,7 +145,7 @@ async def test_r13_risk_assessment_reaches_every_news_office_member(harness: Har
         assert "事项：中心城区义务教育学区划分调整" in letter
         assert "类型：重大政策" in letter
         assert "风险等级：高" in letter
-        assert "应对措施：提前发布政策解读,开通咨询热线" in letter  # NFKC-folded by the parser
+        assert "应对措施：提前发布政策解读，开通咨询热线" in letter
         assert "报送人：张演示（办公室主任）" in letter
     assert await pushed(harness, "approver") == []
     [row] = await rows(harness, RiskAssessment)
