@@ -35,6 +35,7 @@ from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
 from liuan_bot.calendar_loader import load_calendar, warn_if_unknown
 from liuan_bot.clock import Clock, SystemClock
 from liuan_bot.commands.registry import Registry
+from liuan_bot.commands.suggest import Suggester
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import OutboxWorker
@@ -141,9 +142,7 @@ class Bot:
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
             on_sent=self.metrics.delivery_latency.observe,
         )
-        self.deps = Deps(
-            self.deps.sessions, self.clock, self.deps.registry, self.settings, self.worker.wake
-        )
+        self.deps = replace(self.deps, wake_outbox=self.worker.wake)
         if self.run_worker:
             self._tasks.append(asyncio.create_task(self.worker.run_forever()))
         self.reminders = replace(
@@ -201,7 +200,8 @@ def build_bot(
     base = api_base or (
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
-    deps = Deps(sessions, clock, registry or build_registry(), settings)
+    suggester = Suggester(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt")
+    deps = Deps(sessions, clock, registry or build_registry(), settings, suggester=suggester)
     bot_ref: list[Bot] = []
 
     async def process(inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from liuan_bot.clock import Clock
 from liuan_bot.commands.fields import ParsedFields
 from liuan_bot.commands.registry import Registry
+from liuan_bot.commands.suggest import Suggester
 from liuan_bot.domain.members import Member
 from liuan_bot.messages import Outgoing
 from liuan_bot.settings import Settings
@@ -27,6 +28,7 @@ class Deps:
     registry: Registry
     settings: Settings
     wake_outbox: Callable[[], None] = lambda: None
+    suggester: Suggester | None = None
 
 
 @dataclass

@@ -8,6 +8,7 @@ and its Chinese message is the reply; anything else is logged and answered with 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +46,15 @@ class Outcome:
     error: str | None = None
 
 
-def _unknown_command(deps: Deps, text: str, ctx: Context) -> str:
+async def _unknown_command(deps: Deps, text: str, ctx: Context) -> str:
+    """Free text: the likely command, pre-filled and ready to copy; else the closest words."""
+    if deps.suggester is not None and len(text) >= 4:
+        if not deps.suggester.loaded:  # jieba loads once, off the event loop (~1 s)
+            await asyncio.to_thread(deps.suggester.load)
+        found = deps.suggester.suggest(text, ctx.now)
+        if found is not None and deps.registry.by_key(found.key).allowed(ctx.sender.roles):
+            reason = found.reason.rstrip("。")
+            return f"{reason}。可以复制下面的内容，补全后发送：\n\n{found.message}"
     suggestions = [s for s in deps.registry.closest(text) if s.allowed(ctx.sender.roles)]
     if suggestions:
         names = "”“".join(s.name for s in suggestions)
@@ -81,7 +90,7 @@ async def _run_card_click(ctx: Context) -> Reply | None:
 async def _run_text(ctx: Context, content: str) -> Reply | None:
     match = ctx.deps.registry.match(content)
     if match is None:
-        return Reply(text=_unknown_command(ctx.deps, content, ctx))
+        return Reply(text=await _unknown_command(ctx.deps, content, ctx))
     if not match.spec.allowed(ctx.sender.roles):
         allowed = "、".join(sorted(r.value for r in match.spec.roles))
         raise PermissionDenied(

@@ -510,25 +510,29 @@ def _roster_steps(
     result: list[Reminder] = []
     if first <= now.date() and now.month <= cfg.r5_until_month:
         elapsed = cal.working_days_between(first, now.date() + timedelta(days=1)) - 1
-        n = elapsed - elapsed % cfg.r5_every  # the latest step on or before today
-        day = cal.add_working_days(first, n)
-        due = _at(day, cfg.r5_time, tz)
-        expires = _at(cal.add_working_days(first, n + cfg.r5_every), cfg.r5_time, tz)
-        for unit in missing:
-            result.append(
-                Reminder(
-                    "R5",
-                    f"unit:{unit.id}",
-                    str(y),
-                    f"wd{n}",
-                    kind="r5_due",
-                    due_at=due,
-                    expires_at=expires,
-                    recipients=unit.to((Role.LIAISON, Role.MAIN_LEADER)),
-                    unit_id=unit.id,
-                    data={"unit": unit.name, "year": y},
+        latest = elapsed - elapsed % cfg.r5_every  # the latest step on or before today
+        # The step before it too: still due before today's step time, else missed if unsent.
+        for n in (latest - cfg.r5_every, latest):
+            if n < 0:
+                continue
+            day = cal.add_working_days(first, n)
+            due = _at(day, cfg.r5_time, tz)
+            expires = _at(cal.add_working_days(first, n + cfg.r5_every), cfg.r5_time, tz)
+            for unit in missing:
+                result.append(
+                    Reminder(
+                        "R5",
+                        f"unit:{unit.id}",
+                        str(y),
+                        f"wd{n}",
+                        kind="r5_due",
+                        due_at=due,
+                        expires_at=expires,
+                        recipients=unit.to((Role.LIAISON, Role.MAIN_LEADER)),
+                        unit_id=unit.id,
+                        data={"unit": unit.name, "year": y},
+                    )
                 )
-            )
     end_of_january = cal.last_working_day(date(y, 1, 1), date(y, 2, 1))
     due = _at(end_of_january, cfg.r5_time, tz)
     result.append(
@@ -675,12 +679,20 @@ def plan(
             candidates += _conference_steps(conf, units[conf.unit_id], cal, cfg, now)
     candidates += _roster_steps(world, cal, cfg, now)
     candidates += _training_steps(world, cal, cfg, now)
+    # Routine reminders never go out in quiet hours or on a day off, even when caught up late
+    # (after a restart, or for facts filed then): they wait for the next working morning.
+    routine_open = deliverable(now, cal, cfg) == now
+    morning = _at(now.date(), cfg.quiet_end, now.tzinfo)
+    early = now.timetz().replace(tzinfo=None) < cfg.deferred_to
     due: list[Reminder] = []
     missed: list[Reminder] = []
     for reminder in candidates:
         if reminder.key in world.sent or reminder.due_at > now or not reminder.recipients:
             continue
-        (due if now < reminder.expires_at else missed).append(reminder)
+        if now >= reminder.expires_at:
+            missed.append(reminder)
+        elif not reminder.routine or (routine_open and not (early and reminder.due_at < morning)):
+            due.append(reminder)  # one held overnight or over a day off waits for 09:00
     return Plan(due, missed)
 
 

@@ -1,0 +1,40 @@
+"""Free text that is not a command gets a pre-filled suggestion (issue 3)."""
+
+from __future__ import annotations
+
+from tests.support import Harness
+
+
+async def test_free_text_gets_the_likely_command_prefilled_and_ready_to_copy(
+    harness: Harness,
+) -> None:
+    status, reply = await harness.send_text("demo", "我们下周三想开个发布会讲讲秋粮收购")
+    assert status == 200
+    assert reply is not None
+    assert "可以复制下面的内容" in reply
+    suggestion = reply.split("\n\n", 1)[1]
+    assert suggestion.startswith("申请发布会\n主题：秋粮收购\n时间：12月2日（周三）")
+    assert "。。" not in reply
+    # the copied text, completed, is a valid application
+    completed = suggestion.replace("时间：12月2日（周三）", "时间：12月2日上午10点").replace(
+        "发布人：（请填写）", "发布人：张演示"
+    )
+    status, filed = await harness.send_text("demo", completed)
+    assert filed is not None
+    assert "已提交发布会申请 SQ-2026-0001" in filed
+
+
+async def test_a_suggestion_is_only_offered_for_a_command_the_sender_may_use(
+    harness: Harness,
+) -> None:
+    # 专家 may not apply: no application is suggested to them
+    status, reply = await harness.send_text("fengxinmin", "我们下周三想开个发布会讲讲医保")
+    assert status == 200
+    assert reply is not None
+    assert "申请发布会\n" not in reply
+
+
+async def test_small_talk_gets_the_help_hint(harness: Harness) -> None:
+    _status, reply = await harness.send_text("demo", "谢谢你们")
+    assert reply is not None
+    assert "发送“帮助”" in reply
