@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.context import Deps
 from handlers.dispatch import process_inbound
+from handlers.fast import FastPath
 from handlers.registry import build_registry
 from handlers.reminders import ReminderEngine, preview, sweep
 from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
@@ -48,8 +49,10 @@ from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.inbound import Incoming
 from storage.engine import SessionFactory, is_sqlite, make_engine, make_session_factory
+from storage.fast_store import SqliteFastInbox
 from storage.inbox_store import SqlInboxStore
 from storage.outbox_store import SqlOutboxStore
+from storage.roster_cache import RosterCache
 
 log = logging.getLogger("liuan_bot")
 ROOT = Path(__file__).resolve().parent
@@ -73,6 +76,8 @@ class Bot:
     worker: OutboxWorker | None = None
     run_worker: bool = True
     run_scheduler: bool = True
+    roster_cache: RosterCache | None = None
+    fast_store: SqliteFastInbox | None = None
     reminders: ReminderEngine | None = None
     scheduler: ReminderScheduler | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -126,6 +131,9 @@ class Bot:
         await self.stop()
 
     async def start(self) -> None:
+        if self.roster_cache is not None:
+            await self.roster_cache.refresh()
+            self._tasks.append(asyncio.create_task(self._refresh_roster(self.roster_cache)))
         self._http = aiohttp.ClientSession()
         self.api = WeComApiClient(
             session=self._http,
@@ -162,6 +170,14 @@ class Bot:
         mode = "沙箱模式" if self.settings.sandbox else "正式模式"
         log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
 
+    async def _refresh_roster(self, cache: RosterCache) -> None:
+        while True:
+            await asyncio.sleep(60)
+            try:
+                await cache.refresh()
+            except Exception:
+                log.exception("roster cache refresh failed; keeping the previous one")
+
     async def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown()
@@ -176,6 +192,8 @@ class Bot:
         self._tasks.clear()
         if self._http is not None:
             await self._http.close()
+        if self.fast_store is not None:
+            self.fast_store.close()
         await self.engine.dispose()
 
 
@@ -207,12 +225,20 @@ def build_bot(
     async def process(inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
         return await process_inbound(bot_ref[0].deps, inbound_id, incoming, route)
 
+    cache = RosterCache(sessions)
+    fast_store = SqliteFastInbox.for_url(settings.database_url)
+    fast = (
+        FastPath(deps.registry, cache, fast_store, clock)
+        if fast_store is not None and settings.reply_budget_s > 0
+        else None
+    )
     inbox = Inbox(
         SqlInboxStore(sessions),
         process,
         clock,
         reply_budget_s=settings.reply_budget_s,
         on_outcome=metrics.callback,
+        fast=fast,
     )
     bot = Bot(
         settings=settings,
@@ -224,6 +250,8 @@ def build_bot(
         metrics=metrics,
         api_base=base,
         fake=fake,
+        roster_cache=cache,
+        fast_store=fast_store,
         run_worker=run_worker,
         run_scheduler=run_scheduler,
     )

@@ -26,7 +26,7 @@ from liuan_bot.wecom.inbound import Incoming
 from storage.audit import audit
 from storage.engine import transaction
 from storage.inbox_store import claim_inbound, finish_inbound
-from storage.outbox_store import enqueue
+from storage.outbox_store import enqueue, enqueued
 from storage.roster_store import find_member
 
 log = logging.getLogger("handlers.dispatch")
@@ -173,7 +173,8 @@ async def _attempt(
             reply_text=reply.text if reply else None,
             reply_route=("passive" if passive else "outbox") if reply else None,
         )
-    deps.wake_outbox()
+    if enqueued(session):
+        deps.wake_outbox()
     if not passive or reply is None:
         return None
     return Reply(text=None, button_label=reply.button_label) if reply.button_label else reply

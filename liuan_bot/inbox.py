@@ -60,6 +60,18 @@ class InboxStore(Protocol):
 Process = Callable[[int, Incoming, ReplyRoute], Awaitable[Reply | None]]
 
 
+@dataclass(frozen=True)
+class FastOutcome:
+    """A message answered and stored in one step by the fast path (or found a duplicate)."""
+
+    duplicate: bool
+    reply: Reply | None
+
+
+# Answers a read-only message from memory and stores it handled; None = take the ordinary path.
+FastPath = Callable[[Incoming], Awaitable[FastOutcome | None]]
+
+
 class Inbox:
     """Accepts decrypted callbacks; see the module docstring."""
 
@@ -71,7 +83,9 @@ class Inbox:
         *,
         reply_budget_s: float,
         on_outcome: Callable[[str], None] = lambda outcome: None,
+        fast: FastPath | None = None,
     ) -> None:
+        self._fast = fast
         self._store = store
         self._process = process
         self._clock = clock
@@ -80,6 +94,11 @@ class Inbox:
         self._tasks: set[asyncio.Task[Reply | None]] = set()
 
     async def accept(self, incoming: Incoming) -> Reply | None:
+        if self._fast is not None:
+            fast = await self._fast(incoming)
+            if fast is not None:
+                self._on_outcome("duplicate" if fast.duplicate else "handled")
+                return fast.reply
         inbound_id = await self._store.record(incoming, self._clock.now())
         if inbound_id is None:
             log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)

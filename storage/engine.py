@@ -32,8 +32,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_immediate(conn: Any) -> None:
     """Take SQLite's write lock at BEGIN: a transaction that reads and then writes would
-    otherwise fail with SQLITE_BUSY when another writer committed in between (WAL snapshot)."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    otherwise fail with SQLITE_BUSY when another writer committed in between (WAL snapshot).
+    Reads that must not wait for, or hold, the write lock use `read_only(session)`."""
+    readonly = conn.get_execution_options().get("liuan_readonly", False)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Mark a fresh session's transaction as read-only: on SQLite a deferred BEGIN, so it
+    neither takes nor waits for the write lock. Call before the session's first query."""
+    await session.connection(execution_options={"liuan_readonly": True})
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from liuan_bot.clock import utc
 from liuan_bot.messages import Outgoing
 from liuan_bot.outbox import Claimed, Delivered
-from storage.engine import SessionFactory, transaction
+from storage.engine import SessionFactory, read_only, transaction
 from storage.tables import OutboxMessage
 
 
@@ -55,7 +55,14 @@ async def enqueue(
         session.add(row)
         rows.append(row)
     await session.flush()
+    if rows:
+        session.info["outbox_enqueued"] = True
     return rows
+
+
+def enqueued(session: AsyncSession) -> bool:
+    """Whether this session's transaction added outbox rows (wake the worker after commit)."""
+    return bool(session.info.get("outbox_enqueued"))
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
@@ -77,6 +84,11 @@ class SqlOutboxStore:
     ) -> list[Claimed]:
         now = utc(now)
         claim = f"{worker}/{uuid4().hex[:12]}"
+        async with self._sessions() as session:  # nothing due: never touch the write lock
+            await read_only(session)
+            due = await session.exec(select(OutboxMessage.id).where(_due(now)).limit(1))
+            if due.first() is None:
+                return []
         async with transaction(self._sessions) as session:
             query = (
                 select(OutboxMessage.id)

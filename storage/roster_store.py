@@ -25,7 +25,7 @@ class ImportSummary:
     people_updated: int
 
 
-def _roles(names: Sequence[str]) -> frozenset[Role]:
+def roles_of(names: Sequence[str]) -> frozenset[Role]:
     return frozenset(r for r in (parse_role(n) for n in names) if r is not None)
 
 
@@ -110,7 +110,7 @@ async def find_member(session: AsyncSession, userid: str) -> Member | None:
         unit=unit.name,
         unit_type=unit.unit_type,
         key_unit=unit.key_unit,
-        roles=_roles(person.roles),
+        roles=roles_of(person.roles),
         title=person.title,
     )
 
@@ -161,7 +161,7 @@ async def unit_members(session: AsyncSession, unit_pk: int) -> list[Member]:
             unit=u.name,
             unit_type=u.unit_type,
             key_unit=u.key_unit,
-            roles=_roles(p.roles),
+            roles=roles_of(p.roles),
             title=p.title,
         )
         for p, u in rows

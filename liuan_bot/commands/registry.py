@@ -9,9 +9,12 @@ from typing import Any
 
 from liuan_bot.commands.fields import CommandGrammar, FieldValue, parse_fields
 from liuan_bot.commands.grammar import Split, edit_distance, normalise, split_command
+from liuan_bot.domain.members import Member
 from liuan_bot.domain.roles import ALL_ROLES, Role
 
 Handler = Callable[[Any], Awaitable[Any]]
+# A read-only command's reply from (registry, sender, text after the command word), no I/O.
+FastReply = Callable[["Registry", Member, str], str]
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class CommandSpec:
     roles: frozenset[Role] = ALL_ROLES
     rules: tuple[str, ...] = ()
     grammar: CommandGrammar = field(default_factory=CommandGrammar)
+    fast: FastReply | None = None  # read-only: answered from memory, stored in one statement
 
     @property
     def words(self) -> tuple[str, ...]:
