@@ -89,8 +89,16 @@ SCHEDULE = CommandGrammar(
     record="required",
     record_prefixes=("SQ",),
     fields=(
-        FieldSpec("时间", "time", required=True, aliases=("日期",), example="12月3日上午10点"),
-        FieldSpec("地点", required=True, aliases=("会场", "场地"), example="市政府新闻发布厅"),
+        FieldSpec(
+            "时间",
+            "time",
+            required=True,
+            aliases=("日期", "召开时间", "举行时间"),
+            example="12月3日上午10点",
+        ),
+        FieldSpec(
+            "地点", required=True, aliases=("会场", "场地", "地址"), example="市政府新闻发布厅"
+        ),
         FieldSpec("稿件格式", aliases=("稿件", "格式", "发布稿格式"), example="新闻通稿+答问"),
     ),
 )

@@ -47,7 +47,13 @@ REVIEW = CommandGrammar(
     record="required",
     record_prefixes=("SQ",),
     decisions=("通过", "驳回"),
-    decision_aliases={"不通过": "驳回", "退回": "驳回", "拒绝": "驳回", "同意": "通过"},
+    decision_aliases={
+        "不通过": "驳回",
+        "不同意": "驳回",
+        "退回": "驳回",
+        "拒绝": "驳回",
+        "同意": "通过",
+    },
     fields=(
         FieldSpec(
             "理由",
@@ -60,7 +66,7 @@ APPROVE = CommandGrammar(
     record="required",
     record_prefixes=("SQ",),
     decisions=("同意", "不同意"),
-    decision_aliases={"批准": "同意", "不批准": "不同意", "驳回": "不同意"},
+    decision_aliases={"批准": "同意", "通过": "同意", "不批准": "不同意", "驳回": "不同意"},
     fields=(FieldSpec("意见", aliases=("审批意见", "批示", "理由"), example="同意召开"),),
 )
 PURPOSE_WORD = {"review": "审核", "approve": "审批"}

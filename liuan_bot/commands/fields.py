@@ -23,15 +23,17 @@ FieldKind = Literal["text", "time", "names", "bool", "choice", "link", "record"]
 RECORD_PREFIXES = ("SQ", "BA", "TF", "ZC", "FX", "YQ", "GG")
 _RECORD_RE = re.compile(
     r"^(?P<prefix>" + "|".join(RECORD_PREFIXES) + r")\s*-?\s*"
-    r"(?:(?P<year>20\d{2})\s*-\s*(?P<num>\d{1,4})|(?P<compact>20\d{2})(?P<num2>\d{4})"
-    r"|(?P<short>\d{1,4}))(?![\d])",
+    r"(?:(?P<year>20\d{2})[\s-]+(?P<num>\d{1,4})(?!\d)|(?P<compact>20\d{2})(?P<num2>\d{4})(?!\d)"
+    r"|(?P<short>\d{1,4})(?!\d|\s*-\s*\d))",
     re.IGNORECASE,
 )
 _TRUE = {"是", "要", "需要", "有", "yes", "y", "1", "true", "直播", "开"}
 _FALSE = {"否", "不", "不要", "不需要", "无", "没有", "no", "n", "0", "false", "不直播"}
-_NAME_SPLIT = re.compile(r"[、,;/，；\s]+|和|及|与")
+_NAME_SPLIT = re.compile(r"[、,;/，；\s]+")
+_TWO_NAMES = re.compile(r"(\S{2,4})[和与及](\S{2,4})")
 _LINK_RE = re.compile(r"https?://\S+", re.IGNORECASE)
-_CANDIDATE_KEY = re.compile(r"(?:^|(?<=[\n;]))\s*([\u4e00-\u9fff]{1,6})\s*:")
+_STRONG_KEY = re.compile(r"(?:^|(?<=[\n;]))\s*([\u4e00-\u9fff]{1,6})\s*:")
+_WEAK_KEY = re.compile(r"(?<=[ ,])([\u4e00-\u9fff]{1,6})\s*:")
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def _lookup(grammar: CommandGrammar) -> dict[str, FieldSpec]:
     return {key: spec for spec in grammar.fields for key in spec.keys}
 
 
-_ENDS = " \n;,.。"
+_ENDS = " \n;,.。!?:"
 
 
 def _convert(spec: FieldSpec, raw: str, now: datetime, out: ParsedFields) -> None:
@@ -133,7 +135,10 @@ def _convert(spec: FieldSpec, raw: str, now: datetime, out: ParsedFields) -> Non
         if not parsed.exact:
             out.inexact.append(spec.name)
     elif spec.kind == "names":
-        names = [n.strip() for n in _NAME_SPLIT.split(raw) if n.strip()]
+        names: list[str] = []
+        for part in (n.strip() for n in _NAME_SPLIT.split(raw)):
+            pair = _TWO_NAMES.fullmatch(part)  # 王建国和李明, but not 王和平
+            names += list(pair.groups()) if pair else [part] if part else []
         out.values[spec.name] = names
     elif spec.kind == "bool":
         word = raw.lower()
@@ -179,18 +184,27 @@ def chinese_punctuation(text: str) -> str:
 
 
 def _unknown_keys(head: str, body: str, grammar: CommandGrammar, out: ParsedFields) -> None:
-    """Point out `键：` that the command does not know, with the closest known key."""
+    """Point out `键：` that the command does not know, with the closest known key.
+
+    At the start of the text, a line or after `;` any `词：` is a field name. Inside a value
+    (after a space or comma) only one that looks like a typo of a known key is: `内容：据悉，
+    市长表示：…` is prose, `主题：供暖 时问：明天` is a misspelt 时间.
+    """
     known = _lookup(grammar)
-    for text in (head, body):
-        for match in _CANDIDATE_KEY.finditer(text):
-            key = match.group(1)
-            if key in known:
-                continue
-            best = min(known, key=lambda k: edit_distance(key, k), default=None)
-            hint = ""
-            if best is not None and edit_distance(key, best) <= max(1, len(best) // 2):
-                hint = f"，您是不是想写“{known[best].name}”？"
-            out.errors.append(f"不认识的字段“{key}”{hint}")
+    found = [(m.group(1), True) for m in _STRONG_KEY.finditer(head)]
+    found += [(m.group(1), True) for m in _STRONG_KEY.finditer(body) if m.start() > 0]
+    found += [(m.group(1), False) for text in (head, body) for m in _WEAK_KEY.finditer(text)]
+    seen: set[str] = set()
+    for key, certain in found:
+        if key in known or key in seen:
+            continue
+        best = min(known, key=lambda k: edit_distance(key, k), default=None)
+        close = best is not None and edit_distance(key, best) <= max(1, len(best) // 2)
+        if not (certain or close):
+            continue
+        seen.add(key)
+        hint = f"，您是不是想写“{known[best].name}”？" if close and best else ""
+        out.errors.append(f"不认识的字段“{key}”{hint}")
 
 
 def parse_fields(text: str, grammar: CommandGrammar, now: datetime) -> ParsedFields:

@@ -38,7 +38,7 @@ def split_command(text: str, words: list[str]) -> Split | None:
     space, a line break, punctuation or (for Chinese) any character: 帮助申请 is 帮助 + 申请.
     """
     for word in words:
-        if text.startswith(word):
+        if text.startswith(word) or (word.isascii() and text[: len(word)].lower() == word):
             rest = text[len(word) :]
             if rest and word.isascii() and rest[0].isascii() and rest[0].isalnum():
                 continue  # "helpme" is not "help me"
