@@ -503,7 +503,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         key="withdraw",
         name="撤回",
-        aliases=("撤销",),
+        aliases=("撤销", "撤回申请", "撤回备案"),
         summary="撤回自己提交的申请或备案",
         usage="撤回 编号 [理由：…]",
         example="撤回 SQ-2026-0012 理由：会议推迟",

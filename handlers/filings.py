@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 
+from sqlmodel import col, select
+
 from handlers.common import (
     bool_value,
     notify_role,
@@ -35,7 +37,7 @@ from liuan_bot.commands.fields import (
 from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.roles import UNIT_ROLES, Role
 from liuan_bot.domain.roster import MAX_SPOKESPERSONS, normalise_mobile, userid_problem_of
-from liuan_bot.errors import Conflict, NotFound, UsageError
+from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
 from storage.filing_store import (
     latest_training,
     people_named,
@@ -44,7 +46,7 @@ from storage.filing_store import (
     training_exists,
 )
 from storage.records import next_record_id
-from storage.roster_store import unit_members
+from storage.roster_store import unit_members, unit_name
 from storage.tables import Person, Policy, RiskAssessment, RosterFiling, Training, Unit
 
 NEWS = frozenset({Role.NEWS_OFFICE})
@@ -53,6 +55,8 @@ TRAINING_YEARS = 3  # R7: trained once within 2–3 years; the bot reminds on th
 ROSTER_WORDS = ("报送发言人", "发言人报送")
 
 POLICY = CommandGrammar(
+    record="optional",
+    record_prefixes=("ZC",),
     fields=(
         FieldSpec(
             "标题",
@@ -69,7 +73,7 @@ POLICY = CommandGrammar(
         ),
         FieldSpec("解读", "link", aliases=("解读材料", "解读链接"), example="待定"),
         FieldSpec("吹风会", "bool", aliases=("是否吹风会",), example="是"),
-    )
+    ),
 )
 RISK_KINDS = ("重大政策", "重大举措", "重大活动", "敏感事项")
 RISK = CommandGrammar(
@@ -179,8 +183,56 @@ def _policy_duties(row: Policy) -> str:
     return "\n".join(lines)
 
 
+async def _update_policy(ctx: Context, record_id: str) -> str:
+    """政策 ZC-… 解读：链接 — add the interpretation (it stops the R18 reminders) or correct
+    the title, publication time or briefing of a filed policy."""
+    if ctx.fields.errors:
+        raise UsageError("\n".join(ctx.fields.errors))
+    if not ctx.fields.raw:
+        raise UsageError(f"请写明要补充或修改的内容，例如：政策 {record_id} 解读：https://…")
+    row = (
+        await ctx.session.exec(select(Policy).where(col(Policy.record_id) == record_id))
+    ).first()
+    if row is None:
+        raise NotFound(f"没有找到政策文件 {record_id}，请核对编号。")
+    unit = await unit_name(ctx.session, row.unit_id)
+    if not (ctx.sender.city_wide or ctx.sender.unit == unit):
+        raise PermissionDenied(f"{record_id} 属于{unit}，您只能办理本单位的政策文件。")
+    changed = []
+    if "解读" in ctx.fields.values:
+        link = text_value(ctx, "解读")
+        row.interpretation_url = "" if link == "待定" else link
+        changed.append("解读")
+    if "标题" in ctx.fields.values:
+        row.title = text_value(ctx, "标题").strip("《》“”\"'")
+        changed.append("标题")
+    if "公布时间" in ctx.fields.values:
+        row.publish_at = _required_time(ctx, "公布时间")
+        changed.append("公布时间")
+    if "吹风会" in ctx.fields.values:
+        row.briefing = bool_value(ctx, "吹风会")
+        changed.append("吹风会")
+    row.updated_at = ctx.now
+    ctx.session.add(row)
+    await record_audit(
+        ctx, "policy_update", record_id, old=row.state, new=row.state, detail={"changed": changed}
+    )
+    summary = _policy_summary(ctx, row)
+    await notify_role(
+        ctx,
+        Role.NEWS_OFFICE,
+        f"【政策文件更新】{unit} {record_id}（{'、'.join(changed)}）\n{summary}",
+    )
+    done = "解读材料已登记，相关提醒停止。" if row.interpretation_url else _policy_duties(row)
+    return f"已更新 {record_id}（{'、'.join(changed)}）\n{summary}\n{done}"
+
+
 async def policy(ctx: Context) -> str:
-    """政策 (R18): a major policy document filed before publication, with its interpretation."""
+    """政策 (R18): a major policy document filed before publication, with its interpretation.
+
+    With a record id (`政策 ZC-2026-0001 解读：…`) it updates that filing instead."""
+    if ctx.fields.record_id is not None:
+        return await _update_policy(ctx, ctx.fields.record_id)
     require_fields(ctx, POLICY)
     unit_pk = await own_unit_id(ctx)
     record_id = await next_record_id(ctx.session, "ZC", ctx.now.year)
@@ -533,11 +585,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
         name="政策",
         aliases=("政策文件",),
         summary="重大政策文件公布前备案：登记公布时间、解读材料和吹风会，告知市政府新闻办",
-        usage="政策 标题：… 公布时间：… [解读：链接/待定] [吹风会：是/否]",
+        usage="政策 标题：… 公布时间：… [解读：链接/待定] [吹风会：是/否]\n"
+        "补充解读：政策 编号 解读：链接",
         example="政策\n标题：六安市促进民营经济高质量发展若干政策\n公布时间：12月10日上午9点\n"
         "解读：待定\n吹风会：是\n\n"
         "政策文件 标题：六安市城市更新实施办法 公布时间：12月15日 "
-        "解读：https://www.luan.gov.cn/zcjd/456.html",
+        "解读：https://www.luan.gov.cn/zcjd/456.html\n\n"
+        "政策 ZC-2026-0001 解读：https://www.luan.gov.cn/zcjd/789.html",
         handler=policy,
         roles=UNIT_ROLES,
         rules=("R18",),

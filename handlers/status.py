@@ -28,7 +28,9 @@ from storage.tables import (
     Unit,
 )
 
-STATUS = CommandGrammar(fields=(FieldSpec("单位", aliases=("部门",), example="市财政局"),))
+STATUS = CommandGrammar(
+    record="optional", fields=(FieldSpec("单位", aliases=("部门",), example="市财政局"),)
+)
 DETAIL = CommandGrammar(record="required")
 R17_WINDOW = timedelta(hours=24)
 INCIDENT_STATES = {"open": "24小时内需召开发布会", "answered": "已召开发布会回应"}
@@ -126,7 +128,11 @@ async def _open_items(ctx: Context, unit_pk: int) -> list[str]:
 
 
 async def status(ctx: Context) -> str:
-    """我的: open items with their next step and deadline, and the 4·2·1 counts (R8–R10)."""
+    """我的: open items with their next step and deadline, and the 4·2·1 counts (R8–R10).
+
+    `查询 SQ-2026-0012` / `进度 SQ-…` asks about one record: that is 详情."""
+    if ctx.fields.record_id is not None:
+        return await detail(ctx)
     require_fields(ctx, STATUS)
     unit_pk, name = await _unit_for_status(ctx)
     key_unit = ctx.sender.key_unit if name == ctx.sender.unit else await _is_key(ctx, unit_pk)
@@ -336,7 +342,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         key="status",
         name="我的",
-        aliases=("进度", "查询", "我的事项"),
+        aliases=("进度", "查询", "我的事项", "我的申请"),
         summary="查看本单位进行中的事项、下一步和期限，以及4·2·1完成情况",
         usage="我的 [单位：…（仅新闻办）]",
         example="我的\n\n我的 单位：市财政局",

@@ -59,6 +59,7 @@ class CommandGrammar:
     """What may follow one command word."""
 
     fields: tuple[FieldSpec, ...] = ()
+    # "optional": with an id the command updates that record and no field is required
     record: Literal["none", "optional", "required"] = "none"
     record_prefixes: tuple[str, ...] = RECORD_PREFIXES
     decisions: tuple[str, ...] = ()
@@ -251,6 +252,8 @@ def parse_fields(text: str, grammar: CommandGrammar, now: datetime) -> ParsedFie
         out.raw[spec.name] = raw
         if raw:
             _convert(spec, raw, now, out)
+    if grammar.record == "optional" and out.record_id is not None:
+        return out  # a record id here means an update: every field is optional
     given = {name for name, raw in out.raw.items() if raw}
     satisfied = {name for group in grammar.one_of if set(group) & given for name in group}
     for spec in grammar.fields:

@@ -286,3 +286,13 @@ async def test_detail_shows_a_record_with_its_history_to_those_who_may_see_it(
     assert "李新闻 审核（待审核 → 已驳回）" in detail
     assert "没有查看权限" in await ok(h, "sunjihong", f"详情 {rid}")
     assert "没有找到 TF-2026-0009" in await ok(h, "demo", "详情 tf9")
+
+
+async def test_asking_about_one_record_with_the_status_words_shows_its_detail(
+    harness: Harness,
+) -> None:
+    rid = record_id(await ok(harness, "demo", APPLY))
+    for word in ("查询", "进度"):
+        reply = await ok(harness, "demo", f"{word} {rid}")
+        assert "办理记录：" in reply
+    assert "已撤回" in await ok(harness, "demo", f"撤回申请 {rid}")

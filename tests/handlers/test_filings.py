@@ -521,3 +521,23 @@ async def test_r1_every_role_is_allowed_or_refused_exactly_as_each_spec_says(
         outcome[spec.key] = allowed
     if user is None:  # no demo user: the spec alone decides
         assert not any(outcome.values())
+
+
+async def test_r18_adding_the_interpretation_link_updates_the_policy_and_stops_reminders(
+    harness: Harness,
+) -> None:
+    from sqlmodel import select
+
+    from storage.tables import Policy
+
+    filed = await reply(
+        harness, "demo", "政策 标题：城市更新办法 公布时间：12月10日上午9点 解读：待定"
+    )
+    assert "ZC-2026-0001" in filed
+    updated = await reply(harness, "demo", "政策 zc1 解读：https://www.luan.gov.cn/zcjd/1.html")
+    assert "解读材料已登记" in updated
+    async with harness.bot.deps.sessions() as session:
+        row = (await session.exec(select(Policy))).one()
+    assert row.interpretation_url == "https://www.luan.gov.cn/zcjd/1.html"
+    assert "只能办理本单位" in await reply(harness, "sunjihong", "政策 ZC-2026-0001 解读：待定")
+    assert "请写明要补充" in await reply(harness, "demo", "政策 ZC-2026-0001")
