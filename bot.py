@@ -34,7 +34,7 @@ from handlers.registry import build_registry
 from handlers.reminders import ReminderEngine, preview, sweep
 from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
 from liuan_bot.calendar_loader import load_calendar, warn_if_unknown
-from liuan_bot.clock import Clock, SystemClock
+from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
@@ -343,11 +343,13 @@ async def _reminders_preview(settings: Settings, at_text: str, unit: str | None)
     return 0
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+def _serve(
+    settings: Settings, host: str | None, port: int | None, clock: Clock | None = None
+) -> None:
     settings = replace(
         settings, http_host=host or settings.http_host, http_port=port or settings.http_port
     )
-    bot = build_bot(settings)
+    bot = build_bot(settings, clock=clock)
     if settings.sandbox:
         print(
             f"沙箱模式：未设置 LIUAN_WECOM_SECRET，消息不会发往企业微信。\n"
@@ -392,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="启动机器人")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--clock-start",
+        help="演练用：让机器人以为现在是这个时刻（ISO 8601），时间照常流逝；勿用于正式环境",
+    )
     db = sub.add_parser("db", help="数据库")
     db.add_argument("action", choices=["upgrade"])
     roster = sub.add_parser("roster", help="名册")
@@ -425,7 +431,19 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     if args.command == "serve":
-        _serve(settings, args.host, args.port)
+        clock: Clock | None = None
+        if args.clock_start:
+            try:
+                start = datetime.fromisoformat(args.clock_start)
+            except ValueError:
+                print(
+                    f"--clock-start 不是有效的 ISO 8601 时间：{args.clock_start}", file=sys.stderr
+                )
+                return 2
+            start = start if start.tzinfo else start.replace(tzinfo=settings.tz)
+            clock = ShiftedClock(start, settings.tz)
+            log.warning("rehearsal clock: the bot believes it is %s", start.isoformat())
+        _serve(settings, args.host, args.port, clock)
         return 0
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))

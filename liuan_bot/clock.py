@@ -40,6 +40,23 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+class ShiftedClock(SystemClock):
+    """The real clock moved to start at a chosen instant; time then runs normally.
+
+    For rehearsals and demos (`bot.py serve --clock-start`): see on a test database what
+    the bot does on the last working day of a quarter, without waiting for it.
+    """
+
+    def __init__(self, start: datetime, tz: tzinfo = SHANGHAI) -> None:
+        super().__init__(tz)
+        if start.tzinfo is None:
+            raise ValueError("ShiftedClock needs an aware datetime")
+        self._offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return (datetime.now(UTC) + self._offset).astimezone(self.tz)
+
+
 class FixedClock:
     """A clock that only moves when told to; `sleep` advances it instantly."""
 

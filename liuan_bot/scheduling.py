@@ -40,6 +40,12 @@ class ReminderScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         )
 
+    def _wall(self, moment: datetime | None = None) -> datetime:
+        """APScheduler runs on wall-clock time: the wall-clock instant at which the injected
+        clock will read `moment` (now, when None). They differ only for a shifted clock."""
+        wall = datetime.now(self._clock.tz)
+        return wall if moment is None else wall + (moment - self._clock.now())
+
     def start(self) -> None:
         """Inside the running loop (aiohttp start-up)."""
         self._scheduler.start()
@@ -48,7 +54,7 @@ class ReminderScheduler:
             IntervalTrigger(seconds=self._interval, timezone=self._clock.tz),
             id="reminder-sweep",
             replace_existing=True,
-            next_run_time=self._clock.now(),  # catch up at start-up
+            next_run_time=self._wall(),  # catch up at start-up
         )
 
     def shutdown(self) -> None:
@@ -65,5 +71,8 @@ class ReminderScheduler:
                 return
         if upcoming is not None and self._scheduler.running:
             self._scheduler.add_job(
-                self.run, DateTrigger(upcoming), id="reminder-precise", replace_existing=True
+                self.run,
+                DateTrigger(self._wall(upcoming)),
+                id="reminder-precise",
+                replace_existing=True,
             )
