@@ -27,9 +27,11 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from handlers.announcements import record_invalid
 from handlers.context import Deps
 from handlers.dispatch import process_inbound
 from handlers.fast import FastPath
+from handlers.feeds import feed_routes
 from handlers.registry import build_registry
 from handlers.reminders import ReminderEngine, preview, sweep
 from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
@@ -37,9 +39,10 @@ from liuan_bot.calendar_loader import load_calendar, warn_if_unknown
 from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
+from liuan_bot.groups import load_groups, webhook_keys
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
 from liuan_bot.metrics import Metrics
-from liuan_bot.outbox import OutboxWorker
+from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
@@ -48,10 +51,16 @@ from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.inbound import Incoming
-from storage.engine import SessionFactory, is_sqlite, make_engine, make_session_factory
+from storage.engine import (
+    SessionFactory,
+    is_sqlite,
+    make_engine,
+    make_session_factory,
+    transaction,
+)
 from storage.fast_store import SqliteFastInbox
 from storage.inbox_store import SqlInboxStore
-from storage.outbox_store import SqlOutboxStore
+from storage.outbox_store import SqlOutboxStore, enqueue
 from storage.roster_cache import RosterCache
 
 log = logging.getLogger("liuan_bot")
@@ -76,6 +85,7 @@ class Bot:
     worker: OutboxWorker | None = None
     run_worker: bool = True
     run_scheduler: bool = True
+    webhook_keys: Mapping[str, str] = field(default_factory=dict)
     roster_cache: RosterCache | None = None
     fast_store: SqliteFastInbox | None = None
     reminders: ReminderEngine | None = None
@@ -120,6 +130,7 @@ class Bot:
             metrics=self.render_metrics,
             sandbox_viewer=self.fake.sandbox_routes() if self.fake else None,
             sandbox_api=self.fake.app() if self.fake else None,
+            feeds=feed_routes(self.deps),
         )
         app = create_app(routes)
         app.cleanup_ctx.append(self._lifecycle)
@@ -148,7 +159,9 @@ class Bot:
             self.api,
             self.clock,
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
+            webhook_keys=self.webhook_keys,
             on_sent=self.metrics.delivery_latency.observe,
+            on_result=self._after_delivery,
         )
         self.deps = replace(self.deps, wake_outbox=self.worker.wake)
         if self.run_worker:
@@ -169,6 +182,18 @@ class Bot:
             log.warning("recovered %s unhandled inbound messages", recovered)
         mode = "沙箱模式" if self.settings.sandbox else "正式模式"
         log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
+
+    async def _after_delivery(self, row: Claimed, result: Delivered) -> None:
+        """WeCom's `invaliduser` for an announcement goes back to its sender (issue 5)."""
+        if not (row.source.startswith("announcement:") and result.invalid_users):
+            return
+        record_id = row.source.split(":", 1)[1]
+        now = self.clock.now()
+        async with transaction(self.deps.sessions) as session:
+            notes = await record_invalid(session, record_id, list(result.invalid_users), now)
+            await enqueue(session, notes, now, source=f"{row.source}:invalid")
+        if notes and self.worker is not None:
+            self.worker.wake()
 
     async def _refresh_roster(self, cache: RosterCache) -> None:
         while True:
@@ -206,6 +231,7 @@ def build_bot(
     run_worker: bool = True,
     run_scheduler: bool = True,
     registry: Registry | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Bot:
     """Wire a bot. In sandbox mode a fake WeCom API is mounted at /sandbox/api."""
     clock = clock or SystemClock(settings.tz)
@@ -219,7 +245,10 @@ def build_bot(
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
     suggester = Suggester(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt")
-    deps = Deps(sessions, clock, registry or build_registry(), settings, suggester=suggester)
+    groups, robots = load_groups(ROOT / "config" / "groups.toml")
+    deps = Deps(
+        sessions, clock, registry or build_registry(), settings, suggester=suggester, groups=groups
+    )
     bot_ref: list[Bot] = []
 
     async def process(inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
@@ -254,6 +283,7 @@ def build_bot(
         fast_store=fast_store,
         run_worker=run_worker,
         run_scheduler=run_scheduler,
+        webhook_keys=webhook_keys(robots, environ or {}),
     )
     bot_ref.append(bot)
     return bot
@@ -349,7 +379,7 @@ def _serve(
     settings = replace(
         settings, http_host=host or settings.http_host, http_port=port or settings.http_port
     )
-    bot = build_bot(settings, clock=clock)
+    bot = build_bot(settings, clock=clock, environ=os.environ)
     if settings.sandbox:
         print(
             f"沙箱模式：未设置 LIUAN_WECOM_SECRET，消息不会发往企业微信。\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from handlers import decisions
 from handlers.common import (
     bool_value,
@@ -68,7 +70,9 @@ KIND = FieldSpec(
     choice_aliases={"新闻发布会": "发布会", "政策吹风会": "吹风会"},
     example="发布会",
 )
-CONTENT = FieldSpec("内容", aliases=("简介", "主要内容", "说明"), example="介绍今年秋粮收购政策")
+CONTENT = FieldSpec(
+    "内容", aliases=("简介", "主要内容", "说明"), example="介绍今年秋粮收购政策", prose=True
+)
 LIVE = FieldSpec("直播", "bool", aliases=("是否直播",), example="否")
 INCIDENT = FieldSpec("事件", "record", aliases=("关联事件", "突发事件"))
 
@@ -114,7 +118,10 @@ HELD = CommandGrammar(
             example="王建国、李明",
         ),
         FieldSpec(
-            "要点", aliases=("发布要点", "主要内容", "内容"), example="介绍了收购价格和补贴"
+            "要点",
+            aliases=("发布要点", "主要内容", "内容"),
+            example="介绍了收购价格和补贴",
+            prose=True,
         ),
         FieldSpec(
             "实录",
@@ -128,17 +135,14 @@ HELD = CommandGrammar(
     ),
 )
 WITHDRAW = CommandGrammar(
-    record="required", record_prefixes=("SQ", "BA"), fields=(FieldSpec("理由", aliases=("原因",)),)
+    record="required",
+    record_prefixes=("SQ", "BA"),
+    fields=(FieldSpec("理由", aliases=("原因",), prose=True),),
 )
 AMEND = CommandGrammar(
     record="required",
     record_prefixes=("SQ", "BA"),
-    fields=tuple(
-        FieldSpec(
-            f.name, f.kind, False, f.aliases, f.choices, f.choice_aliases, f.prefer, f.example
-        )
-        for f in APPLY.fields
-    ),
+    fields=tuple(replace(f, required=False) for f in APPLY.fields),
 )
 
 

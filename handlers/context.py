@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from liuan_bot.commands.fields import ParsedFields
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
 from liuan_bot.domain.members import Member
+from liuan_bot.groups import Group
 from liuan_bot.messages import Outgoing
 from liuan_bot.settings import Settings
 from liuan_bot.wecom.inbound import Incoming
@@ -29,6 +30,7 @@ class Deps:
     settings: Settings
     wake_outbox: Callable[[], None] = lambda: None
     suggester: Suggester | None = None
+    groups: Mapping[str, Group] = field(default_factory=dict)
 
 
 @dataclass

@@ -59,6 +59,7 @@ REVIEW = CommandGrammar(
             "理由",
             aliases=("原因", "意见", "审核意见", "说明"),
             example="主题与上月发布会重复，建议合并",
+            prose=True,
         ),
     ),
 )
@@ -67,7 +68,9 @@ APPROVE = CommandGrammar(
     record_prefixes=("SQ",),
     decisions=("同意", "不同意"),
     decision_aliases={"批准": "同意", "通过": "同意", "不批准": "不同意", "驳回": "不同意"},
-    fields=(FieldSpec("意见", aliases=("审批意见", "批示", "理由"), example="同意召开"),),
+    fields=(
+        FieldSpec("意见", aliases=("审批意见", "批示", "理由"), example="同意召开", prose=True),
+    ),
 )
 PURPOSE_WORD = {"review": "审核", "approve": "审批"}
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.announcements import mark_read
 from handlers.context import Context, Deps
 from handlers.decisions import card_command
 from handlers.reminders import acknowledge
@@ -79,6 +80,8 @@ async def _run_card_click(ctx: Context) -> Reply | None:
     """A button click is the text command it stands for (same checks, same audit)."""
     if (ctx.incoming.event_key or "").startswith("ack|"):
         return await acknowledge(ctx)
+    if (ctx.incoming.event_key or "").startswith("read|"):
+        return await mark_read(ctx)
     command, stale, label = await card_command(ctx)
     if command is None:
         return Reply(text=stale, button_label=label)

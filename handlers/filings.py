@@ -107,7 +107,10 @@ RISK = CommandGrammar(
             example="高",
         ),
         FieldSpec(
-            "措施", aliases=("应对措施", "防范措施"), example="提前发布政策解读，开通咨询热线"
+            "措施",
+            aliases=("应对措施", "防范措施"),
+            example="提前发布政策解读，开通咨询热线",
+            prose=True,
         ),
     )
 )

@@ -84,6 +84,7 @@ def _release_grammar(content_example: str) -> CommandGrammar:
                 required=True,
                 aliases=("发布内容", "通报", "说明"),
                 example=content_example,
+                prose=True,
             ),
             FieldSpec(
                 "链接",
@@ -104,6 +105,7 @@ HOT = CommandGrammar(
             required=True,
             aliases=("舆情内容", "情况", "简介"),
             example="网民反映我市部分惠民补贴未按时发放，转发量上升较快",
+            prose=True,
         ),
         FieldSpec("来源", aliases=("平台", "渠道", "出处"), example="新浪微博"),
         FieldSpec("链接", "link", aliases=("网址", "原文链接"), example="https://weibo.com/123"),

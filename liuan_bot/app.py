@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -23,6 +24,37 @@ class Routes:
     metrics: Callable[[], Awaitable[str]]
     sandbox_viewer: web.Application | None = None
     sandbox_api: web.Application | None = None
+    # Public GET routes, path -> () -> (content type, body): calendar, feeds, directory.
+    feeds: Mapping[str, Callable[[], Awaitable[tuple[str, str]]]] | None = None
+
+
+FEED_CACHE_CONTROL = "public, max-age=300"
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names `etag` (weak comparison, RFC 9110 §13.1.2)."""
+    if not header:
+        return False
+    candidates = [part.strip() for part in header.split(",")]
+    return any(c == "*" or c.removeprefix("W/") == etag for c in candidates)
+
+
+def feed_handler(
+    feed: Callable[[], Awaitable[tuple[str, str]]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A GET handler for a public feed: cacheable for 5 minutes, with an ETag over the body
+    and 304 Not Modified when the client already has it."""
+
+    async def handle(request: web.Request) -> web.Response:
+        content_type, text = await feed()
+        body = text.encode("utf-8")
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {"ETag": etag, "Cache-Control": FEED_CACHE_CONTROL}
+        if _etag_matches(request.headers.get("If-None-Match"), etag):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, headers={**headers, "Content-Type": content_type})
+
+    return handle
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
@@ -67,6 +99,8 @@ def create_app(routes: Routes) -> web.Application:
     app.router.add_post("/wecom/callback", routes.callback.receive)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    for path, feed in (routes.feeds or {}).items():
+        app.router.add_get(path, feed_handler(feed))
     if routes.sandbox_api is not None:
         app.add_subapp("/sandbox/api", routes.sandbox_api)
     if routes.sandbox_viewer is not None:

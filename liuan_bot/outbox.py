@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -39,6 +39,7 @@ class Claimed:
     attempts: int
     created_at: datetime
     claim: str  # the claim token; only its holder may record the outcome
+    source: str = ""  # what enqueued it (inbound:12, reminder:…, announcement:GG-…)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ class OutboxWorker:
         lease: timedelta = timedelta(seconds=60),
         max_attempts: int = 60,
         on_sent: Callable[[float], None] = lambda latency: None,
+        on_result: Callable[[Claimed, Delivered], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_result = on_result
         self._store = store
         self._api = api
         self._clock = clock
@@ -170,6 +173,11 @@ class OutboxWorker:
             done = self._clock.now()
             await self._store.mark_sent(row.id, row.claim, done, result)
             self._on_sent((done - row.created_at).total_seconds())
+            if self._on_result is not None:
+                try:
+                    await self._on_result(row, result)
+                except Exception:
+                    log.exception("outbox id=%s: follow-up of the delivery failed", row.id)
             log.info("outbox id=%s sent msgid=%s", row.id, result.msgid)
 
     async def _retry(self, row: Claimed, delay: float, error: str, errcode: int | None) -> None:

@@ -122,7 +122,16 @@ class SqlOutboxStore:
                 )
             ).all()
             return [
-                Claimed(r.id or 0, r.kind, r.target, dict(r.body), r.attempts, r.created_at, claim)
+                Claimed(
+                    r.id or 0,
+                    r.kind,
+                    r.target,
+                    dict(r.body),
+                    r.attempts,
+                    r.created_at,
+                    claim,
+                    r.source,
+                )
                 for r in rows
             ]
 

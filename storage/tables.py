@@ -341,3 +341,63 @@ class AccountabilityEntry(SQLModel, table=True):
     period: str = Field(max_length=32)
     evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime
+
+
+class Announcement(SQLModel, table=True):
+    """公告 from the news office (issue 5), optionally with read receipts (回执)."""
+
+    __tablename__ = "announcements"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, unique=True, index=True)
+    sender: str = Field(max_length=64)
+    audience: str = Field(max_length=200)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    receipt: bool = Field(default=False)
+    groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+
+
+class AnnouncementRecipient(SQLModel, table=True):
+    """One member an announcement was sent to: invalid per WeCom, read (已阅), resends."""
+
+    __tablename__ = "announcement_recipients"
+    __table_args__ = (UniqueConstraint("announcement_id", "userid", name="uq_announcement_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = Field(foreign_key="announcements.id", index=True)
+    userid: str = Field(max_length=64, index=True)
+    invalid: bool = Field(default=False)
+    read_at: datetime | None = None
+    resent: int = Field(default=0)
+
+
+class Release(SQLModel, table=True):
+    """发布: a held conference being relayed to every channel (R19–R23)."""
+
+    __tablename__ = "releases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, unique=True, index=True)  # the conference's id
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    topic: str = Field(max_length=200)
+    created_at: datetime
+
+
+class ReleaseChannel(SQLModel, table=True):
+    """One channel of one release: pending → sent → published (with its link) or failed."""
+
+    __tablename__ = "release_channels"
+    __table_args__ = (UniqueConstraint("release_id", "channel", name="uq_release_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="releases.id", index=True)
+    channel: str = Field(max_length=32)
+    state: str = Field(default="pending", max_length=16, index=True)
+    title: str = Field(default="", max_length=200)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    link: str = Field(default="", max_length=500)
+    note: str = Field(default="", max_length=500)
+    sent_at: datetime | None = None
+    published_at: datetime | None = None
+    confirmed_by: str | None = Field(default=None, max_length=64)

@@ -101,7 +101,11 @@ class Harness:
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, clock: FixedClock, fake: FakeWeCom, registry: Registry | None = None
+    settings: Settings,
+    clock: FixedClock,
+    fake: FakeWeCom,
+    registry: Registry | None = None,
+    environ: dict[str, str] | None = None,
 ) -> AsyncIterator[Harness]:
     """Serve `fake` and the bot; the outbox worker is driven by the test (`deliver_outbox`)."""
     fake_server = TestServer(fake.app())
@@ -113,6 +117,7 @@ async def running_bot(
         run_worker=False,
         run_scheduler=False,
         registry=registry,
+        environ=environ,
     )
     client = TestClient(TestServer(bot.app()))
     await client.start_server()

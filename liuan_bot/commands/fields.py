@@ -48,6 +48,7 @@ class FieldSpec:
     choice_aliases: Mapping[str, str] = field(default_factory=dict)
     prefer: Prefer = "future"
     example: str = ""
+    prose: bool = False  # sentences (内容, 要点…): keeps its closing punctuation
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -123,6 +124,15 @@ def _lookup(grammar: CommandGrammar) -> dict[str, FieldSpec]:
 
 
 _ENDS = " \n;,.。!?:"
+_VALUE_ENDS = " \n;,"
+
+
+def _trim_value(raw: str, prose: bool) -> str:
+    """Separators around a value go; a stray closing 。 goes from a phrase (主题：冬季森林防火。),
+    never from prose or from text of several sentences."""
+    value = raw.strip(_VALUE_ENDS)
+    body = value.rstrip("。.!?")
+    return value if prose or re.search(r"[。!?]", body) else body
 
 
 def _convert(spec: FieldSpec, raw: str, now: datetime, out: ParsedFields) -> None:
@@ -211,7 +221,7 @@ def _unknown_keys(head: str, body: str, grammar: CommandGrammar, out: ParsedFiel
 def parse_fields(text: str, grammar: CommandGrammar, now: datetime) -> ParsedFields:
     """Parse what follows a command word; every problem is collected, none raised."""
     out = ParsedFields()
-    rest = normalise(text).strip(_ENDS)
+    rest = normalise(text).lstrip(_ENDS).rstrip(_VALUE_ENDS)
     if grammar.record != "none":
         found = parse_record_id(rest, now.year)
         if found is not None:
@@ -244,7 +254,7 @@ def parse_fields(text: str, grammar: CommandGrammar, now: datetime) -> ParsedFie
     for index, match in enumerate(matches):
         spec = lookup[match.group(1)]
         end = matches[index + 1].start() if index + 1 < len(matches) else len(rest)
-        raw = rest[match.end() : end].strip(_ENDS)
+        raw = _trim_value(rest[match.end() : end], spec.prose)
         _unknown_keys("", raw, grammar, out)
         if spec.name in out.raw:
             out.errors.append(f"“{spec.name}”填写了两次，请只保留一个")

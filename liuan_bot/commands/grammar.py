@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 _MENTION = re.compile(r"^@\S+\s+")
 _SPACES = re.compile(r"[ \t\u3000]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def normalise(text: str) -> str:
     """NFKC, unified line breaks, collapsed spaces, stripped @-mention prefix."""
     text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    text = "\n".join(line for line in lines if line)
+    text = _BLANK_LINES.sub("\n\n", "\n".join(lines))  # keep paragraph breaks, once
     return _MENTION.sub("", text).strip()
 
 

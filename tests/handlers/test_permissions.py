@@ -38,6 +38,9 @@ EXPECTED: dict[str, set[str]] = {
     "hot_issue": {S, L},
     "roster": {M, L},
     "reminder_log": {N, D},
+    "announce": {N},
+    "receipts": {N},
+    "resend": {N},
 }
 # one demo-roster member holding exactly that role
 USER_WITH_ROLE = {
