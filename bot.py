@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.announcements import record_invalid
-from handlers.context import Deps
+from handlers.context import Deps, RelayConfig
 from handlers.dispatch import process_inbound
 from handlers.fast import FastPath
 from handlers.feeds import feed_routes
@@ -43,6 +43,7 @@ from liuan_bot.groups import load_groups, webhook_keys
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
+from liuan_bot.relay import Composer, load_channels, load_robot_env
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
@@ -171,8 +172,8 @@ class Bot:
         )
         engine = self.reminders
 
-        async def run_sweep(now: datetime) -> datetime | None:
-            return (await sweep(engine, now)).next_precise
+        async def run_sweep(now: datetime, precise: bool) -> datetime | None:
+            return (await sweep(engine, now, precise=precise)).next_precise
 
         self.scheduler = ReminderScheduler(run_sweep, self.clock)
         if self.run_scheduler:
@@ -246,8 +247,21 @@ def build_bot(
     )
     suggester = Suggester(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt")
     groups, robots = load_groups(ROOT / "config" / "groups.toml")
+    channels_file = ROOT / "config" / "channels.toml"
+    relay = RelayConfig(
+        channels=load_channels(channels_file),
+        composer=Composer(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt"),
+        directory_url=f"{settings.public_url}/directory",
+    )
+    robots = {**load_robot_env(channels_file), **robots}
     deps = Deps(
-        sessions, clock, registry or build_registry(), settings, suggester=suggester, groups=groups
+        sessions,
+        clock,
+        registry or build_registry(),
+        settings,
+        suggester=suggester,
+        groups=groups,
+        relay=relay,
     )
     bot_ref: list[Bot] = []
 

@@ -22,10 +22,15 @@ conferences a year, answered incidents, interpreted policies, roster filings, tr
    running"); then a real `ReminderScheduler` (APScheduler AsyncIOScheduler, 60 s interval)
    drives the real `sweep` for ~25 s. Per `…|h12` key: outbox `created_at` − due time, and
    the commit of the sweep that enqueued it − due time (when the outbox worker can see it).
-   Target: p99 < 1 s, on the commit time (`created_at` is the sweep's start, a lower bound).
+   Target: p99 < 1 s over all steps, on the commit time (`created_at` is the sweep's start,
+   a lower bound). When APScheduler skipped a re-armed precise run, the run is repeated on a
+   copy of the database with `RearmWithTwoInstances` (bench-only diagnosis, not the target).
 
---profile (or a missed latency target) profiles one steady-state sweep of the latency
-database with cProfile (one R17 step due) and prints the top functions.
+Diagnosis, after a miss or with --profile (never during a measured sweep): the phases of
+`sweep` timed by wrapping the names `handlers.reminders` calls (wall time and SQL statements
+each), then py-spy samples (cProfile when py-spy is missing) — of measure 1's sweep on an
+untouched copy of its database, and of 5 steady-state sweeps (one R17 step due each) of the
+latency database.
 
 Exit status 1 if a target is missed (unless --no-fail).
 """
@@ -35,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import inspect
 import logging
 import os
 import pstats
@@ -57,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from apscheduler.triggers.date import DateTrigger  # noqa: E402
-from sqlalchemy import event, insert, select, text  # noqa: E402
+from sqlalchemy import event, func, insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from bot import load_reminder_engine  # noqa: E402
@@ -150,9 +156,7 @@ def _people_rows(unit_ids: Sequence[int], stamp: datetime) -> list[dict[str, Any
     return rows
 
 
-def _conference_rows(
-    unit_ids: Sequence[int], years: range, now: datetime, stamp: datetime
-) -> list[dict[str, Any]]:
+def _conference_rows(unit_ids: Sequence[int], years: range, now: datetime) -> list[dict[str, Any]]:
     """4 held a year; none in the quarter of `now`; 10% of units have one scheduled."""
     rows: list[dict[str, Any]] = []
     seq: Counter[int] = Counter()
@@ -216,7 +220,7 @@ def _conference_rows(
 
 
 def _history_rows(
-    unit_ids: Sequence[int], years: range, now: datetime, stamp: datetime
+    unit_ids: Sequence[int], years: range, now: datetime
 ) -> dict[Any, list[dict[str, Any]]]:
     incidents, policies, filings, trainings = [], [], [], []
     instances, deliveries, outbox = [], [], []
@@ -410,8 +414,8 @@ async def seed(engine: AsyncEngine, units: int, now: datetime) -> Seeded:
     tables: dict[Any, list[dict[str, Any]]] = {
         Unit: unit_rows,
         Person: people,
-        Conference: _conference_rows(unit_ids, years, now, stamp),
-        **_history_rows(unit_ids, years, now, stamp),
+        Conference: _conference_rows(unit_ids, years, now),
+        **_history_rows(unit_ids, years, now),
     }
     seeded = Seeded()
     for table, rows in tables.items():
@@ -504,6 +508,81 @@ def reference_queries(now: datetime) -> list[Any]:
     ]
 
 
+def load_world_statements(now: datetime) -> list[tuple[str, Any]]:
+    """The nine statements of `storage.reminder_store.load_world`, copied for diagnosis only
+    (to time them one by one through an ORM session); keep them in step with it."""
+    since = utc(
+        now.replace(year=now.year - 1, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    )
+    r17 = select(ReminderInstance.id).where(ReminderInstance.rule == "R17")
+    return [
+        ("units (entities)", select(Unit)),
+        ("people (entities)", select(Person).where(Person.active.is_(True))),
+        (
+            "conferences since last Jan 1 (entities)",
+            select(Conference).where(
+                (Conference.held_at >= since) | Conference.state.in_(("scheduled", "filed"))
+            ),
+        ),
+        ("open incidents (entities)", select(Incident).where(Incident.state == "open")),
+        (
+            "policies (entities)",
+            select(Policy)
+            .where(Policy.interpretation_url == "")
+            .where(Policy.publish_at >= utc(now - timedelta(days=30))),
+        ),
+        (
+            "roster filings (2 columns)",
+            select(RosterFiling.unit_id, RosterFiling.year)
+            .where(RosterFiling.year == now.year)
+            .distinct(),
+        ),
+        (
+            "trainings (max per person)",
+            select(Training.person_id, func.max(Training.trained_on)).group_by(Training.person_id),
+        ),
+        (
+            "reminder instances since (3 columns)",
+            select(ReminderInstance.id, ReminderInstance.key, ReminderInstance.recorded_at).where(
+                ReminderInstance.recorded_at >= since
+            ),
+        ),
+        (
+            "acked R17 deliveries (1 column)",
+            select(ReminderDelivery.instance_id)
+            .where(ReminderDelivery.acked_at.is_not(None))
+            .where(ReminderDelivery.instance_id.in_(r17)),
+        ),
+    ]
+
+
+async def time_load_world(engine: AsyncEngine, now: datetime, repeat: int = 3) -> list[str]:
+    """load_world's statements one by one (ORM session, rows fetched), then load_world
+    itself; the fastest of `repeat` rounds of each."""
+    sessions = make_session_factory(engine)
+    best: dict[str, tuple[int, float]] = {}
+    whole = float("inf")
+    for _round in range(repeat):
+        async with sessions() as session:
+            await read_only(session)
+            for label, statement in load_world_statements(now):
+                started = time.perf_counter()
+                found = (await session.exec(statement)).all()
+                elapsed = time.perf_counter() - started
+                best[label] = (len(found), min(elapsed, best.get(label, (0, elapsed))[1]))
+        async with sessions() as session:
+            await read_only(session)
+            started = time.perf_counter()
+            await load_world(session, now)
+            whole = min(whole, time.perf_counter() - started)
+    rows = [(label, f"{n}", f"{t * 1000:.0f}") for label, (n, t) in best.items()]
+    queries = sum(t for _n, t in best.values())
+    rows.append(("load_world (statements + building the facts)", "", f"{whole * 1000:.0f}"))
+    rows.append(("  building the facts (difference)", "", f"{(whole - queries) * 1000:.0f}"))
+    title = f"  load_world's statements one by one (ORM session, fastest of {repeat}):"
+    return [title, *_table(["statement", "rows", "ms"], rows)]
+
+
 async def reference_read(engine: AsyncEngine, now: datetime) -> tuple[float, int]:
     """Seconds to run the reference SELECTs in one read-only transaction, and rows read."""
     queries = reference_queries(now)
@@ -587,11 +666,24 @@ def _frame(frame: str) -> str:
     return f"{name} ({where})" if where else name
 
 
+def _package(frame: str) -> str:
+    """Where the innermost frame of a sample lives, for a by-package summary."""
+    name, _, where = frame.partition(" (")
+    if where.startswith(OURS):
+        return "liuan-bot (handlers, storage, liuan_bot)"
+    if name == "EpollSelector.select":
+        return "epoll wait (the event loop waiting for aiosqlite's thread)"
+    for package in ("sqlalchemy", "sqlmodel", "pydantic", "aiosqlite", "asyncio", "json"):
+        if where.startswith(package + "/"):
+            return package
+    return "other (stdlib, generated __init__)"
+
+
 def _spy_table(raw: str, top: int) -> list[str]:
     total = 0
     threads: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
         frames = stack.split(";")
@@ -599,43 +691,129 @@ def _spy_table(raw: str, top: int) -> list[str]:
             continue
         count = int(count_text)
         total += count
-        thread = frames[0].split(": ", 1)[-1]
-        threads["event loop (MainThread)" if thread == "MainThread" else "aiosqlite thread"] += (
-            count
-        )
-        names = [_frame(f) for f in frames[1:]]
-        own[names[-1]] += count
-        for name in set(names):
-            if name.partition(" (")[2].startswith(OURS):
-                inclusive[name.rsplit(":", 1)[0] + ")"] += count
+        main = frames[0].endswith("MainThread")
+        threads["event-loop thread" if main else "aiosqlite thread"] += count
+        innermost = _frame(frames[-1])
+        own[innermost] += count
+        packages[_package(innermost) if main else "aiosqlite thread (SQLite itself)"] += count
     if not total:
         return ["py-spy: no samples"]
-    lines = [f"py-spy, 250 Hz, busy threads only: {total} samples"]
-    lines.append(
-        "  by thread: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in threads.items())
-    )
-    lines.append("  own time, top functions (share of all busy samples):")
-    lines += [f"    {100 * c / total:5.1f}%  {n}" for n, c in own.most_common(top)]
-    lines.append("  inclusive, liuan-bot functions:")
-    lines += [f"    {100 * c / total:5.1f}%  {n}" for n, c in inclusive.most_common(top)]
+    share = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in threads.most_common())
+    lines = [f"py-spy, 250 Hz, samples of busy threads: {total} ({share})"]
+    for title, table in (
+        ("own time by package of the innermost frame", packages),
+        ("own time, top functions", own),
+    ):
+        lines.append(f"  {title}:")
+        lines += [f"    {100 * c / total:5.1f}%  {n}" for n, c in table.most_common(top)]
     return lines
+
+
+PHASES = (
+    ("load_world", "load_world: 9 SELECTs, ORM rows -> facts"),
+    ("plan", "plan: the pure planner"),
+    ("render", "render: texts of due reminders"),
+    ("claim", "claim: INSERT … ON CONFLICT RETURNING"),
+    ("_messages", "_messages: merge per person"),
+    ("enqueue", "enqueue: per message, flushes deliveries too"),
+    ("_accountability", "_accountability"),
+    ("next_precise", "next_precise: the next R17 moment"),
+)
+
+
+class PhaseTimer:
+    """Wall time and SQL statements of each step of `sweep`, by wrapping the names
+    `handlers.reminders` calls (only around profiling runs; restored on exit)."""
+
+    def __init__(self, counter: StatementCounter) -> None:
+        import handlers.reminders as module
+
+        self.module = module
+        self.counter = counter
+        self.saved: dict[str, Any] = {}
+        self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.statements: Counter[str] = Counter()
+
+    def __enter__(self) -> PhaseTimer:
+        for name, _label in PHASES:
+            self.saved[name] = getattr(self.module, name)
+            setattr(self.module, name, self._wrap(name, self.saved[name]))
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for name, original in self.saved.items():
+            setattr(self.module, name, original)
+
+    def _wrap(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def account(started: float, statements: int) -> None:
+            self.seconds[name] += time.perf_counter() - started
+            self.statements[name] += self.counter.total - statements
+            self.calls[name] += 1
+
+        if inspect.iscoroutinefunction(original):
+
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                started, statements = time.perf_counter(), self.counter.total
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    account(started, statements)
+
+            return timed_async
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started, statements = time.perf_counter(), self.counter.total
+            try:
+                return original(*args, **kwargs)
+            finally:
+                account(started, statements)
+
+        return timed
+
+    def report(self, sweep_s: float, sweep_statements: int, sweeps: int = 1) -> list[str]:
+        rows = []
+        for name, label in PHASES:
+            if self.calls[name]:
+                rows.append(
+                    (
+                        label,
+                        f"{self.calls[name] // sweeps}",
+                        f"{self.seconds[name] * 1000 / sweeps:.0f}",
+                        f"{100 * self.seconds[name] / sweep_s:.0f}%",
+                        f"{self.statements[name] // sweeps}",
+                    )
+                )
+        rest_s = sweep_s - sum(self.seconds.values())
+        rest_n = sweep_statements - sum(self.statements.values())
+        rows.append(
+            (
+                "rest: BEGIN, ORM deliveries, last flush, COMMIT",
+                "",
+                f"{rest_s * 1000 / sweeps:.0f}",
+                f"{100 * rest_s / sweep_s:.0f}%",
+                f"{rest_n // sweeps}",
+            )
+        )
+        header = ["phase of sweep()", "calls", "ms", "share", "SQL"]
+        return ["  phases (wall time, per sweep):", *_table(header, rows)]
 
 
 def _cprofile_table(profiler: cProfile.Profile, top: int) -> list[str]:
     raw: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = sum(row[2] for row in raw.values()) or 1.0
 
-    def name(func: tuple[str, int, str]) -> str:
-        return _frame(f"{func[2]} ({func[0]}:{func[1]})") if func[0] != "~" else func[2]
+    def name(where: tuple[str, int, str]) -> str:
+        return _frame(f"{where[2]} ({where[0]}:{where[1]})") if where[0] != "~" else where[2]
 
     lines = [f"cProfile of the event-loop thread: {total * 1000:.0f} ms of own time"]
     lines.append("  own time (tottime), top functions:")
-    for func, row in sorted(raw.items(), key=lambda kv: -kv[1][2])[:top]:
-        lines.append(f"    {100 * row[2] / total:5.1f}%  {row[1]:>7}x  {name(func)}")
+    for where, row in sorted(raw.items(), key=lambda kv: -kv[1][2])[:top]:
+        lines.append(f"    {100 * row[2] / total:5.1f}%  {row[1]:>7}x  {name(where)}")
     lines.append("  inclusive (cumtime), liuan-bot functions:")
-    ours = [(f, r) for f, r in raw.items() if any(f"/{p}" in f[0] for p in OURS)]
-    for func, row in sorted(ours, key=lambda kv: -kv[1][3])[:top]:
-        lines.append(f"    {100 * row[3] / total:5.1f}%  {row[1]:>7}x  {name(func)}")
+    ours = [(w, r) for w, r in raw.items() if any(f"/{p}" in w[0] for p in OURS)]
+    for where, row in sorted(ours, key=lambda kv: -kv[1][3])[:top]:
+        lines.append(f"    {100 * row[3] / total:5.1f}%  {row[1]:>7}x  {name(where)}")
     return lines
 
 
@@ -727,17 +905,37 @@ async def measure_sweep(units: int, workdir: Path) -> SweepResult:
 
 
 async def profile_one_sweep(path: Path, workdir: Path, top: int) -> list[str]:
-    """Sample the sweep of measure 1 again, on the untouched copy of its database."""
-    engine = make_engine(sqlite_url(path))
-    try:
-        reminders = load_reminder_engine(make_session_factory(engine), FixedClock(SWEEP_AT))
-        await reference_read(engine, SWEEP_AT)  # the same warm-up as the measured sweep
-        async with Sampler(workdir, "sweep") as sampler:
-            report = await sweep(reminders, SWEEP_AT)
-    finally:
-        await engine.dispose()
-    head = f"sweep at {SWEEP_AT.isoformat()} ({len(report.sent)} sent) sampled again on a copy"
-    return [f"{head}: {sampler.wall_s * 1000:.0f} ms wall", *sampler.report(top)]
+    """Time the phases of measure 1's sweep on the untouched copy of its database, then
+    sample it with py-spy on a second copy."""
+    lines = []
+    second = path.with_suffix(".spare2.db")
+    shutil.copyfile(path, second)
+    for copy, sampled in ((path, False), (second, True)):
+        engine = make_engine(sqlite_url(copy))
+        try:
+            reminders = load_reminder_engine(make_session_factory(engine), FixedClock(SWEEP_AT))
+            await reference_read(engine, SWEEP_AT)  # the same warm-up as the measured sweep
+            counter = StatementCounter(engine)
+            if not sampled:
+                with PhaseTimer(counter) as phases:
+                    started = time.perf_counter()
+                    report = await sweep(reminders, SWEEP_AT)
+                    wall_s = time.perf_counter() - started
+                lines.append(
+                    f"sweep at {SWEEP_AT.isoformat()} on a copy: {wall_s * 1000:.0f} ms, "
+                    f"{len(report.sent)} sent, {counter.total} SQL statements"
+                )
+                lines += phases.report(wall_s, counter.total)
+            else:
+                async with Sampler(workdir, "sweep") as sampler:
+                    await sweep(reminders, SWEEP_AT)
+                lines += [
+                    f"the same sweep on another copy, sampled ({sampler.wall_s * 1000:.0f} ms):"
+                ]
+                lines += sampler.report(top)
+        finally:
+            await engine.dispose()
+    return lines
 
 
 # ---------------------------------------------------------------- measure 2: R17 latency
@@ -755,7 +953,7 @@ class RearmWithTwoInstances(ReminderScheduler):
         async with self._lock:
             now = self._clock.now()
             try:
-                upcoming = await self._sweep(now)
+                upcoming = await self._sweep(now, False)
             except Exception:
                 log.exception("reminder sweep at %s failed", now.isoformat())
                 return
@@ -846,11 +1044,11 @@ async def measure_latency(
         idle = asyncio.Event()
         idle.set()
 
-        async def run_sweep(now: datetime) -> datetime | None:
+        async def run_sweep(now: datetime, precise: bool = False) -> datetime | None:
             idle.clear()
             try:
                 t0 = time.perf_counter()
-                report = await sweep(reminders, now)
+                report = await sweep(reminders, now, precise=precise)
                 runs.append(SweepRun(now, clock.now(), time.perf_counter() - t0, len(report.sent)))
                 return report.next_precise
             finally:
@@ -898,29 +1096,40 @@ async def measure_latency(
 async def profile_steady_sweeps(
     db: LatencyDb, workdir: Path, top: int, rounds: int = 5
 ) -> list[str]:
-    """Sample `rounds` steady-state sweeps of the latency database, one R17 step due each."""
+    """Steady-state sweeps of the latency database, one R17 step due each: `rounds` with the
+    phase timer, then `rounds` sampled by py-spy."""
     engine = make_engine(sqlite_url(db.path))
     clock = SystemClock(SHANGHAI)
+    lines = []
     try:
         reminders = load_reminder_engine(make_session_factory(engine), clock)
         await sweep(reminders, clock.now())  # whatever the runs left due
         counter = StatementCounter(engine)
-        walls = []
-        async with Sampler(workdir, "steady") as sampler:
+        walls, statements = [], 0
+        with PhaseTimer(counter) as phases:
             for n in range(rounds):
                 await add_open_incidents(engine, [clock.now()], first_id=20_000_000 + n)
                 counter.reset()
                 started = time.perf_counter()
                 report = await sweep(reminders, clock.now())
                 walls.append(time.perf_counter() - started)
+                statements += counter.total
+        lines.append(
+            f"{rounds} steady-state sweeps of the latency database ({len(report.sent)} R17 step "
+            f"due each): {statistics.median(walls) * 1000:.0f} ms median, "
+            f"{statements // rounds} SQL statements each"
+        )
+        lines += phases.report(sum(walls), statements, rounds)
+        lines += await time_load_world(engine, clock.now())
+        async with Sampler(workdir, "steady") as sampler:
+            for n in range(rounds):
+                await add_open_incidents(engine, [clock.now()], first_id=20_000_100 + n)
+                await sweep(reminders, clock.now())
+        lines.append(f"{rounds} more, sampled ({sampler.wall_s * 1000:.0f} ms in all):")
+        lines += sampler.report(top)
     finally:
         await engine.dispose()
-    return [
-        f"{rounds} steady-state sweeps of the latency database ({len(report.sent)} R17 step "
-        f"sent each, {counter.total} SQL statements each), sampled: wall "
-        f"{statistics.median(walls) * 1000:.0f} ms median (profiler attached)",
-        *sampler.report(top),
-    ]
+    return lines
 
 
 # ---------------------------------------------------------------- report

@@ -20,6 +20,7 @@ from handlers.common import (
 )
 from handlers.context import Context
 from handlers.decisions import close_cards, send_review_card
+from handlers.relay import send_preview, start_release
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.quotas import counts_for
@@ -292,7 +293,9 @@ async def schedule(ctx: Context) -> str:
         ctx, Role.LIAISON, f"{conf.record_id} 已排期\n{summary(ctx, conf)}{fmt}", unit=unit
     )
     again = "已改期" if old == State.SCHEDULED else "已排期"
-    return f"{conf.record_id} {again}\n{summary(ctx, conf)}{fmt}\n已通知{unit}。"
+    await send_preview(ctx, conf, unit)  # R21: the release preview for the websites
+    done = f"已通知{unit}，并向网站发出发布预告。"
+    return f"{conf.record_id} {again}\n{summary(ctx, conf)}{fmt}\n{done}"
 
 
 async def held(ctx: Context) -> str:
@@ -347,6 +350,9 @@ async def held(ctx: Context) -> str:
                 detail={"conference": conf.record_id},
             )
             lines.append(f"突发事件 {incident.record_id} 的24小时发布时限已停止计时（R17）。")
+    relayed = await start_release(ctx, conf, unit)
+    if relayed:
+        lines.append(relayed)
     await notify_role(
         ctx,
         Role.NEWS_OFFICE,

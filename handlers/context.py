@@ -15,9 +15,20 @@ from liuan_bot.commands.suggest import Suggester
 from liuan_bot.domain.members import Member
 from liuan_bot.groups import Group
 from liuan_bot.messages import Outgoing
+from liuan_bot.relay import ChannelSpec, Composer
 from liuan_bot.settings import Settings
 from liuan_bot.wecom.inbound import Incoming
 from storage.engine import SessionFactory
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Relay channels (config/channels.toml) and the piece composer (issue 5)."""
+
+    channels: tuple[ChannelSpec, ...] = ()
+    composer: Composer | None = None
+    directory_url: str = ""
+    preview_to_spokespersons: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class Deps:
     wake_outbox: Callable[[], None] = lambda: None
     suggester: Suggester | None = None
     groups: Mapping[str, Group] = field(default_factory=dict)
+    relay: RelayConfig = field(default_factory=RelayConfig)
 
 
 @dataclass

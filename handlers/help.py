@@ -6,16 +6,21 @@ from handlers.context import Context
 from liuan_bot.commands.grammar import normalise
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.members import Member
+from liuan_bot.messages import TEXT_MAX_BYTES
 
 
 def render_help(registry: Registry, member: Member) -> str:
     """The commands `member` may use, one line each, with one example."""
     specs = registry.visible_to(member.roles)
-    lines = [f"您好，{member.name}。您可以发送以下命令："]
-    lines += [f"· {spec.name}：{spec.summary}" for spec in specs]
-    lines.append("")
-    lines.append("发送“帮助 命令名”查看用法、示例和简写，例如：帮助 申请发布会")
-    return "\n".join(lines)
+    head = f"您好，{member.name}。您可以发送以下命令："
+    tail = "\n\n发送“帮助 命令名”查看用法、示例和简写，例如：帮助 申请发布会"
+    full = "\n".join([head] + [f"· {spec.name}：{spec.summary}" for spec in specs]) + tail
+    if len(full.encode()) <= TEXT_MAX_BYTES:
+        return full
+    # many roles, many commands: names only, so help stays one message
+    names = [spec.name for spec in specs]
+    rows = ["、".join(names[i : i + 6]) for i in range(0, len(names), 6)]
+    return "\n".join([head] + rows) + tail
 
 
 def render_usage(spec: CommandSpec) -> str:

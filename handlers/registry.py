@@ -7,7 +7,7 @@ and dispatch all read the result.
 
 from __future__ import annotations
 
-from handlers import announcements, conferences, filings, incidents, reminders, status
+from handlers import announcements, conferences, filings, incidents, relay, reminders, status
 from handlers.help import help_command, help_reply, whoami_command, whoami_reply
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.roles import ALL_ROLES
@@ -47,6 +47,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *status.COMMANDS,
     *reminders.COMMANDS,
     *announcements.COMMANDS,
+    *relay.COMMANDS,
 )
 
 

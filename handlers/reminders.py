@@ -16,6 +16,8 @@ from datetime import datetime
 from secrets import token_hex
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers.common import require_fields, text_value
 from handlers.context import Context
 from liuan_bot.clock import utc
@@ -34,12 +36,12 @@ from storage.reminder_store import (
     ack_batch,
     claim,
     evidence_keys,
+    insert_deliveries,
     load_world,
     record_accountability,
     unit_reminder_log,
 )
 from storage.roster_store import names_of, unit_id
-from storage.tables import ReminderDelivery
 
 log = logging.getLogger("handlers.reminders")
 
@@ -239,11 +241,14 @@ def _messages(
     return result
 
 
-async def sweep(engine: ReminderEngine, now: datetime) -> SweepReport:
-    """Send every reminder due at `now` that no sweep has recorded yet (issue 4)."""
+async def sweep(engine: ReminderEngine, now: datetime, *, precise: bool = False) -> SweepReport:
+    """Send every reminder due at `now` that no sweep has recorded yet (issue 4).
+
+    `precise`: the precise timer's sweep, for the R17 clocks alone (cheap, so a step due at T
+    reaches the outbox within a second of T)."""
     async with transaction(engine.sessions) as session:
-        world = await load_world(session, now)
-        decided: Plan = plan(world, now, engine.calendar, engine.config)
+        world = await load_world(session, now, only_r17=precise)
+        decided: Plan = plan(world, now, engine.calendar, engine.config, only_r17=precise)
         texts = {r.key: render(r, now) for r in decided.due}
         rows = [_instance_row(r, "sent", now, texts[r.key]) for r in decided.due]
         rows += [_instance_row(r, "skipped", now, "") for r in decided.missed]
@@ -256,27 +261,7 @@ async def sweep(engine: ReminderEngine, now: datetime) -> SweepReport:
                 r.due_at.isoformat(),
             )
         mine = [r for r in decided.due if r.key in claimed]
-        for batch, users, text, items in _messages(mine, texts):
-            outgoing: list[Outgoing] = text_to_users(users, text)
-            outgoing += card_to_users(users, _ack_card(batch, len(items), text.split("\n")[0]))
-            queued = await enqueue(
-                session, outgoing, now, source=f"reminder:{batch}", dedupe_key=f"reminder:{batch}"
-            )
-            first_row: dict[str, int | None] = {}
-            for row in queued:
-                for user in row.target.split("|"):
-                    first_row.setdefault(user, row.id)
-            for r in items:
-                for user in users:
-                    if user in r.recipients:
-                        session.add(
-                            ReminderDelivery(
-                                instance_id=claimed[r.key],
-                                userid=user,
-                                batch=batch,
-                                outbox_id=first_row.get(user),
-                            )
-                        )
+        await _send(session, mine, texts, claimed, now)
         await _accountability(session, mine, now)
         upcoming = next_precise(world, now, engine.config)
     for r in mine:
@@ -286,25 +271,88 @@ async def sweep(engine: ReminderEngine, now: datetime) -> SweepReport:
     return SweepReport(mine, skipped, upcoming)
 
 
-async def _accountability(session: Any, sent: Sequence[Reminder], now: datetime) -> None:
-    rows: list[dict[str, object]] = []
+async def _send(
+    session: AsyncSession,
+    mine: Sequence[Reminder],
+    texts: dict[str, str],
+    claimed: dict[str, int],
+    now: datetime,
+) -> None:
+    """Every message of this sweep, and who received which reminder in which message, written
+    in a few bulk statements whatever the number of units."""
+    sweep_id = token_hex(6)
+    messages: list[Outgoing] = []
+    owner: list[str] = []  # the batch of each message
+    batches = _messages(mine, texts)
+    for batch, users, text, items in batches:
+        for message in text_to_users(users, text) + card_to_users(
+            users, _ack_card(batch, len(items), text.split("\n")[0])
+        ):
+            messages.append(message)
+            owner.append(batch)
+    queued = await enqueue(
+        session,
+        messages,
+        now,
+        source=f"reminder-sweep:{sweep_id}",
+        dedupe_key=f"rs:{sweep_id}",
+        fresh=True,
+    )
+    first_row: dict[tuple[str, str], int] = {}
+    for row in queued:
+        batch = owner[int((row.dedupe_key or "#0").rsplit("#", 1)[1])]
+        for user in row.target.split("|"):
+            first_row.setdefault((batch, user), row.id)
+    deliveries: list[dict[str, object]] = [
+        {
+            "instance_id": claimed[r.key],
+            "userid": user,
+            "batch": batch,
+            "outbox_id": first_row.get((batch, user)),
+            "acked_at": None,
+        }
+        for batch, users, _text, items in batches
+        for r in items
+        for user in users
+        if user in r.recipients
+    ]
+    await insert_deliveries(session, deliveries)
+
+
+async def _accountability(session: AsyncSession, sent: Sequence[Reminder], now: datetime) -> None:
+    """Record each failure once, with the reminders sent about it as evidence (R14) — one
+    query for the evidence of the whole sweep."""
+    entries: list[tuple[int, str, str, str, bool]] = []
     for r in sent:
         for unit_pk, rule in r.accountability:
-            subject = r.subject if r.subject != "list" else f"unit:{unit_pk}"
-            prefix = f"{rule}|{subject}|" + (f"{r.period}|" if r.subject == "list" else "")
-            rows.append(
-                {
-                    "unit_id": unit_pk,
-                    "rule": rule,
-                    "label": ACCOUNTABILITY_LABELS[rule],
-                    "subject": subject,
-                    "period": r.period,
-                    "evidence": await evidence_keys(session, prefix),
-                    "created_at": utc(now),
-                }
+            listed = r.subject == "list"
+            entries.append(
+                (unit_pk, rule, f"unit:{unit_pk}" if listed else r.subject, r.period, listed)
             )
-    if rows:
-        await record_accountability(session, rows)
+    if not entries:
+        return
+    patterns = {
+        f"{rule}|unit:%|{period}|%" if listed else f"{rule}|{subject}|%"
+        for _unit, rule, subject, period, listed in entries
+    }
+    evidence: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for key in await evidence_keys(session, sorted(patterns)):
+        rule, subject, period, _step = key.split("|", 3)
+        evidence[(rule, subject)].append(key)
+        evidence[(rule, f"{subject}|{period}")].append(key)
+    rows: list[dict[str, object]] = [
+        {
+            "unit_id": unit_pk,
+            "rule": rule,
+            "label": ACCOUNTABILITY_LABELS[rule],
+            "subject": subject,
+            "period": period,
+            "evidence": evidence[(rule, f"{subject}|{period}" if listed else subject)],
+            "created_at": utc(now),
+        }
+        for unit_pk, rule, subject, period, listed in entries
+    ]
+    await record_accountability(session, rows)
 
 
 async def preview(engine: ReminderEngine, at: datetime, unit: str | None = None) -> list[str]:

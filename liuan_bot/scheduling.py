@@ -24,7 +24,8 @@ from liuan_bot.clock import Clock
 
 log = logging.getLogger("liuan_bot.scheduling")
 
-Sweep = Callable[[datetime], Awaitable[datetime | None]]
+# sweep(now, precise) -> the next R17 moment; precise sweeps look at the R17 clocks only
+Sweep = Callable[[datetime, bool], Awaitable[datetime | None]]
 
 
 class ReminderScheduler:
@@ -61,18 +62,22 @@ class ReminderScheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
-    async def run(self) -> None:
+    async def run(self, precise: bool = False) -> None:
         async with self._lock:  # one sweep at a time in this process
             now = self._clock.now()
             try:
-                upcoming = await self._sweep(now)
+                upcoming = await self._sweep(now, precise)
             except Exception:
                 log.exception("reminder sweep at %s failed", now.isoformat())
                 return
         if upcoming is not None and self._scheduler.running:
+            # Re-armed from inside the running job: allow a second instance, or APScheduler
+            # would skip a step that is already due (the lock still serialises the sweeps).
             self._scheduler.add_job(
                 self.run,
                 DateTrigger(self._wall(upcoming)),
+                kwargs={"precise": True},
                 id="reminder-precise",
                 replace_existing=True,
+                max_instances=2,
             )

@@ -66,3 +66,12 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """A session in one transaction: committed on success, rolled back on any exception."""
     async with factory() as session, session.begin():
         yield session
+
+
+MAX_BIND_PARAMETERS = 30_000  # below SQLite's 32,766 and PostgreSQL's 32,767 per statement
+
+
+def batch_size(row: dict[str, object]) -> int:
+    """Rows of this shape per multi-row INSERT: as many as the bind-parameter limit allows,
+    so a bulk write is one statement for thousands of rows."""
+    return max(1, MAX_BIND_PARAMETERS // max(1, len(row)))

@@ -7,18 +7,28 @@ the same row; PostgreSQL additionally skips locked rows (SQLite serialises write
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import uuid4
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, insert, or_, update
 from sqlmodel import and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
 from liuan_bot.messages import Outgoing
 from liuan_bot.outbox import Claimed, Delivered
-from storage.engine import SessionFactory, read_only, transaction
+from storage.engine import SessionFactory, batch_size, read_only, transaction
 from storage.tables import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An outbox row just written: its id and its pacing target."""
+
+    id: int
+    target: str
+    dedupe_key: str | None = None
 
 
 async def enqueue(
@@ -28,36 +38,53 @@ async def enqueue(
     *,
     source: str,
     dedupe_key: str | None = None,
-) -> list[OutboxMessage]:
-    """Add messages to the outbox in the caller's transaction.
+    fresh: bool = False,
+) -> list[Queued]:
+    """Add messages to the outbox in the caller's transaction, in bulk (a few statements
+    whatever the number of messages).
 
     With `dedupe_key`, the i-th message gets `<key>#<i>`; enqueueing the same key again is a
-    no-op (the caller's transaction must then not rely on the rows being new).
+    no-op (the caller's transaction must then not rely on the rows being new). `fresh`
+    skips that check when the key is new by construction (it still identifies the rows).
     """
-    rows = []
-    for index, message in enumerate(messages):
-        key = f"{dedupe_key}#{index}" if dedupe_key else None
-        if key is not None:
-            existing = await session.exec(
-                select(OutboxMessage.id).where(col(OutboxMessage.dedupe_key) == key)
-            )
-            if existing.first() is not None:
-                continue
-        row = OutboxMessage(
-            kind=message.kind,
-            target=message.target,
-            body=message.body,
-            source=source,
-            dedupe_key=key,
-            created_at=utc(now),
-            next_attempt_at=utc(now),
+    keys = [f"{dedupe_key}#{i}" if dedupe_key else None for i in range(len(messages))]
+    taken: set[str] = set()
+    if dedupe_key and messages and not fresh:
+        found = await session.exec(
+            select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))
         )
-        session.add(row)
-        rows.append(row)
-    await session.flush()
-    if rows:
+        taken = {key for key in found.all() if key is not None}
+    stamp = utc(now)
+    rows: list[dict[str, object]] = [
+        {
+            "kind": m.kind,
+            "target": m.target,
+            "body": m.body,
+            "source": source,
+            "dedupe_key": key,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": stamp,
+            "next_attempt_at": stamp,
+            "invalid_users": [],
+        }
+        for m, key in zip(messages, keys, strict=True)
+        if key is None or key not in taken
+    ]
+    queued: list[Queued] = []
+    size = batch_size(rows[0]) if rows else 1
+    for start in range(0, len(rows), size):
+        result = await session.exec(
+            insert(OutboxMessage)
+            .values(rows[start : start + size])
+            .returning(
+                col(OutboxMessage.id), col(OutboxMessage.target), col(OutboxMessage.dedupe_key)
+            )
+        )
+        queued += [Queued(pk, target, key) for pk, target, key in result.all()]
+    if queued:
         session.info["outbox_enqueued"] = True
-    return rows
+    return queued
 
 
 def enqueued(session: AsyncSession) -> bool:

@@ -6,14 +6,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
+from sqlalchemy import insert as insert_stmt
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
+from liuan_bot.domain.periods import half_year, quarter, year
 from liuan_bot.domain.reminders import (
     ConferenceFacts,
     IncidentFacts,
@@ -24,12 +28,11 @@ from liuan_bot.domain.reminders import (
     World,
 )
 from liuan_bot.domain.roles import Role, parse_role
+from storage.engine import batch_size
 from storage.tables import (
     AccountabilityEntry,
-    Conference,
     Incident,
     OutboxMessage,
-    Person,
     Policy,
     ReminderDelivery,
     ReminderInstance,
@@ -38,30 +41,42 @@ from storage.tables import (
     Unit,
 )
 
-CHUNK = 400
-
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-async def load_world(session: AsyncSession, now: datetime) -> World:
-    """All facts the reminder rules need, in nine queries."""
-    tz = now.tzinfo
-    since = utc(
-        now.replace(year=now.year - 1, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
-    )
-    units = (await session.exec(select(Unit))).all()
-    people = (await session.exec(select(Person).where(col(Person.active)))).all()
+def history_start(now: datetime) -> datetime:
+    """How far back the rules look: the previous quarter and half-year (for their missed lists),
+    this year (R10), and in January–February the previous year too (its R10 missed list)."""
+    previous_quarter = quarter(quarter(now).start - timedelta(days=1)).start
+    previous_half = half_year(half_year(now).start - timedelta(days=1)).start
+    start = min(previous_quarter, previous_half, year(now).start)
+    return year(year(now).start - timedelta(days=1)).start if now.month <= 2 else start
+
+
+async def _routine_facts(
+    session: AsyncSession, now: datetime, since: datetime
+) -> tuple[Sequence[Any], Sequence[Policy], Sequence[Any], Sequence[Any]]:
+    """Conferences, pending policies, roster filings, trainings: all but R17 needs them."""
+    conn = await session.connection()  # plain column rows: no ORM objects to build
+    c = SQLModel.metadata.tables["conferences"].c
     confs = (
-        await session.exec(
-            select(Conference).where(
-                (col(Conference.held_at) >= since)
-                | col(Conference.state).in_(("scheduled", "filed"))
-            )
+        await conn.execute(
+            core_select(
+                c.record_id,
+                c.unit_id,
+                c.state,
+                c.held_at,
+                c.counts_for,
+                c.starts_at,
+                c.topic,
+                c.venue,
+                c.filer,
+                c.speakers,
+            ).where((c.held_at >= since) | c.state.in_(("scheduled", "filed")))
         )
     ).all()
-    incidents = (await session.exec(select(Incident).where(col(Incident.state) == "open"))).all()
     policies = (
         await session.exec(
             select(Policy)
@@ -83,13 +98,35 @@ async def load_world(session: AsyncSession, now: datetime) -> World:
             )
         )
     ).all()
-    instances = (
-        await session.exec(
-            select(ReminderInstance.id, ReminderInstance.key, ReminderInstance.recorded_at).where(
-                col(ReminderInstance.recorded_at) >= since
-            )
-        )
+    return confs, policies, filed, trained
+
+
+async def load_world(session: AsyncSession, now: datetime, *, only_r17: bool = False) -> World:
+    """All facts the reminder rules need, in nine queries whatever the number of units;
+    `only_r17` loads just what the incident clocks need (the precise timer's sweep)."""
+    tz = now.tzinfo
+    since = utc(history_start(now))
+    units = (await session.exec(select(Unit.id, Unit.name, Unit.key_unit, Unit.unit_type))).all()
+    conn = await session.connection()
+    p = SQLModel.metadata.tables["people"].c
+    people = (
+        await conn.execute(core_select(p.id, p.userid, p.name, p.unit_id, p.roles).where(p.active))
     ).all()
+    incidents = (await session.exec(select(Incident).where(col(Incident.state) == "open"))).all()
+    confs: Sequence[Any] = ()
+    policies: Sequence[Policy] = ()
+    filed: Sequence[Any] = ()
+    trained: Sequence[Any] = ()
+    if not only_r17:
+        confs, policies, filed, trained = await _routine_facts(session, now, since)
+    oldest_open = min((i.occurred_at for i in incidents), default=None)
+    keys_since = min(since, utc(oldest_open)) if oldest_open else since
+    instance_query = select(
+        ReminderInstance.id, ReminderInstance.key, ReminderInstance.recorded_at
+    ).where(col(ReminderInstance.recorded_at) >= keys_since)
+    if only_r17:
+        instance_query = instance_query.where(col(ReminderInstance.rule) == "R17")
+    instances = (await session.exec(instance_query)).all()
     acked_ids = set(
         (
             await session.exec(
@@ -109,34 +146,32 @@ async def load_world(session: AsyncSession, now: datetime) -> World:
     news_office: list[str] = []
     trainees: list[PersonFacts] = []
     last_trained = {pid: day for pid, day in trained}
-    for p in people:
-        roles = {r for r in (parse_role(n) for n in p.roles) if r is not None}
-        by_name[p.unit_id][p.name] = p.userid
+    for person_pk, userid, name, unit_pk, role_names in people:
+        roles = {r for r in (parse_role(n) for n in role_names) if r is not None}
+        by_name[unit_pk][name] = userid
         for role in roles:
-            by_role[p.unit_id][role].append(p.userid)
+            by_role[unit_pk][role].append(userid)
         if Role.NEWS_OFFICE in roles:
-            news_office.append(p.userid)
+            news_office.append(userid)
         if roles & {Role.SPOKESPERSON, Role.MAIN_LEADER}:
-            last = last_trained.get(p.id or 0)
+            last = last_trained.get(person_pk or 0)
             trainees.append(
-                PersonFacts(
-                    p.userid, p.name, p.unit_id, last.astimezone(tz).date() if last else None
-                )
+                PersonFacts(userid, name, unit_pk, last.astimezone(tz).date() if last else None)
             )
     held: dict[int, list[tuple[datetime, tuple[str, ...]]]] = defaultdict(list)
     upcoming: dict[int, list[datetime]] = defaultdict(list)
     conference_facts: list[ConferenceFacts] = []
-    for c in confs:
-        if c.state == "held" and c.held_at is not None:
-            held[c.unit_id].append((c.held_at.astimezone(tz), tuple(c.counts_for)))
-        elif c.starts_at is not None:
-            start = c.starts_at.astimezone(tz)
-            upcoming[c.unit_id].append(start)
-            names = by_name[c.unit_id]
-            speakers = tuple(names[n] for n in c.speakers if n in names)
+    for record_id, unit_pk, state, held_at, counts, starts_at, topic, venue, filer, named in confs:
+        if state == "held" and held_at is not None:
+            held[unit_pk].append((held_at.astimezone(tz), tuple(counts)))
+        elif starts_at is not None:
+            start = starts_at.astimezone(tz)
+            upcoming[unit_pk].append(start)
+            names = by_name[unit_pk]
+            speakers = tuple(names[n] for n in named if n in names)
             conference_facts.append(
                 ConferenceFacts(
-                    c.record_id, c.unit_id, c.topic, start, c.venue, c.filer, speakers, held=False
+                    record_id, unit_pk, topic, start, venue, filer, speakers, held=False
                 )
             )
     filed_by_unit: dict[int, set[int]] = defaultdict(set)
@@ -144,16 +179,16 @@ async def load_world(session: AsyncSession, now: datetime) -> World:
         filed_by_unit[unit_pk].add(filed_year)
     unit_facts = [
         UnitFacts(
-            u.id or 0,
-            u.name,
-            u.key_unit,
-            u.unit_type,
-            {role: tuple(users) for role, users in by_role[u.id or 0].items()},
-            tuple(held[u.id or 0]),
-            tuple(sorted(upcoming[u.id or 0])),
-            frozenset(filed_by_unit[u.id or 0]),
+            pk or 0,
+            name,
+            key_unit,
+            unit_type,
+            {role: tuple(users) for role, users in by_role[pk or 0].items()},
+            tuple(held[pk or 0]),
+            tuple(sorted(upcoming[pk or 0])),
+            frozenset(filed_by_unit[pk or 0]),
         )
-        for u in units
+        for pk, name, key_unit, unit_type in units
     ]
     return World(
         units=unit_facts,
@@ -191,8 +226,9 @@ async def claim(session: AsyncSession, rows: Sequence[dict[str, object]]) -> dic
     """Insert instance rows; the keys this transaction recorded first, with their ids."""
     claimed: dict[str, int] = {}
     insert = _insert(session)
-    for start in range(0, len(rows), CHUNK):
-        chunk = list(rows[start : start + CHUNK])
+    size = batch_size(rows[0]) if rows else 1
+    for start in range(0, len(rows), size):
+        chunk = list(rows[start : start + size])
         result = await session.exec(
             insert(ReminderInstance)
             .values(chunk)
@@ -205,20 +241,23 @@ async def claim(session: AsyncSession, rows: Sequence[dict[str, object]]) -> dic
 
 async def record_accountability(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     insert = _insert(session)
-    for start in range(0, len(rows), CHUNK):
+    size = batch_size(rows[0]) if rows else 1
+    for start in range(0, len(rows), size):
         await session.exec(
             insert(AccountabilityEntry)
-            .values(list(rows[start : start + CHUNK]))
+            .values(list(rows[start : start + size]))
             .on_conflict_do_nothing(index_elements=["rule", "subject", "period", "unit_id"])
         )
 
 
-async def evidence_keys(session: AsyncSession, prefix: str) -> list[str]:
-    """Keys of the reminders sent about one subject (evidence for the accountability list)."""
+async def evidence_keys(session: AsyncSession, patterns: Sequence[str]) -> list[str]:
+    """Keys of the sent reminders matching any LIKE pattern (evidence for accountability)."""
+    if not patterns:
+        return []
     rows = (
         await session.exec(
             select(ReminderInstance.key)
-            .where(col(ReminderInstance.key).startswith(prefix))
+            .where(or_(*(col(ReminderInstance.key).like(p) for p in patterns)))
             .where(col(ReminderInstance.status) == "sent")
             .order_by(col(ReminderInstance.id))
         )
@@ -274,3 +313,10 @@ async def unit_reminder_log(
     for delivery, sent_at in rows:
         by_instance[delivery.instance_id].append((delivery, sent_at))
     return [(i, by_instance[i.id or 0]) for i in instances]
+
+
+async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Who received which reminder in which message, in bulk."""
+    size = batch_size(rows[0]) if rows else 1
+    for start in range(0, len(rows), size):
+        await session.exec(insert_stmt(ReminderDelivery).values(list(rows[start : start + size])))

@@ -660,25 +660,34 @@ def _conference_steps(
 
 
 def plan(
-    world: World, now: datetime, cal: WorkingCalendar, cfg: ReminderConfig | None = None
+    world: World,
+    now: datetime,
+    cal: WorkingCalendar,
+    cfg: ReminderConfig | None = None,
+    *,
+    only_r17: bool = False,
 ) -> Plan:
-    """Reminders due at `now` (due, not yet recorded) and those whose window passed unsent."""
+    """Reminders due at `now` (due, not yet recorded) and those whose window passed unsent.
+
+    `only_r17` plans the incident clocks alone (the precise timer's cheap sweep)."""
     if now.tzinfo is None:
         raise ValueError("plan needs an aware `now`")
     cfg = cfg or ReminderConfig()
     units = {u.id: u for u in world.units}
-    candidates = _quota_rules(world, cal, cfg, now)
+    candidates: list[Reminder] = []
     for incident in world.incidents:
         if incident.unit_id in units:
             candidates += _incident_steps(incident, units[incident.unit_id], world, cfg)
-    for policy in world.policies:
-        if policy.unit_id in units:
-            candidates += _policy_steps(policy, units[policy.unit_id], world, cal, cfg, now)
-    for conf in world.conferences:
-        if conf.unit_id in units:
-            candidates += _conference_steps(conf, units[conf.unit_id], cal, cfg, now)
-    candidates += _roster_steps(world, cal, cfg, now)
-    candidates += _training_steps(world, cal, cfg, now)
+    if not only_r17:  # the precise timer looks at R17 alone; the minute sweep at everything
+        candidates += _quota_rules(world, cal, cfg, now)
+        for policy in world.policies:
+            if policy.unit_id in units:
+                candidates += _policy_steps(policy, units[policy.unit_id], world, cal, cfg, now)
+        for conf in world.conferences:
+            if conf.unit_id in units:
+                candidates += _conference_steps(conf, units[conf.unit_id], cal, cfg, now)
+        candidates += _roster_steps(world, cal, cfg, now)
+        candidates += _training_steps(world, cal, cfg, now)
     # Routine reminders never go out in quiet hours or on a day off, even when caught up late
     # (after a restart, or for facts filed then): they wait for the next working morning.
     routine_open = deliverable(now, cal, cfg) == now

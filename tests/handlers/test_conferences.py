@@ -107,6 +107,7 @@ async def test_r15_an_application_walks_through_review_approval_schedule_and_hel
         ("approve", "reviewed", "approved"),
         ("schedule", "approved", "scheduled"),
         ("held", "scheduled", "held"),
+        ("release", None, "relaying"),  # R19–R23: the relay starts
     ]
     assert all(a.source and a.source.startswith("inbound:") for a in audit)
 

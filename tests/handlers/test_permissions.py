@@ -41,6 +41,8 @@ EXPECTED: dict[str, set[str]] = {
     "announce": {N},
     "receipts": {N},
     "resend": {N},
+    "published": {"渠道编辑", N},
+    "release_status": {"渠道编辑", N, D, M, S, L},
 }
 # one demo-roster member holding exactly that role
 USER_WITH_ROLE = {
