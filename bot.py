@@ -168,7 +168,11 @@ class Bot:
         if self.run_worker:
             self._tasks.append(asyncio.create_task(self.worker.run_forever()))
         self.reminders = replace(
-            load_reminder_engine(self.deps.sessions, self.clock), wake_outbox=self.worker.wake
+            load_reminder_engine(self.deps.sessions, self.clock),
+            wake_outbox=self.worker.wake,
+            relay_channels={
+                c.key: (c.name, c.editors) for c in self.deps.relay.channels if not c.county
+            },
         )
         engine = self.reminders
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from secrets import token_hex
 from typing import Any
@@ -62,6 +62,7 @@ class ReminderEngine:
     calendar: WorkingCalendar
     config: ReminderConfig
     wake_outbox: Callable[[], None] = lambda: None
+    relay_channels: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,34 @@ def render(r: Reminder, now: datetime) -> str:
             f"原定{_d(d['starts_at'], now)}召开。"
             f"召开后请发送“已召开 {d['record_id']} 发布人：… 要点：…”，以便计入4·2·1指标。"
         )
+    if k == "relay_unconfirmed":
+        return (
+            f"【转发提醒 · R23】{d['record_id']}《{d['topic']}》的发布素材已于"
+            f"{_d(d['sent_at'], now)}发给“{d['channel']}”，至今未确认发布。发布后请回复："
+            f"已发布 {d['record_id']} 渠道：{d['channel']} 链接：…"
+            "（无法发布请写 结果：失败 原因：…）"
+        )
+    if k == "relay_digest":
+        return _digest(d["rows"])
     return f"【提醒 · {r.rule}】{r.kind}"
+
+
+def _digest(rows: object) -> str:
+    """17:30 on working days: today's releases, per channel published or missing (R23)."""
+    by_release: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for record_id, topic, channel, state, link in rows if isinstance(rows, tuple) else ():
+        by_release[(record_id, topic)].append((channel, state, link))
+    lines = ["【今日发布转发情况 · R23】"]
+    for (record_id, topic), channels in by_release.items():
+        done = [c for c, state, _ in channels if state == "published"]
+        missing = [c for c, state, _ in channels if state in ("pending", "sent")]
+        failed = [c for c, state, _ in channels if state == "failed"]
+        lines.append(f"{record_id}《{topic}》")
+        lines.append(f"· 已发布（{len(done)}）：{'、'.join(done) or '无'}")
+        lines.append(f"· 未发布（{len(missing)}）：{'、'.join(missing) or '无'}")
+        if failed:
+            lines.append(f"· 发布失败：{'、'.join(failed)}")
+    return "\n".join(lines)
 
 
 def _ack_card(batch: str, count: int, first_line: str) -> dict[str, Any]:
@@ -247,7 +275,9 @@ async def sweep(engine: ReminderEngine, now: datetime, *, precise: bool = False)
     `precise`: the precise timer's sweep, for the R17 clocks alone (cheap, so a step due at T
     reaches the outbox within a second of T)."""
     async with transaction(engine.sessions) as session:
-        world = await load_world(session, now, only_r17=precise)
+        world = await load_world(
+            session, now, only_r17=precise, relay_channels=engine.relay_channels
+        )
         decided: Plan = plan(world, now, engine.calendar, engine.config, only_r17=precise)
         texts = {r.key: render(r, now) for r in decided.due}
         rows = [_instance_row(r, "sent", now, texts[r.key]) for r in decided.due]

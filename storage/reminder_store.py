@@ -4,7 +4,7 @@ number of units; `claim` records instance keys once (ON CONFLICT DO NOTHING … 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from liuan_bot.domain.reminders import (
     IncidentFacts,
     PersonFacts,
     PolicyFacts,
+    RelayFacts,
     Sent,
     UnitFacts,
     World,
@@ -34,6 +35,8 @@ from storage.tables import (
     Incident,
     OutboxMessage,
     Policy,
+    Release,
+    ReleaseChannel,
     ReminderDelivery,
     ReminderInstance,
     RosterFiling,
@@ -101,7 +104,50 @@ async def _routine_facts(
     return confs, policies, filed, trained
 
 
-async def load_world(session: AsyncSession, now: datetime, *, only_r17: bool = False) -> World:
+RelayChannels = Mapping[str, tuple[str, tuple[str, ...]]]  # key -> (name, editors)
+
+
+async def _relays(
+    session: AsyncSession, now: datetime, channels: RelayChannels
+) -> list[RelayFacts]:
+    """Channels of today's releases, and of every release still waiting for one."""
+    tz = now.tzinfo
+    today = utc(now.replace(hour=0, minute=0, second=0, microsecond=0))
+    waiting = select(ReleaseChannel.release_id).where(
+        col(ReleaseChannel.state).in_(("pending", "sent"))
+    )
+    recent = select(Release.id).where(col(Release.created_at) >= today)
+    rows = (
+        await session.exec(
+            select(ReleaseChannel, Release)
+            .join(Release, col(Release.id) == col(ReleaseChannel.release_id))
+            .where(col(Release.id).in_(waiting) | col(Release.id).in_(recent))
+            .order_by(col(Release.id), col(ReleaseChannel.id))
+        )
+    ).all()
+    return [
+        RelayFacts(
+            rel.record_id,
+            rel.topic,
+            ch.channel,
+            channels.get(ch.channel, (ch.channel, ()))[0],
+            channels.get(ch.channel, ("", ()))[1],
+            ch.state,
+            ch.sent_at.astimezone(tz) if ch.sent_at else None,
+            rel.created_at.astimezone(tz),
+            ch.link,
+        )
+        for ch, rel in rows
+    ]
+
+
+async def load_world(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    only_r17: bool = False,
+    relay_channels: RelayChannels | None = None,
+) -> World:
     """All facts the reminder rules need, in nine queries whatever the number of units;
     `only_r17` loads just what the incident clocks need (the precise timer's sweep)."""
     tz = now.tzinfo
@@ -190,6 +236,7 @@ async def load_world(session: AsyncSession, now: datetime, *, only_r17: bool = F
         )
         for pk, name, key_unit, unit_type in units
     ]
+    relays = [] if only_r17 else await _relays(session, now, relay_channels or {})
     return World(
         units=unit_facts,
         news_office=tuple(sorted(news_office)),
@@ -218,6 +265,7 @@ async def load_world(session: AsyncSession, now: datetime, *, only_r17: bool = F
         ],
         conferences=conference_facts,
         trainees=trainees,
+        relays=relays,
         sent={key: Sent(at.astimezone(tz), pk in acked_ids) for pk, key, at in instances},
     )
 

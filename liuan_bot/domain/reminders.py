@@ -57,6 +57,8 @@ class ReminderConfig:
     r7_due_within_months: int = 3
     eve_time: time = time(16, 0)
     report_after: timedelta = timedelta(hours=2)
+    relay_confirm_after: timedelta = timedelta(hours=24)
+    digest_time: time = time(17, 30)
 
 
 # ------------------------------------------------------------------ facts (inputs)
@@ -122,6 +124,21 @@ class PersonFacts:
 
 
 @dataclass(frozen=True)
+class RelayFacts:
+    """One channel of one release (R19–R23)."""
+
+    record_id: str
+    topic: str
+    channel: str
+    channel_name: str
+    editors: tuple[str, ...]
+    state: str  # pending | sent | published | failed | notified
+    sent_at: datetime | None
+    released_at: datetime
+    link: str = ""
+
+
+@dataclass(frozen=True)
 class Sent:
     """A reminder instance already recorded: when it went out and whether it was acked."""
 
@@ -139,6 +156,7 @@ class World:
     policies: Sequence[PolicyFacts] = ()
     conferences: Sequence[ConferenceFacts] = ()
     trainees: Sequence[PersonFacts] = ()
+    relays: Sequence[RelayFacts] = ()
     sent: Mapping[str, Sent] = field(default_factory=dict)
 
 
@@ -656,6 +674,63 @@ def _conference_steps(
     return steps
 
 
+# ------------------------------------------------------------------ relay (R23)
+
+
+def _relay_steps(
+    world: World, cal: WorkingCalendar, cfg: ReminderConfig, now: datetime
+) -> list[Reminder]:
+    """A channel not confirmed in time is reminded; on working days the news office gets a
+    digest of today's releases and of older ones still missing a channel."""
+    result: list[Reminder] = []
+    for r in world.relays:
+        if r.state == "sent" and r.sent_at is not None and r.editors:
+            due = deliverable(r.sent_at + cfg.relay_confirm_after, cal, cfg)
+            result.append(
+                Reminder(
+                    "R23",
+                    f"release:{r.record_id}:{r.channel}",
+                    "relay",
+                    "unconfirmed",
+                    kind="relay_unconfirmed",
+                    due_at=due,
+                    expires_at=due + timedelta(days=7),
+                    recipients=r.editors,
+                    data={
+                        "record_id": r.record_id,
+                        "topic": r.topic,
+                        "channel": r.channel_name,
+                        "sent_at": r.sent_at,
+                    },
+                )
+            )
+    released_today = {r.record_id for r in world.relays
+                      if r.released_at.astimezone(now.tzinfo).date() == now.date()}
+    waiting = {r.record_id for r in world.relays if r.state in ("pending", "sent")}
+    shown = released_today | waiting  # today's releases, and older ones still missing a channel
+    today = [r for r in world.relays if r.record_id in shown]
+    if today and cal.is_working_day(now.date()):
+        due = _at(now.date(), cfg.digest_time, now.tzinfo)
+        result.append(
+            Reminder(
+                "R23",
+                "digest",
+                now.date().isoformat(),
+                "daily",
+                kind="relay_digest",
+                due_at=due,
+                expires_at=_at(now.date(), cfg.quiet_start, now.tzinfo),
+                recipients=world.news_office,
+                data={
+                    "rows": tuple(
+                        (r.record_id, r.topic, r.channel_name, r.state, r.link) for r in today
+                    )
+                },
+            )
+        )
+    return result
+
+
 # ------------------------------------------------------------------ the planner
 
 
@@ -688,6 +763,7 @@ def plan(
                 candidates += _conference_steps(conf, units[conf.unit_id], cal, cfg, now)
         candidates += _roster_steps(world, cal, cfg, now)
         candidates += _training_steps(world, cal, cfg, now)
+        candidates += _relay_steps(world, cal, cfg, now)
     # Routine reminders never go out in quiet hours or on a day off, even when caught up late
     # (after a restart, or for facts filed then): they wait for the next working morning.
     routine_open = deliverable(now, cal, cfg) == now

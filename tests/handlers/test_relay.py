@@ -1,0 +1,99 @@
+"""The relay end to end over encrypted callbacks (issue 5; R19–R23): conference held → pieces
+to the editors → two channels confirmed → the third reminded after 24 h → the digest lists it
+as missing."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from handlers.reminders import sweep
+from storage.tables import ReleaseChannel
+from tests.support import Harness
+
+KEY_POINTS = (
+    "今年我市秋粮收购从10月1日开始，至2027年3月31日结束。中晚籼稻最低收购价为每斤1.26元，"
+    "与去年持平。全市设立收购网点126个，做到应收尽收，不压级压价、不打白条。"
+)
+
+
+async def ok(h: Harness, user: str, text: str) -> str:
+    status, reply = await h.send_text(user, text)
+    assert status == 200
+    assert reply is not None
+    return reply
+
+
+def texts(h: Harness, user: str, needle: str) -> list[str]:
+    return [d.text for d in h.fake.delivered_to(user) if d.msgtype == "text" and needle in d.text]
+
+
+async def test_r23_relay_pieces_confirmations_reminder_and_digest(harness: Harness) -> None:
+    h = harness
+    await ok(
+        h,
+        "demo",
+        "备案 主题：2026年秋粮收购政策解读 时间：今天下午2点 地点：市财政局三楼会议室 "
+        "发布人：郑学军",
+    )
+    h.clock.advance(hours=4, minutes=30)  # 14:30
+    held = await ok(
+        h,
+        "demo",
+        f"已召开 BA-2026-0001 发布人：郑学军、鲍克勤 要点：{KEY_POINTS} "
+        "实录：https://www.luan.gov.cn/xwfb/1.html",
+    )
+    assert "已将发布素材发给" in held
+    await h.deliver_outbox()
+    for editor, channel in (
+        ("zhushoucheng", "皖西日报"),
+        ("wanglin2", "广播电视台"),
+        ("daijing", "微博"),
+    ):
+        [piece] = [t for t in texts(h, editor, "【发布素材") if channel in t]
+        assert "发布后请回复：已发布 BA-2026-0001" in piece
+    radio = texts(h, "wanglin2", "【发布素材")[0]
+    assert "https://" not in radio.split("发布后请回复")[0]  # R20: no links on air
+
+    assert "已确认：皖西日报" in await ok(
+        h,
+        "zhushoucheng",
+        "已发布 BA-2026-0001 渠道：皖西日报 链接：https://www.wxrb.com/zwfb/1.html",
+    )
+    assert "已确认：微博" in await ok(
+        h, "daijing", "已发布 ba1 渠道：微博 链接：https://weibo.com/luanfabu/1"
+    )
+    assert "您不是" in await ok(h, "daijing", "已发布 ba1 渠道：广播电视台 链接：https://x.cn/1")
+    status = await ok(h, "newsoffice", "发布情况 BA-2026-0001")
+    assert "皖西日报“政务发布”专栏：已发布" in status
+    assert "六安市广播电视台：已发送，待确认" in status
+
+    engine = h.bot.reminders
+    assert engine is not None
+    h.clock.advance(hours=3)  # 17:30: today's digest
+    await sweep(engine, h.clock.now())
+    await h.deliver_outbox()
+    [digest] = texts(h, "newsoffice", "今日发布转发情况")
+    assert "已发布（2）：皖西日报“政务发布”专栏、微博“六安市人民政府发布”" in digest
+    assert "六安市广播电视台" in digest.split("未发布")[1]
+
+    h.clock.advance(hours=21, minutes=5)  # the next day 14:35: 24 h after the pieces went out
+    await sweep(engine, h.clock.now())
+    await h.deliver_outbox()
+    [reminder] = texts(h, "wanglin2", "转发提醒")
+    assert "六安市广播电视台" in reminder
+    assert texts(h, "zhushoucheng", "转发提醒") == []  # confirmed: not reminded
+    await sweep(engine, h.clock.now())  # a second sweep sends nothing twice
+    await h.deliver_outbox()
+    assert len(texts(h, "wanglin2", "转发提醒")) == 1
+
+    h.clock.advance(hours=3)  # 17:35 the next day: the digest still lists the missing channel
+    await sweep(engine, h.clock.now())
+    await h.deliver_outbox()
+    digests = texts(h, "newsoffice", "今日发布转发情况")
+    assert len(digests) == 2
+    assert "六安市广播电视台" in digests[1].split("未发布")[1]
+    async with h.bot.deps.sessions() as session:
+        states = {r.channel: r.state for r in (await session.exec(select(ReleaseChannel))).all()}
+    assert states["newspaper"] == states["weibo"] == "published"
+    assert states["radio_tv"] == "sent"
+    assert states["county_sites"] in ("notified", "pending")
