@@ -52,6 +52,7 @@ from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.inbound import Incoming
+from storage.conference_store import set_schedule_id
 from storage.engine import (
     SessionFactory,
     is_sqlite,
@@ -189,7 +190,12 @@ class Bot:
         log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
 
     async def _after_delivery(self, row: Claimed, result: Delivered) -> None:
-        """WeCom's `invaliduser` for an announcement goes back to its sender (issue 5)."""
+        """Follow-ups of a delivery (issue 5): a new calendar event's id is kept on its
+        conference; WeCom's `invaliduser` for an announcement goes back to its sender."""
+        if row.kind == "calendar" and row.body.get("action") == "add" and result.msgid:
+            async with transaction(self.deps.sessions) as session:
+                await set_schedule_id(session, row.target, result.msgid)
+            return
         if not (row.source.startswith("announcement:") and result.invalid_users):
             return
         record_id = row.source.split(":", 1)[1]

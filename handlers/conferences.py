@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from handlers import decisions
+from handlers.calendar import event_cancelled, event_scheduled
 from handlers.common import (
     bool_value,
     names_value,
@@ -294,6 +295,7 @@ async def schedule(ctx: Context) -> str:
     )
     again = "已改期" if old == State.SCHEDULED else "已排期"
     await send_preview(ctx, conf, unit)  # R21: the release preview for the websites
+    await event_scheduled(ctx, conf, unit)
     done = f"已通知{unit}，并向网站发出发布预告。"
     return f"{conf.record_id} {again}\n{summary(ctx, conf)}{fmt}\n{done}"
 
@@ -369,6 +371,7 @@ async def withdraw(ctx: Context) -> str:
     old = State(conf.state)
     conf.state = _step(conf, Action.WITHDRAW, ctx, unit)
     conf.updated_at = ctx.now
+    event_cancelled(ctx, conf)
     ctx.session.add(conf)
     reason = text_value(ctx, "理由")
     await record_audit(
@@ -423,6 +426,7 @@ async def amend(ctx: Context) -> str:
     await record_audit(ctx, "amend", conf.record_id, old=old, new=new, detail={"changed": changed})
     text = f"已修改 {conf.record_id}（{'、'.join(changed)}）\n{summary(ctx, conf)}"
     if conf.kind == "application" and old != State.SUBMITTED:
+        event_cancelled(ctx, conf)
         await close_cards(ctx, conf.record_id, "已失效（申请已修改）")
         await send_review_card(ctx, conf, unit)
         return f"{text}\n申请原为“{STATE_LABELS[old]}”，修改后需重新审核。{NEXT_STEP[new]}。"

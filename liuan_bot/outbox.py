@@ -202,6 +202,9 @@ class OutboxWorker:
             await self._api.send_appchat(dict(row.body))
         elif row.kind == "webhook":
             await self._api.send_webhook(self._webhook_keys[row.target], dict(row.body))
+        elif row.kind == "calendar":
+            done = await self._api.calendar(str(row.body["action"]), dict(row.body["body"]))
+            return Delivered(msgid=str(done.get("schedule_id") or "") or None)
         else:
             raise KeyError(row.kind)
         return Delivered()

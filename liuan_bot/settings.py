@@ -84,6 +84,7 @@ class Settings:
     data_dir: Path = Path("data")
     config_path: Path | None = None
     max_body_bytes: int = 64 * 1024
+    calendar_events: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -180,6 +181,15 @@ def load_settings(
             return default
         return value
 
+    def flag(name: str, default: bool) -> bool:
+        text = get(name, "true" if default else "false").lower()
+        if text in ("1", "true", "yes", "on", "是"):
+            return True
+        if text in ("0", "false", "no", "off", "否", ""):
+            return False
+        problems.append(f"LIUAN_{name} 应为 true 或 false，当前为 {text!r}")
+        return default
+
     the_data_dir = data_dir or Path(get("DATA_DIR", "data"))
     secret = environ.get("LIUAN_WECOM_SECRET", "").strip()
     sandbox = not secret
@@ -247,6 +257,7 @@ def load_settings(
         data_dir=the_data_dir,
         config_path=path,
         max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, minimum=1024)),
+        calendar_events=flag("CALENDAR_EVENTS", False),
     )
     if problems:
         raise SettingsError(problems)

@@ -85,3 +85,11 @@ async def held_conferences(
             )
         ).all()
     )
+
+
+async def set_schedule_id(session: AsyncSession, record_id: str, schedule_id: str) -> None:
+    """Keep the id of the conference's WeCom calendar event (for later updates)."""
+    conf = await conference_for_update(session, record_id)
+    if conf is not None:
+        conf.schedule_id = schedule_id
+        session.add(conf)

@@ -154,6 +154,7 @@ class Conference(SQLModel, table=True):
     key_points: str = Field(default="", sa_column=Column(Text, nullable=False))
     transcript_url: str = Field(default="", max_length=500)
     video_url: str = Field(default="", max_length=500)
+    schedule_id: str | None = Field(default=None, max_length=128)  # its WeCom calendar event
     created_at: datetime
     updated_at: datetime
 

@@ -704,8 +704,11 @@ def _relay_steps(
                     },
                 )
             )
-    released_today = {r.record_id for r in world.relays
-                      if r.released_at.astimezone(now.tzinfo).date() == now.date()}
+    released_today = {
+        r.record_id
+        for r in world.relays
+        if r.released_at.astimezone(now.tzinfo).date() == now.date()
+    }
     waiting = {r.record_id for r in world.relays if r.state in ("pending", "sent")}
     shown = released_today | waiting  # today's releases, and older ones still missing a channel
     today = [r for r in world.relays if r.record_id in shown]

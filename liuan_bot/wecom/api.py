@@ -149,6 +149,8 @@ class WeComApi(Protocol):
 
     async def send_webhook(self, key: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def calendar(self, action: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
 
 class WeComApiClient:
     """WeCom self-built-app client: cached access token, bounded retries, explicit timeouts."""
@@ -224,6 +226,13 @@ class WeComApiClient:
     async def send_webhook(self, key: str, body: dict[str, Any]) -> dict[str, Any]:
         """Send through a group robot (`webhook/send?key=…`); the key is the credential."""
         return await self._call(WEBHOOK_PATH, body, webhook_key=key)
+
+    async def calendar(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A calendar event (`oa/schedule/add|update|del`, wecom-facts §3.8)."""
+        if action not in ("add", "update", "del"):
+            raise ValueError(f"unknown schedule action {action!r}")
+        payload = body if action == "del" else {**body, "agentid": self._agent_id}
+        return await self._call(f"cgi-bin/oa/schedule/{action}", payload)
 
     # -- access token --------------------------------------------------------------------
 

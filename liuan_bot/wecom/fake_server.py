@@ -31,6 +31,7 @@ MESSAGE_SEND = "/cgi-bin/message/send"
 UPDATE_CARD = "/cgi-bin/message/update_template_card"
 APPCHAT_SEND = "/cgi-bin/appchat/send"
 WEBHOOK_SEND = "/cgi-bin/webhook/send"
+SCHEDULE = "/cgi-bin/oa/schedule/"
 
 TOKEN_LIFETIME_S = 7200
 MAX_DUPLICATE_INTERVAL_S = 4 * 3600
@@ -137,6 +138,8 @@ class FakeWeCom:
         self._msg_seq = 0
         self._delivery_seq = 0
         self._response_code_seq = 0
+        self.schedules: dict[str, dict[str, Any]] = {}
+        self._schedule_seq = 0
 
     # -- inspection ----------------------------------------------------------------------
 
@@ -214,6 +217,9 @@ class FakeWeCom:
         app.router.add_post(MESSAGE_SEND, self._endpoint(MESSAGE_SEND, self._message_send))
         app.router.add_post(UPDATE_CARD, self._endpoint(UPDATE_CARD, self._update_card))
         app.router.add_post(APPCHAT_SEND, self._endpoint(APPCHAT_SEND, self._appchat_send))
+        for action in ("add", "update", "del"):
+            path = SCHEDULE + action
+            app.router.add_post(path, self._endpoint(path, self._schedule))
         app.router.add_post(
             WEBHOOK_SEND, self._endpoint(WEBHOOK_SEND, self._webhook_send, auth=False)
         )
@@ -329,6 +335,30 @@ class FakeWeCom:
         for user in recipients:
             self._deliver("card_update", user, msgtype, content, body)
         return {"errcode": 0, "errmsg": "ok", "invaliduser": []}
+
+    def _schedule(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        """oa/schedule/add|update|del: calendar events, kept in `schedules` by id."""
+        action = request.path.rsplit("/", 1)[-1]
+        if action == "del":
+            schedule_id = str(body.get("schedule_id", ""))
+            if self.schedules.pop(schedule_id, None) is None:
+                return _error(400058, "schedule not found")
+            return {"errcode": 0, "errmsg": "ok"}
+        schedule = body.get("schedule")
+        if not isinstance(schedule, dict):
+            return _error(40058, "missing schedule")
+        if int(schedule.get("end_time", 0)) < int(schedule.get("start_time", 0)):
+            return _error(40058, "missing paramters start_time")
+        if action == "update":
+            schedule_id = str(schedule.get("schedule_id", ""))
+            if schedule_id not in self.schedules:
+                return _error(400058, "schedule not found")
+            self.schedules[schedule_id] = dict(schedule)
+            return {"errcode": 0, "errmsg": "ok"}
+        self._schedule_seq += 1
+        schedule_id = f"sch-{self._schedule_seq}"
+        self.schedules[schedule_id] = {**schedule, "schedule_id": schedule_id}
+        return {"errcode": 0, "errmsg": "ok", "schedule_id": schedule_id}
 
     def _appchat_send(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         chatid = body.get("chatid")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, select
 
-from liuan_bot.wecom.fake_server import DeliveredMessage
+from liuan_bot.clock import FixedClock
+from liuan_bot.wecom.fake_server import DeliveredMessage, FakeWeCom
 from storage.tables import AuditEntry, Conference
-from tests.support import Harness
+from tests.conftest import load_demo_roster
+from tests.support import Harness, make_settings, running_bot
 
 NEWS_OFFICE = ("caozhiqiang", "chenshulin", "newsoffice", "baochuanhua")
 APPLY = (
@@ -297,3 +300,40 @@ async def test_asking_about_one_record_with_the_status_words_shows_its_detail(
         reply = await ok(harness, "demo", f"{word} {rid}")
         assert "办理记录：" in reply
     assert "已撤回" in await ok(harness, "demo", f"撤回申请 {rid}")
+
+
+async def test_calendar_events_follow_the_conference_when_switched_on(
+    sqlite_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
+) -> None:
+    await load_demo_roster(sqlite_url)
+    settings = make_settings(
+        sqlite_url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_CALENDAR_EVENTS="true"
+    )
+    async with running_bot(settings, clock, fake_wecom) as h:
+        rid = record_id(await ok(h, "demo", APPLY))
+        await ok(h, "newsoffice", f"审核 {rid} 通过")
+        await ok(h, "approver", f"审批 {rid} 同意")
+        await ok(h, "newsoffice", f"排期 {rid} 时间：12月3日上午10点 地点：市政府新闻发布厅")
+        await h.deliver_outbox()
+        [(event_id, event)] = h.fake.schedules.items()
+        attendees = {a["userid"] for a in event["attendees"]}
+        assert {"zhengxuejun", "baokeqin", "demo", "newsoffice"} <= attendees
+        assert event["location"] == "市政府新闻发布厅"
+        assert (await conference(h, rid)).schedule_id == event_id
+        await ok(h, "newsoffice", f"排期 {rid} 时间：12月3日下午3点 地点：市政府新闻发布厅")
+        await h.deliver_outbox()
+        assert h.fake.schedules[event_id]["start_time"] - event["start_time"] == 5 * 3600
+        await ok(h, "demo", f"撤回 {rid} 理由：会议取消")
+        await h.deliver_outbox()
+        assert h.fake.schedules == {}
+
+
+async def test_calendar_events_are_off_by_default(harness: Harness) -> None:
+    h = harness
+    rid = record_id(await ok(h, "demo", APPLY))
+    await ok(h, "newsoffice", f"审核 {rid} 通过")
+    await ok(h, "approver", f"审批 {rid} 同意")
+    await ok(h, "newsoffice", f"排期 {rid} 时间：12月3日上午10点 地点：市政府新闻发布厅")
+    await h.deliver_outbox()
+    assert h.fake.schedules == {}
+    assert not [r for r in h.fake.requests if "schedule" in r.path]
