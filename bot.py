@@ -262,6 +262,7 @@ def build_bot(
         channels=load_channels(channels_file),
         composer=Composer(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt"),
         directory_url=f"{settings.public_url}/directory",
+        preview_to_spokespersons=settings.preview_to_spokespersons,
     )
     robots = {**load_robot_env(channels_file), **robots}
     deps = Deps(

@@ -85,6 +85,7 @@ class Settings:
     config_path: Path | None = None
     max_body_bytes: int = 64 * 1024
     calendar_events: bool = False
+    preview_to_spokespersons: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -258,6 +259,7 @@ def load_settings(
         config_path=path,
         max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, minimum=1024)),
         calendar_events=flag("CALENDAR_EVENTS", False),
+        preview_to_spokespersons=flag("PREVIEW_TO_SPOKESPERSONS", False),
     )
     if problems:
         raise SettingsError(problems)

@@ -4,6 +4,8 @@ as missing."""
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from handlers.reminders import sweep
@@ -97,3 +99,25 @@ async def test_r23_relay_pieces_confirmations_reminder_and_digest(harness: Harne
     assert states["newspaper"] == states["weibo"] == "published"
     assert states["radio_tv"] == "sent"
     assert states["county_sites"] in ("notified", "pending")
+
+
+async def test_r21_scheduling_sends_the_release_preview_to_the_website_channels(
+    harness: Harness,
+) -> None:
+    h = harness
+    reply = await ok(
+        h, "demo", "申请发布会 主题：医保新政解读 时间：12月3日上午10点 发布人：郑学军 直播：是"
+    )
+    found = re.search(r"SQ-2026-\d{4}", reply)
+    assert found
+    rid = found.group(0)
+    await ok(h, "newsoffice", f"审核 {rid} 通过")
+    await ok(h, "approver", f"审批 {rid} 同意")
+    await ok(h, "newsoffice", f"排期 {rid} 时间：12月3日上午10点 地点：市政府新闻发布厅")
+    await h.deliver_outbox()
+    previews = texts(h, "yufang", "【发布预告】") + texts(h, "xujing", "【发布预告】")
+    assert any("六安市人民政府网站" in p for p in previews)  # portal (R21)
+    assert any("六安新闻网专题页" in p for p in previews)  # news site (R21)
+    assert all("医保新政解读" in p and "网络直播" in p for p in previews)
+    assert texts(h, "zhushoucheng", "【发布预告】") == []  # the newspaper gets the record later
+    assert texts(h, "baokeqin", "【发布预告】") == []  # spokespersons only when configured
