@@ -459,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     roster.add_argument("action", choices=["import"])
     roster.add_argument("file", type=Path)
     roster.add_argument("--if-empty", action="store_true", help="仅当名册为空时导入")
+    sub.add_parser("commands", help="以 Markdown 表格列出全部命令（README 用）")
     parse = sub.add_parser("parse", help="显示机器人如何理解一条消息（JSON）")
     parse.add_argument("text")
     parse.add_argument("--user", help="发送人的企业微信账号（不影响解析）")
@@ -477,6 +478,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "parse":
         return _parse(args.text, args.now)
+    if args.command == "commands":
+        from handlers.help import commands_markdown
+
+        print(commands_markdown(build_registry()))
+        return 0
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -6,6 +6,7 @@ from handlers.context import Context
 from liuan_bot.commands.grammar import normalise
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.members import Member
+from liuan_bot.domain.roles import Role
 from liuan_bot.messages import TEXT_MAX_BYTES
 
 
@@ -60,3 +61,17 @@ def whoami_reply(_registry: Registry, m: Member, _args: str) -> str:
         f"职务：{m.title or '未填写'}\n角色：{m.role_names()}\n企业微信账号：{m.userid}\n"
         f"可办理事项范围：{scope}\n信息有误请联系市政府新闻办更正。"
     )
+
+
+def commands_markdown(registry: Registry) -> str:
+    """The README's command table, generated from the registry (one row per command)."""
+    lines = ["| 命令（简写） | 谁可以用 | 做什么 | 依据 |", "|---|---|---|---|"]
+    for spec in registry.specs:
+        words = spec.name + (f"（{'、'.join(spec.aliases)}）" if spec.aliases else "")
+        roles = (
+            "所有人"
+            if len(spec.roles) == len(Role)
+            else "、".join(r.value for r in Role if r in spec.roles)
+        )
+        lines.append(f"| {words} | {roles} | {spec.summary} | {'、'.join(spec.rules) or '—'} |")
+    return "\n".join(lines)
