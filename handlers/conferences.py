@@ -197,18 +197,16 @@ async def _check_venue(ctx: Context, conf: Conference) -> None:
         )
 
 
-async def apply(ctx: Context) -> str:
-    """申请发布会 (R15): a city-government conference application, to the news office."""
-    require_fields(ctx, APPLY)
+async def _new_conference(ctx: Context, kind: str, prefix: str, state: State) -> Conference:
+    """A conference of the sender's unit from the message's fields, with a fresh record id."""
     unit_pk = await own_unit_id(ctx)
     incident = await _check_incident(ctx)
-    record_id = await next_record_id(ctx.session, "SQ", ctx.now.year)
-    conf = Conference(
-        record_id=record_id,
-        kind="application",
+    return Conference(
+        record_id=await next_record_id(ctx.session, prefix, ctx.now.year),
+        kind=kind,
         unit_id=unit_pk,
         filer=ctx.sender.userid,
-        state=State.SUBMITTED,
+        state=state,
         topic=text_value(ctx, "主题"),
         starts_at=time_value(ctx, "时间"),
         venue=text_value(ctx, "地点"),
@@ -220,12 +218,18 @@ async def apply(ctx: Context) -> str:
         created_at=ctx.now,
         updated_at=ctx.now,
     )
+
+
+async def apply(ctx: Context) -> str:
+    """申请发布会 (R15): a city-government conference application, to the news office."""
+    require_fields(ctx, APPLY)
+    conf = await _new_conference(ctx, "application", "SQ", State.SUBMITTED)
     ctx.session.add(conf)
-    await record_audit(ctx, "apply", record_id, old=None, new=State.SUBMITTED)
+    await record_audit(ctx, "apply", conf.record_id, old=None, new=State.SUBMITTED)
     await send_review_card(ctx, conf, ctx.sender.unit)
     rough = "（时间为大致时间，排期时确定）" if "时间" in ctx.fields.inexact else ""
     return (
-        f"已提交发布会申请 {record_id}{rough}\n{summary(ctx, conf)}\n"
+        f"已提交发布会申请 {conf.record_id}{rough}\n{summary(ctx, conf)}\n"
         f"{NEXT_STEP[State.SUBMITTED]}。"
     )
 
@@ -233,36 +237,18 @@ async def apply(ctx: Context) -> str:
 async def file(ctx: Context) -> str:
     """备案 (R16): a self-held conference, filed with the news office; no approval chain."""
     require_fields(ctx, FILE, exact_times=True)
-    unit_pk = await own_unit_id(ctx)
-    incident = await _check_incident(ctx)
-    record_id = await next_record_id(ctx.session, "BA", ctx.now.year)
-    conf = Conference(
-        record_id=record_id,
-        kind="filing",
-        unit_id=unit_pk,
-        filer=ctx.sender.userid,
-        state=State.FILED,
-        topic=text_value(ctx, "主题"),
-        starts_at=time_value(ctx, "时间"),
-        venue=text_value(ctx, "地点"),
-        speakers=names_value(ctx, "发布人"),
-        conf_type=text_value(ctx, "类型", "发布会"),
-        content=text_value(ctx, "内容"),
-        live=bool_value(ctx, "直播"),
-        incident_record_id=incident,
-        created_at=ctx.now,
-        updated_at=ctx.now,
-    )
+    conf = await _new_conference(ctx, "filing", "BA", State.FILED)
     await _check_venue(ctx, conf)
     ctx.session.add(conf)
-    await record_audit(ctx, "file", record_id, old=None, new=State.FILED)
+    await record_audit(ctx, "file", conf.record_id, old=None, new=State.FILED)
+    incident = conf.incident_record_id
     linked = f"（回应突发事件 {incident}）" if incident else ""
     await notify_role(
         ctx,
         Role.NEWS_OFFICE,
-        f"【自办发布会备案】{ctx.sender.unit} {record_id}{linked}\n{summary(ctx, conf)}",
+        f"【自办发布会备案】{ctx.sender.unit} {conf.record_id}{linked}\n{summary(ctx, conf)}",
     )
-    return f"已备案 {record_id}{linked}\n{summary(ctx, conf)}\n{NEXT_STEP[State.FILED]}。"
+    return f"已备案 {conf.record_id}{linked}\n{summary(ctx, conf)}\n{NEXT_STEP[State.FILED]}。"
 
 
 async def schedule(ctx: Context) -> str:

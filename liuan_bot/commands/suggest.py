@@ -27,7 +27,6 @@ import logging
 import re
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +36,7 @@ from typing import Protocol
 from liuan_bot.commands.fields import RECORD_PREFIXES, parse_record_id
 from liuan_bot.commands.grammar import normalise
 from liuan_bot.commands.timeparse import ParsedTime, Prefer, TimeParseError, find_time
+from liuan_bot.jieba_loader import domain_tokenizer
 
 __all__ = [
     "DEFAULT_DICT_PATH",
@@ -699,24 +699,7 @@ class Suggester:
 
 def _build_tokenizer(dict_path: Path) -> _Tokenizer:
     """A private jieba tokenizer with the domain dictionary; quiet, warning-free."""
-    with warnings.catch_warnings():
-        # jieba 0.42.1: `pkg_resources is deprecated` (setuptools 80–81), invalid escapes
-        # when its sources are compiled afresh, files it opens and leaves to the GC.
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=SyntaxWarning)
-        warnings.filterwarnings("ignore", category=ResourceWarning)
-        import jieba
-
-        quiet = logging.getLogger("jieba")
-        quiet.setLevel(logging.WARNING)
-        for handler in list(quiet.handlers):  # its own stderr handler; ours see what's left
-            quiet.removeHandler(handler)
-        tokenizer = jieba.Tokenizer()
-        tokenizer.initialize()
-        with dict_path.open("rb") as stream:  # a path would be opened and never closed
-            tokenizer.load_userdict(stream)
-    result: _Tokenizer = tokenizer
+    result: _Tokenizer = domain_tokenizer(dict_path)
     return result
 
 

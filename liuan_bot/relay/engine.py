@@ -12,13 +12,13 @@ deprecation, invalid escapes, files left to the GC) are silenced here only.
 from __future__ import annotations
 
 import copy
-import logging
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from liuan_bot.jieba_loader import domain_tokenizer, quiet_jieba
 
 __all__ = ["Engine", "load_engine"]
 
@@ -171,24 +171,10 @@ def load_engine(dict_path: Path, stopwords_path: Path) -> Engine:
     """Import jieba and build the relay's tokenizer and extractor (slow: call once)."""
     stopwords = _read_words(stopwords_path) | RELAY_STOPWORDS
     domain_words = frozenset(line.split()[0] for line in _read_words(dict_path))
-    with warnings.catch_warnings():
-        # jieba 0.42.1: `pkg_resources is deprecated` (setuptools 80–81), invalid escapes
-        # when its sources are compiled afresh, files it opens and leaves to the GC (idf.txt).
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=SyntaxWarning)
-        warnings.filterwarnings("ignore", category=ResourceWarning)
-        import jieba
+    tokenizer = domain_tokenizer(dict_path)
+    with quiet_jieba():
         import jieba.analyse
 
-        quiet = logging.getLogger("jieba")
-        quiet.setLevel(logging.WARNING)
-        for handler in list(quiet.handlers):  # its own stderr handler; ours see what's left
-            quiet.removeHandler(handler)
-        tokenizer = jieba.Tokenizer()
-        tokenizer.initialize()
-        with dict_path.open("rb") as stream:  # a path would be opened and never closed
-            tokenizer.load_userdict(stream)
         extractor = copy.copy(jieba.analyse.default_tfidf)
         extractor.tokenizer = tokenizer
         extractor.postokenizer = None  # POS filtering is never asked for
