@@ -125,3 +125,21 @@ def test_an_invalid_roster_is_refused_whole_with_line_numbers(tmp_path: Path) ->
     assert "第3行" in result.stderr
     again = run(env, "roster", "import", "config/demo-roster.csv", "--if-empty")
     assert "新增人员" in again.stdout  # nothing of the refused file was written
+
+
+def test_reminders_preview_lists_what_would_be_sent_without_sending(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIUAN_")}
+    env.update(LIUAN_DATABASE_URL=f"sqlite:///{tmp_path}/p.db", LIUAN_DATA_DIR=str(tmp_path))
+    assert run(env, "db", "upgrade").returncode == 0
+    assert run(env, "roster", "import", "config/demo-roster.csv").returncode == 0
+    shown = run(
+        env, "reminders", "preview", "--at", "2026-12-02T09:00+08:00", "--unit", "市财政局"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "R8|unit:" in shown.stdout
+    assert "【季度发布会 · R8】市财政局2026年第四季度尚未召开新闻发布会" in shown.stdout
+    assert "发送给：张演示" in shown.stdout
+    again = run(
+        env, "reminders", "preview", "--at", "2026-12-02T09:00+08:00", "--unit", "市财政局"
+    )
+    assert again.stdout.splitlines()[0] == shown.stdout.splitlines()[0]  # nothing was recorded

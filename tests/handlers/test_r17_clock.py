@@ -152,3 +152,22 @@ async def test_r17_an_unacknowledged_step_escalates_after_30_minutes(harness: Ha
     due = {r.key.split("|")[-1]: r.due_at - start for r in rows}
     assert due["h12"] == timedelta(hours=12)
     assert due["h18"] == timedelta(hours=12, minutes=30)  # one step early: nobody pressed 收到
+
+
+async def test_r14_the_reminder_log_shows_delivery_and_acknowledgement_times(
+    harness: Harness,
+) -> None:
+    h = harness
+    ACKED.clear()
+    await open_incident(h)
+    await run_clock(h, timedelta(hours=1, minutes=5), ack=True, on_hour={})
+    log = await h.send_text("newsoffice", "提醒记录 单位：市财政局")
+    assert log[1] is not None
+    text = log[1]
+    assert "市财政局 · 提醒记录" in text
+    assert "R1724小时时限·first_release" in text
+    assert "张演示（送达" in text
+    assert "确认" in text
+    refused = await h.send_text("demo", "提醒记录 单位：市财政局")
+    assert refused[1] is not None
+    assert "仅限" in refused[1]
