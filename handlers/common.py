@@ -9,7 +9,7 @@ from handlers.context import Context
 from liuan_bot.commands.fields import CommandGrammar, FieldValue, example_message
 from liuan_bot.commands.timeparse import format_time
 from liuan_bot.domain.roles import Role
-from liuan_bot.errors import NotFound, PermissionDenied, UsageError
+from liuan_bot.errors import NotFound, UsageError
 from liuan_bot.messages import text_to_users
 from storage.audit import audit
 from storage.roster_store import unit_id, userids_with_role
@@ -70,12 +70,6 @@ async def own_unit_id(ctx: Context) -> int:
     if found is None:
         raise NotFound(f"名册里找不到您的单位“{ctx.sender.unit}”，请联系市政府新闻办。")
     return found
-
-
-def require_role(ctx: Context, *roles: Role) -> None:
-    if not ctx.sender.roles & set(roles):
-        names = "、".join(r.value for r in roles)
-        raise PermissionDenied(f"“{ctx.word}”仅限{names}办理。")
 
 
 async def notify_role(ctx: Context, role: Role, text: str, *, unit: str | None = None) -> None:

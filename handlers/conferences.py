@@ -164,7 +164,7 @@ async def load(ctx: Context) -> tuple[Conference, str]:
     if conf is None:
         raise NotFound(f"没有找到 {record_id}，请核对编号（发送“我的”可查看本单位的事项）。")
     unit = await unit_name(ctx.session, conf.unit_id)
-    if not (ctx.sender.city_wide or ctx.sender.unit == unit or Role.APPROVER in ctx.sender.roles):
+    if not (ctx.sender.may_act_for(unit) or Role.APPROVER in ctx.sender.roles):
         raise PermissionDenied(f"{record_id} 属于{unit}，您只能办理本单位的事项。")
     return conf, unit
 

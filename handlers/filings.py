@@ -199,7 +199,7 @@ async def _update_policy(ctx: Context, record_id: str) -> str:
     if row is None:
         raise NotFound(f"没有找到政策文件 {record_id}，请核对编号。")
     unit = await unit_name(ctx.session, row.unit_id)
-    if not (ctx.sender.city_wide or ctx.sender.unit == unit):
+    if not ctx.sender.may_act_for(unit):
         raise PermissionDenied(f"{record_id} 属于{unit}，您只能办理本单位的政策文件。")
     changed = []
     if "解读" in ctx.fields.values:

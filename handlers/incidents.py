@@ -227,7 +227,7 @@ async def _load(ctx: Context) -> tuple[Incident, str]:
     if incident is None:
         raise NotFound(f"没有找到突发事件 {record_id}，请核对编号。")
     unit = await unit_name(ctx.session, incident.unit_id)
-    if not (ctx.sender.city_wide or ctx.sender.unit == unit):
+    if not ctx.sender.may_act_for(unit):
         raise PermissionDenied(f"{record_id} 属于{unit}，您只能办理本单位的突发事件。")
     return incident, unit
 

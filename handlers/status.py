@@ -173,7 +173,7 @@ async def _news_office_queue(ctx: Context) -> list[str]:
 
 async def _may_see(ctx: Context, unit_pk: int, *, approver_too: bool = False) -> str:
     unit = await unit_name(ctx.session, unit_pk)
-    if ctx.sender.city_wide or ctx.sender.unit == unit:
+    if ctx.sender.may_act_for(unit):
         return unit
     if approver_too and Role.APPROVER in ctx.sender.roles:
         return unit

@@ -47,16 +47,6 @@ def text_to_users(users: Iterable[str], content: str) -> list[Outgoing]:
     return result
 
 
-def markdown_to_users(users: Iterable[str], content: str) -> list[Outgoing]:
-    result = []
-    for batch in _batches(users):
-        touser = "|".join(batch)
-        for part in split_text(content, TEXT_MAX_BYTES):
-            body = {"touser": touser, "msgtype": "markdown", "markdown": {"content": part}}
-            result.append(Outgoing("app", touser, body))
-    return result
-
-
 def card_to_users(users: Sequence[str], card: dict[str, Any]) -> list[Outgoing]:
     result = []
     for batch in _batches(users):
