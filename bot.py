@@ -43,7 +43,7 @@ from liuan_bot.groups import load_groups, webhook_keys
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
-from liuan_bot.relay import Composer, load_channels, load_robot_env
+from liuan_bot.relay import Composer, load_channels
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
@@ -256,15 +256,14 @@ def build_bot(
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
     suggester = Suggester(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt")
-    groups, robots = load_groups(ROOT / "config" / "groups.toml")
     channels_file = ROOT / "config" / "channels.toml"
+    groups, robots = load_groups(channels_file)
     relay = RelayConfig(
         channels=load_channels(channels_file),
         composer=Composer(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt"),
         directory_url=f"{settings.public_url}/directory",
         preview_to_spokespersons=settings.preview_to_spokespersons,
     )
-    robots = {**load_robot_env(channels_file), **robots}
     deps = Deps(
         sessions,
         clock,
@@ -398,6 +397,19 @@ async def _reminders_preview(settings: Settings, at_text: str, unit: str | None)
     return 0
 
 
+async def _schema_ready(settings: Settings) -> bool:
+    from storage.migrate import current_tables
+
+    engine = make_engine(settings.database_url)
+    try:
+        return "alembic_version" in await current_tables(engine)
+    except Exception:
+        log.exception("cannot reach the database")
+        return False
+    finally:
+        await engine.dispose()
+
+
 def _serve(
     settings: Settings, host: str | None, port: int | None, clock: Clock | None = None
 ) -> None:
@@ -504,6 +516,13 @@ def main(argv: list[str] | None = None) -> int:
             start = start if start.tzinfo else start.replace(tzinfo=settings.tz)
             clock = ShiftedClock(start, settings.tz)
             log.warning("rehearsal clock: the bot believes it is %s", start.isoformat())
+        if not asyncio.run(_schema_ready(settings)):
+            print(
+                "数据库尚未初始化或无法连接：请先运行 python bot.py db upgrade"
+                "（make run 会自动完成），并检查 LIUAN_DATABASE_URL。",
+                file=sys.stderr,
+            )
+            return 2
         _serve(settings, args.host, args.port, clock)
         return 0
     if args.command == "db":

@@ -1,7 +1,7 @@
-"""Work groups the news office can address (issue 5): group robots and app group chats.
-
-`config/groups.toml` names them; a robot's webhook key is a secret, so the file names only
-the environment variable that holds it.
+"""Work groups the news office can address with 公告 (issue 5): group robots and app group
+chats, named in `config/channels.toml` next to the relay channels. A robot's webhook key is a
+secret, so the file names only the environment variable that holds it (one `[robots]` table
+for groups and channels alike).
 
     [robots]
     newsroom = "LIUAN_ROBOT_NEWSROOM"      # robot name = env var with its webhook key

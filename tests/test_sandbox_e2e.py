@@ -143,3 +143,12 @@ def test_reminders_preview_lists_what_would_be_sent_without_sending(tmp_path: Pa
         env, "reminders", "preview", "--at", "2026-12-02T09:00+08:00", "--unit", "市财政局"
     )
     assert again.stdout.splitlines()[0] == shown.stdout.splitlines()[0]  # nothing was recorded
+
+
+def test_serving_an_uninitialised_database_says_what_to_do(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIUAN_")}
+    env.update(LIUAN_DATABASE_URL=f"sqlite:///{tmp_path}/empty.db", LIUAN_DATA_DIR=str(tmp_path))
+    result = run(env, "serve")
+    assert result.returncode == 2
+    assert "db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr

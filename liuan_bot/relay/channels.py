@@ -121,7 +121,7 @@ def load_channels(path: Path) -> tuple[ChannelSpec, ...]:
     tables = raw.get("channels")
     if not isinstance(tables, dict) or not tables:
         raise ChannelConfigError(f"{path}: no channels (expected [channels.<key>] tables)")
-    unknown_top = set(raw) - {"channels", "robots"}
+    unknown_top = set(raw) - {"channels", "robots", "groups"}  # groups: liuan_bot.groups
     if unknown_top:
         raise ChannelConfigError(f"{path}: unknown top-level keys {sorted(unknown_top)}")
     return tuple(

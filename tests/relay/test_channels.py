@@ -65,6 +65,7 @@ def test_robots_name_environment_variables_never_keys() -> None:
     assert robots == {
         "county_sites": "LIUAN_ROBOT_COUNTY_SITES",
         "new_media": "LIUAN_ROBOT_NEW_MEDIA",
+        "newsroom": "LIUAN_ROBOT_NEWSROOM",
     }
 
 
