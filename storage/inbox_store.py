@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -12,22 +10,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
-from liuan_bot.wecom.inbound import Incoming, parse_incoming
+from liuan_bot.wecom.inbound import Incoming, incoming_from_fields
 from storage.engine import SessionFactory, transaction
 from storage.tables import InboundMessage
-
-
-def _xml_of(raw: dict[str, Any]) -> str:
-    from xml.sax.saxutils import escape
-
-    return (
-        "<xml>"
-        + "".join(
-            f"<{k}>{escape(v if isinstance(v, str) else json.dumps(v))}</{k}>"
-            for k, v in raw.items()
-        )
-        + "</xml>"
-    )
 
 
 class SqlInboxStore:
@@ -69,7 +54,7 @@ class SqlInboxStore:
         result = []
         for row in rows:
             if row.id is not None and isinstance(row.raw, dict) and row.raw.get("MsgType"):
-                result.append((row.id, parse_incoming(_xml_of(row.raw))))
+                result.append((row.id, incoming_from_fields(row.raw)))
         return result
 
 

@@ -81,6 +81,11 @@ def parse_incoming(plaintext: str) -> Incoming:
     data = doc.get("xml") if isinstance(doc, dict) else None
     if not isinstance(data, dict):
         raise NotACallback("no <xml> root")
+    return incoming_from_fields(data)
+
+
+def incoming_from_fields(data: dict[str, Any]) -> Incoming:
+    """An `Incoming` from the fields of a callback (as parsed, or as stored in `raw`)."""
     msg_type = _text(data.get("MsgType")).strip()
     from_user = _text(data.get("FromUserName")).strip()
     if not msg_type or not from_user:

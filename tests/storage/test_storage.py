@@ -105,3 +105,26 @@ async def test_a_message_stored_but_never_handled_is_recovered_once(
     async with sessions() as session:
         row = (await session.exec(select(InboundMessage))).one()
     assert row.status == "handled"
+
+
+async def test_a_recovered_card_event_is_the_event_that_was_received(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    from liuan_bot.wecom.inbound import parse_incoming
+
+    plaintext = (
+        "<xml><ToUserName>c</ToUserName><FromUserName>demo</FromUserName>"
+        "<CreateTime>1700000000</CreateTime><MsgType>event</MsgType>"
+        "<Event>template_card_event</Event><EventKey>审核|SQ-2026-0001|通过</EventKey>"
+        "<TaskId>review-SQ-2026-0001-ab</TaskId><CardType>vote_interaction</CardType>"
+        "<ResponseCode>rc-1</ResponseCode><SelectedItems><SelectedItem>"
+        "<QuestionKey>q1</QuestionKey><OptionIds><OptionId>a</OptionId><OptionId>b</OptionId>"
+        "</OptionIds></SelectedItem></SelectedItems><AgentID>1</AgentID></xml>"
+    )
+    received = parse_incoming(plaintext)
+    store = SqlInboxStore(sessions)
+    await store.record(received, clock.now())
+    [(_, recovered)] = await store.unhandled(clock.now() + timedelta(seconds=1), 10)
+    assert recovered == received
+    assert recovered.selected == (("q1", ("a", "b")),)
+    assert recovered.dedupe_key == received.dedupe_key
