@@ -180,7 +180,9 @@ async def load_world(
                 .where(col(ReminderDelivery.acked_at).is_not(None))
                 .where(
                     col(ReminderDelivery.instance_id).in_(
-                        select(ReminderInstance.id).where(col(ReminderInstance.rule) == "R17")
+                        select(ReminderInstance.id)
+                        .where(col(ReminderInstance.rule) == "R17")
+                        .where(col(ReminderInstance.recorded_at) >= keys_since)
                     )
                 )
             )
