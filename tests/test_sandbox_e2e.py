@@ -92,6 +92,22 @@ def test_console_chats_with_a_sandboxed_bot_and_sees_pushes(sandbox_env: dict[st
         assert b'"sandbox"' in resp.read()
 
 
+def test_the_server_log_has_one_line_per_message_and_no_secret(
+    sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    chat = run(sandbox_env, "console", "--user", "demo", "--linger", "2", stdin="帮助\n")
+    assert chat.returncode == 0, chat.stderr
+    log = (tmp_path / "serve.log").read_text(encoding="utf-8")
+    assert "POST /wecom/callback 200" in log
+    assert "key=msg:" in log  # one line per inbound message, with its MsgId
+    assert "outbox id=" in log  # and per delivery attempt
+    credentials = (tmp_path / "data" / "sandbox-credentials.toml").read_text(encoding="utf-8")
+    secrets = [line.split('"')[1] for line in credentials.splitlines() if '"' in line]
+    assert len(secrets) == 2
+    for secret in (*secrets, "msg_signature", "echostr", "access_token=", "corpsecret"):
+        assert secret not in log, secret
+
+
 def test_a_second_roster_import_is_skipped_when_not_empty(sandbox_env: dict[str, str]) -> None:
     again = run(sandbox_env, "roster", "import", "config/demo-roster.csv", "--if-empty")
     assert again.returncode == 0
