@@ -127,8 +127,7 @@ def _messages(
 def _group_messages(groups: list[Group], text: str) -> list[Outgoing]:
     out: list[Outgoing] = []
     for group in groups:
-        limit = TEXT_MAX_BYTES
-        for part in split_text(text, limit):
+        for part in split_text(text, TEXT_MAX_BYTES):
             if group.robot:
                 out.append(
                     Outgoing(
