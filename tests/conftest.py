@@ -3,7 +3,9 @@ LIUAN_TEST_DATABASE_URL is set), the demo roster, a fake WeCom, and a served bot
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -21,13 +23,43 @@ from storage.migrate import upgrade
 from storage.roster_store import import_roster
 from tests.support import DEMO_ROSTER, Harness, make_settings, running_bot
 
-PG_URL = os.environ.get("LIUAN_TEST_DATABASE_URL", "")
+GIVEN_PG_URL = os.environ.get("LIUAN_TEST_DATABASE_URL", "")
+# The tests never touch the given database's own schemas: each run creates a database of its
+# own beside it (`liuan_t_<random>`), resets only that one, and drops it when the run ends, so
+# two runs (two developers, CI) on one server do not clobber each other.
+# (Kept in the environment: this module is imported twice, as conftest and as tests.conftest.)
+OWNED_DB = (
+    os.environ.setdefault("LIUAN_TEST_OWNED_DATABASE", f"liuan_t_{secrets.token_hex(6)}")
+    if GIVEN_PG_URL
+    else ""
+)
+PG_URL = GIVEN_PG_URL.rsplit("/", 1)[0] + "/" + OWNED_DB if GIVEN_PG_URL else ""
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+
+
+async def _admin(statement: str) -> None:
+    engine = make_engine(GIVEN_PG_URL)
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if OWNED_DB:
+        asyncio.run(_admin(f'CREATE DATABASE "{OWNED_DB}"'))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if OWNED_DB:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{OWNED_DB}" WITH (FORCE)'))
 
 
 def pytest_report_header() -> str:
     if PG_URL:
-        return f"PostgreSQL tests: on ({PG_URL.split('@')[-1]})"
+        return f"PostgreSQL tests: on ({PG_URL.split('@')[-1]}, created for this run)"
     return "PostgreSQL tests: skipped (set LIUAN_TEST_DATABASE_URL to run them)"
 
 
@@ -37,6 +69,9 @@ def clock() -> FixedClock:
 
 
 async def _reset_postgres(url: str) -> None:
+    """Empty the database this run created (never the one it was given)."""
+    if not OWNED_DB or not url.endswith("/" + OWNED_DB):
+        raise RuntimeError("only the run's own database is ever reset")
     engine = make_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA public CASCADE"))
