@@ -263,6 +263,7 @@ def build_bot(
         composer=Composer(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt"),
         directory_url=f"{settings.public_url}/directory",
         preview_to_spokespersons=settings.preview_to_spokespersons,
+        robots_ready=frozenset(webhook_keys(robots, environ or {})),
     )
     deps = Deps(
         sessions,

@@ -29,6 +29,7 @@ class RelayConfig:
     composer: Composer | None = None
     directory_url: str = ""
     preview_to_spokespersons: bool = False
+    robots_ready: frozenset[str] | None = None  # robots whose webhook key is set; None: all
 
 
 @dataclass(frozen=True)

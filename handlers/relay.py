@@ -10,8 +10,10 @@ also sends the news office a daily digest; `发布情况 ID` shows one release.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.common import record_audit, record_id_of, require_fields, text_value, when
 from handlers.context import Context
@@ -21,6 +23,15 @@ from liuan_bot.domain.roles import Role
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
 from liuan_bot.messages import TEXT_MAX_BYTES, Outgoing, split_text, text_to_users
 from liuan_bot.relay import ChannelSpec, ReleaseFacts
+from storage.outbox_store import enqueue
+from storage.relay_store import (
+    FailedDelivery,
+    failed_relay_deliveries,
+    relay_source,
+    release_by_record,
+    release_channels,
+    undelivered_channels,
+)
 from storage.roster_store import unit_members, userids_with_role
 from storage.tables import Conference, Release, ReleaseChannel
 
@@ -31,15 +42,30 @@ STATE_LABELS = {
     "published": "已发布",
     "failed": "发布失败",
     "notified": "已通知转载",
+    "undelivered": "未送达",
 }
+NO_RECIPIENT = "未送达：没有可用的接收人（未配置编辑，群机器人也未接入）"
 
 
-def _robot_messages(channel: ChannelSpec, text: str) -> list[Outgoing]:
+def _robots(ctx: Context, channel: ChannelSpec) -> list[str]:
+    """The channel's robots that can be reached: their webhook key is configured (B2)."""
+    ready = ctx.deps.relay.robots_ready
+    return [r for r in channel.robots if ready is None or r in ready]
+
+
+def _robot_messages(ctx: Context, channel: ChannelSpec, text: str) -> list[Outgoing]:
     return [
         Outgoing("webhook", robot, {"msgtype": "text", "text": {"content": part}})
-        for robot in channel.robots
+        for robot in _robots(ctx, channel)
         for part in split_text(text, TEXT_MAX_BYTES)
     ]
+
+
+def delivery_failure_text(failure: FailedDelivery) -> str:
+    """A failed delivery, in words a news office reads (no internal error text)."""
+    if failure.errcode:
+        return f"未送达：企业微信拒收（错误码 {failure.errcode}）"
+    return "未送达：消息未能发出"
 
 
 async def _facts(ctx: Context, conf: Conference, unit: str) -> ReleaseFacts:
@@ -74,6 +100,7 @@ async def start_release(ctx: Context, conf: Conference, unit: str) -> str:
     ctx.session.add(release)
     await ctx.session.flush()
     pieces = relay.composer.compose_all(facts, relay.channels)
+    undelivered: list[str] = []
     for channel, piece in zip(relay.channels, pieces, strict=True):
         row = ReleaseChannel(
             release_id=release.id or 0, channel=channel.key, title=piece.title, text=piece.text
@@ -88,13 +115,15 @@ async def start_release(ctx: Context, conf: Conference, unit: str) -> str:
                 f"【发布素材 · {channel.name}】{conf.record_id}\n\n{piece.text}\n\n"
                 f"发布后请回复：已发布 {conf.record_id} 渠道：{channel.name} 链接：…"
             )
-        messages = text_to_users(channel.editors, text) + _robot_messages(channel, text)
+        messages = text_to_users(channel.editors, text) + _robot_messages(ctx, channel, text)
         if messages:
-            ctx.push(messages)
+            source = relay_source(conf.record_id, channel.key)
+            await enqueue(ctx.session, messages, ctx.now, source=source, dedupe_key=source)
             row.state = "notified" if channel.county else "sent"
             row.sent_at = ctx.now
         else:
-            row.note = "未配置编辑或群机器人"
+            row.state, row.note = "undelivered", NO_RECIPIENT
+            undelivered.append(channel.name)
         ctx.session.add(row)
     await record_audit(
         ctx,
@@ -104,8 +133,17 @@ async def start_release(ctx: Context, conf: Conference, unit: str) -> str:
         new="relaying",
         detail={"channels": [c.key for c in relay.channels]},
     )
-    sent = [c.name for c in relay.channels if not c.county]
-    return f"已将发布素材发给{len(sent)}个渠道的编辑（R19–R23），各渠道发布后回复“已发布”。"
+    sent = [c.name for c in relay.channels if not c.county and c.name not in undelivered]
+    reply = f"已将发布素材发给{len(sent)}个渠道的编辑（R19–R23），各渠道发布后回复“已发布”。"
+    if undelivered:
+        note = (
+            f"{conf.record_id}《{conf.topic}》未能发出：{'、'.join(undelivered)}（{NO_RECIPIENT}）"
+        )
+        await _notify_news_office(ctx, note)
+        reply += (
+            f"\n注意：{'、'.join(undelivered)}没有可用的接收人，未能发出，已告知市政府新闻办。"
+        )
+    return reply
 
 
 def preview_text(ctx: Context, conf: Conference, unit: str) -> str:
@@ -124,7 +162,7 @@ async def send_preview(ctx: Context, conf: Conference, unit: str) -> None:
     for channel in ctx.deps.relay.channels:
         if channel.template in WEBSITE_TEMPLATES and not channel.county:
             ctx.push(text_to_users(channel.editors, f"{text}\n（请在“{channel.name}”发布预告）"))
-            ctx.push(_robot_messages(channel, text))
+            ctx.push(_robot_messages(ctx, channel, text))
     if ctx.deps.relay.preview_to_spokespersons:
         ctx.push(text_to_users(await userids_with_role(ctx.session, Role.SPOKESPERSON), text))
 
@@ -163,19 +201,28 @@ def _channel(ctx: Context, text: str) -> ChannelSpec:
 
 async def _release(ctx: Context) -> tuple[Release, list[ReleaseChannel]]:
     record_id = record_id_of(ctx)
-    release = (
-        await ctx.session.exec(select(Release).where(col(Release.record_id) == record_id))
-    ).first()
+    release = await release_by_record(ctx.session, record_id)
     if release is None:
         raise NotFound(f"{record_id} 还没有发布记录（发布会召开并报告“已召开”后才开始转发）。")
-    rows = (
-        await ctx.session.exec(
-            select(ReleaseChannel)
-            .where(col(ReleaseChannel.release_id) == release.id)
-            .order_by(col(ReleaseChannel.id))
-        )
-    ).all()
-    return release, list(rows)
+    return release, await release_channels(ctx.session, release.id)
+
+
+async def mark_failed_deliveries(
+    session: AsyncSession, now: datetime, names: Mapping[str, str], record_id: str = ""
+) -> list[Outgoing]:
+    """B2: a relay channel whose message failed in the outbox is shown as undelivered, and the
+    news office is told once (the state change is the "once"). Returns the notices to send."""
+    failures = await failed_relay_deliveries(session, record_id or None)
+    lines = []
+    for release, row, failure in await undelivered_channels(session, failures):
+        row.state, row.note = "undelivered", delivery_failure_text(failure)
+        session.add(row)
+        name = names.get(row.channel, "一个渠道")
+        lines.append(f"{release.record_id}《{release.topic}》发往“{name}”的消息{row.note}")
+    if not lines:
+        return []
+    text = "【转发消息未送达】\n" + "\n".join(lines) + "\n请核对接收人配置后重新发送。"
+    return text_to_users(await userids_with_role(session, Role.NEWS_OFFICE), text)
 
 
 async def published(ctx: Context) -> str:
@@ -211,7 +258,7 @@ async def published(ctx: Context) -> str:
         detail={"channel": channel.key, "link": row.link, "note": row.note},
     )
     done = sum(1 for r in rows if r.state == "published")
-    expected = sum(1 for r in rows if r.state != "notified")
+    expected = sum(1 for r in rows if r.state not in ("notified", "undelivered"))
     if failed:
         await _notify_news_office(
             ctx,
@@ -233,6 +280,14 @@ async def release_status(ctx: Context) -> str:
     """发布情况 ID: one release across all channels."""
     require_fields(ctx, STATUS)
     release, rows = await _release(ctx)
+    ctx.push(
+        await mark_failed_deliveries(
+            ctx.session,
+            ctx.now,
+            {c.key: c.name for c in ctx.deps.relay.channels},
+            release.record_id,
+        )
+    )
     names = {c.key: c.name for c in ctx.deps.relay.channels}
     lines = [f"{release.record_id}《{release.topic}》转发情况："]
     for row in rows:

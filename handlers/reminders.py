@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.common import require_fields, text_value
 from handlers.context import Context
+from handlers.relay import mark_failed_deliveries
 from liuan_bot.clock import utc
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
@@ -213,7 +214,7 @@ def _digest(rows: object) -> str:
     for (record_id, topic), channels in by_release.items():
         done = [c for c, state, _ in channels if state == "published"]
         missing = [c for c, state, _ in channels if state in ("pending", "sent")]
-        failed = [c for c, state, _ in channels if state == "failed"]
+        failed = [c for c, state, _ in channels if state in ("failed", "undelivered")]
         lines.append(f"{record_id}《{topic}》")
         lines.append(f"· 已发布（{len(done)}）：{'、'.join(done) or '无'}")
         lines.append(f"· 未发布（{len(missing)}）：{'、'.join(missing) or '无'}")
@@ -293,12 +294,24 @@ async def sweep(engine: ReminderEngine, now: datetime, *, precise: bool = False)
         mine = [r for r in decided.due if r.key in claimed]
         await _send(session, mine, texts, claimed, now)
         await _accountability(session, mine, now)
+        notices = [] if precise else await _relay_failures(session, now, engine)
         upcoming = next_precise(world, now, engine.config)
     for r in mine:
         log.info("reminder %s sent to %s", r.key, ",".join(r.recipients))
-    if mine:
+    if mine or notices:
         engine.wake_outbox()
     return SweepReport(mine, skipped, upcoming)
+
+
+async def _relay_failures(
+    session: AsyncSession, now: datetime, engine: ReminderEngine
+) -> list[Outgoing]:
+    """B2: relay messages the outbox gave up on are shown as undelivered and reported once."""
+    names = {key: name for key, (name, _editors) in engine.relay_channels.items()}
+    notices = await mark_failed_deliveries(session, now, names)
+    if notices:
+        await enqueue(session, notices, now, source=f"relay-failures:{token_hex(6)}")
+    return notices
 
 
 async def _send(

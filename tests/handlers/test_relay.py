@@ -9,7 +9,7 @@ import re
 from sqlmodel import select
 
 from handlers.reminders import sweep
-from storage.tables import ReleaseChannel
+from storage.tables import OutboxMessage, ReleaseChannel
 from tests.support import Harness
 
 KEY_POINTS = (
@@ -98,7 +98,7 @@ async def test_r23_relay_pieces_confirmations_reminder_and_digest(harness: Harne
         states = {r.channel: r.state for r in (await session.exec(select(ReleaseChannel))).all()}
     assert states["newspaper"] == states["weibo"] == "published"
     assert states["radio_tv"] == "sent"
-    assert states["county_sites"] == "notified"  # R21: a repost notice, no confirmation asked
+    assert states["county_sites"] == "undelivered"  # R21 notice: no county robot key here (B2)
 
 
 async def test_r21_scheduling_sends_the_release_preview_to_the_website_channels(
@@ -121,3 +121,61 @@ async def test_r21_scheduling_sends_the_release_preview_to_the_website_channels(
     assert all("医保新政解读" in p and "网络直播" in p for p in previews)
     assert texts(h, "zhushoucheng", "【发布预告】") == []  # the newspaper gets the record later
     assert texts(h, "baokeqin", "【发布预告】") == []  # spokespersons only when configured
+
+
+async def _held(h: Harness) -> None:
+    await ok(
+        h,
+        "demo",
+        "备案 主题：2026年秋粮收购政策解读 时间：今天下午2点 地点：市财政局三楼会议室 "
+        "发布人：郑学军",
+    )
+    await h.deliver_outbox()
+    h.clock.advance(hours=4, minutes=30)
+    await ok(h, "demo", f"已召开 BA-2026-0001 发布人：郑学军 要点：{KEY_POINTS}")
+
+
+async def test_b2_a_county_notice_without_a_reachable_robot_is_shown_undelivered(
+    harness: Harness,
+) -> None:
+    """Issue 9 B2: the county robot's key is not configured, so the notice cannot go out;
+    发布情况 must not say 已通知转载, and the news office is told."""
+    h = harness
+    await _held(h)
+    await h.deliver_outbox()
+    async with h.bot.deps.sessions() as session:
+        sources = [r.source for r in (await session.exec(select(OutboxMessage))).all()]
+        failed = [r for r in (await session.exec(select(OutboxMessage))).all()]
+    assert not any("unknown target" in (r.last_error or "") for r in failed)
+    assert not any(s.endswith(":county_sites") for s in sources)
+    status = await ok(h, "newsoffice", "发布情况 BA-2026-0001")
+    county = [line for line in status.splitlines() if "县区政府网站" in line]
+    assert county
+    assert "已通知转载" not in county[0]
+    assert "未送达" in county[0]
+    assert texts(h, "newsoffice", "未送达")
+
+
+async def test_b2_a_channel_message_wecom_refuses_is_shown_failed_and_reported(
+    harness: Harness,
+) -> None:
+    """Issue 9 B2: the newspaper editor's piece is refused by WeCom (60020): 发布情况 shows it
+    undelivered and the news office hears of it once, from the sweep."""
+    h = harness
+    await _held(h)
+    h.fake.fail_next(60020, path="/cgi-bin/message/send", errmsg="not allow to access")
+    await h.deliver_outbox()
+    engine = h.bot.reminders
+    assert engine is not None
+    await sweep(engine, h.clock.now())
+    await h.deliver_outbox()
+    [notice] = texts(h, "newsoffice", "【转发消息未送达】")
+    assert "皖西日报" in notice
+    assert "60020" in notice
+    await sweep(engine, h.clock.now())  # reported once
+    await h.deliver_outbox()
+    assert len(texts(h, "newsoffice", "【转发消息未送达】")) == 1
+    status = await ok(h, "newsoffice", "发布情况 BA-2026-0001")
+    [paper] = [line for line in status.splitlines() if "皖西日报" in line]
+    assert "未送达" in paper
+    assert "已发送" not in paper

@@ -1,0 +1,76 @@
+"""Relay queries (issue 5, issue 9 B2): releases, their channels, and what the outbox made of
+the messages sent for them. Relay messages are enqueued with source `relay:<record>:<channel>`
+so a failed delivery can be traced back to its channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.tables import OutboxMessage, Release, ReleaseChannel
+
+
+def relay_source(record_id: str, channel: str) -> str:
+    return f"relay:{record_id}:{channel}"
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    record_id: str
+    channel: str
+    error: str
+    errcode: int | None
+
+
+async def release_by_record(session: AsyncSession, record_id: str) -> Release | None:
+    return (await session.exec(select(Release).where(col(Release.record_id) == record_id))).first()
+
+
+async def release_channels(session: AsyncSession, release_id: int | None) -> list[ReleaseChannel]:
+    rows = await session.exec(
+        select(ReleaseChannel)
+        .where(col(ReleaseChannel.release_id) == release_id)
+        .order_by(col(ReleaseChannel.id))
+    )
+    return list(rows.all())
+
+
+async def failed_relay_deliveries(
+    session: AsyncSession, record_id: str | None = None
+) -> list[FailedDelivery]:
+    """Outbox rows of relay messages that failed for good, one per (record, channel)."""
+    prefix = f"relay:{record_id}:%" if record_id else "relay:%"
+    rows = await session.exec(
+        select(OutboxMessage.source, OutboxMessage.last_error, OutboxMessage.last_errcode)
+        .where(col(OutboxMessage.source).like(prefix), col(OutboxMessage.status) == "failed")
+        .order_by(col(OutboxMessage.id))
+    )
+    found: dict[tuple[str, str], FailedDelivery] = {}
+    for source, error, errcode in rows.all():
+        _, rid, channel = source.split(":", 2)
+        found.setdefault((rid, channel), FailedDelivery(rid, channel, error or "", errcode))
+    return list(found.values())
+
+
+async def undelivered_channels(
+    session: AsyncSession, failures: list[FailedDelivery]
+) -> list[tuple[Release, ReleaseChannel, FailedDelivery]]:
+    """The channels still shown as sent/notified although a message of theirs failed."""
+    if not failures:
+        return []
+    by_key = {(f.record_id, f.channel): f for f in failures}
+    rows = await session.exec(
+        select(Release, ReleaseChannel)
+        .join(ReleaseChannel, col(ReleaseChannel.release_id) == col(Release.id))
+        .where(
+            col(Release.record_id).in_({f.record_id for f in failures}),
+            col(ReleaseChannel.state).in_(("sent", "notified", "pending")),
+        )
+    )
+    return [
+        (release, channel, by_key[(release.record_id, channel.channel)])
+        for release, channel in rows.all()
+        if (release.record_id, channel.channel) in by_key
+    ]
