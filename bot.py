@@ -35,7 +35,7 @@ from handlers.feeds import feed_routes
 from handlers.registry import build_registry
 from handlers.reminders import ReminderEngine, preview, sweep
 from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
-from liuan_bot.calendar_loader import load_calendar, warn_if_unknown
+from liuan_bot.calendar_loader import CalendarFile, warn_if_unknown
 from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
@@ -316,11 +316,11 @@ def build_bot(
 
 def load_reminder_engine(sessions: SessionFactory, clock: Clock) -> ReminderEngine:
     """The working calendar and reminder schedules from config/ (issue 4)."""
-    calendar = load_calendar(ROOT / "config" / "holidays.toml")
+    holidays = CalendarFile(ROOT / "config" / "holidays.toml")
     this_year = clock.now().year
-    warn_if_unknown(calendar, range(this_year, this_year + 2))
+    warn_if_unknown(holidays.calendar, range(this_year, this_year + 2))
     config = load_reminder_config(ROOT / "config" / "reminders.toml")
-    return ReminderEngine(sessions, calendar, config)
+    return ReminderEngine(sessions, holidays.calendar, config, current_calendar=holidays.current)
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:

@@ -42,7 +42,7 @@ from storage.reminder_store import (
     record_accountability,
     unit_reminder_log,
 )
-from storage.roster_store import names_of, unit_id
+from storage.roster_store import names_of, unit_id, userids_with_role
 
 log = logging.getLogger("handlers.reminders")
 
@@ -64,6 +64,11 @@ class ReminderEngine:
     config: ReminderConfig
     wake_outbox: Callable[[], None] = lambda: None
     relay_channels: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    current_calendar: Callable[[], WorkingCalendar] | None = None  # reloads holidays.toml
+
+    def working_calendar(self) -> WorkingCalendar:
+        """The calendar now: re-read when the holidays file changed (issue 9 D)."""
+        return self.current_calendar() if self.current_calendar else self.calendar
 
 
 @dataclass(frozen=True)
@@ -279,7 +284,8 @@ async def sweep(engine: ReminderEngine, now: datetime, *, precise: bool = False)
         world = await load_world(
             session, now, only_r17=precise, relay_channels=engine.relay_channels
         )
-        decided: Plan = plan(world, now, engine.calendar, engine.config, only_r17=precise)
+        calendar = engine.working_calendar()
+        decided: Plan = plan(world, now, calendar, engine.config, only_r17=precise)
         texts = {r.key: render(r, now) for r in decided.due}
         rows = [_instance_row(r, "sent", now, texts[r.key]) for r in decided.due]
         rows += [_instance_row(r, "skipped", now, "") for r in decided.missed]
@@ -295,12 +301,42 @@ async def sweep(engine: ReminderEngine, now: datetime, *, precise: bool = False)
         await _send(session, mine, texts, claimed, now)
         await _accountability(session, mine, now)
         notices = [] if precise else await _relay_failures(session, now, engine)
+        if not precise:
+            notices += await _calendar_notice(session, now, calendar)
         upcoming = next_precise(world, now, engine.config)
     for r in mine:
         log.info("reminder %s sent to %s", r.key, ",".join(r.recipients))
     if mine or notices:
         engine.wake_outbox()
     return SweepReport(mine, skipped, upcoming)
+
+
+def calendar_notice_text(year: int) -> str:
+    return (
+        f"【工作日历】{year}年的国务院放假安排尚未录入。提醒暂按《全国年节及纪念日放假办法》"
+        "推算的法定节假日安排（元旦、春节、清明、劳动节、端午、中秋、国庆），调休上班日暂不清楚，"
+        "调休的周末不会发提醒。放假安排公布后，请系统管理员录入节假日配置，"
+        "录入后提醒会自动重新安排。"
+    )
+
+
+async def _calendar_notice(
+    session: AsyncSession, now: datetime, calendar: WorkingCalendar
+) -> list[Outgoing]:
+    """Issue 9 D: tell the news office in chat, once per year, that this year's or next
+    year's days off are computed from the law and the make-up working days are unknown."""
+    years = [y for y in (now.year, now.year + 1) if y in calendar.estimated_years]
+    sent: list[Outgoing] = []
+    if not years:
+        return sent
+    news_office = await userids_with_role(session, Role.NEWS_OFFICE)
+    for year in years:
+        messages = text_to_users(news_office, calendar_notice_text(year))
+        queued = await enqueue(
+            session, messages, now, source="calendar", dedupe_key=f"calendar-estimated:{year}"
+        )
+        sent += messages[: len(queued)]
+    return sent
 
 
 async def _relay_failures(

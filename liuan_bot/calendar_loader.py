@@ -3,8 +3,12 @@
 The package carries the State Council's yearly arrangement (statutory holidays and make-up
 working days, 调休) for the years it knows (2004–2026 in 1.11.0). `config/holidays.toml`
 corrects or extends it, one table per year (format in that file's comments); its dates win over
-the package's. Years in neither fall back to Monday–Friday: `warn_if_unknown` logs that once
-when the caller asks (at start-up, for the years the reminders will cover).
+the package's. For a year in neither, the statutory days off are computed from the law
+(`statutory_days_off`, with the lunar dates from `lunar-python`): such a year is *estimated*,
+its make-up working days unknown until the file lists them. `warn_if_unknown` logs that once
+when the caller asks (at start-up, for the years the reminders will cover); the news office is
+told in chat by the reminder sweep. `CalendarFile` reloads the file when it changes, so adding
+a year's arrangement re-plans the reminders without a restart.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from liuan_bot.domain.calendar import WorkingCalendar
+from liuan_bot.domain.calendar import LunarDates, WorkingCalendar, statutory_days_off
 
 log = logging.getLogger("liuan_bot.calendar")
 
@@ -35,6 +39,26 @@ class _Days:
     holidays: set[date] = field(default_factory=set)
     workdays: set[date] = field(default_factory=set)
     known_years: set[int] = field(default_factory=set)
+    estimated_years: set[int] = field(default_factory=set)
+
+
+ESTIMATE_AHEAD = 10  # years past the package's data for which the law's holidays are computed
+
+
+def lunar_dates(year: int) -> LunarDates:
+    """除夕, 清明, 端午 and 中秋 of `year` (Gregorian dates), from lunar-python."""
+    from lunar_python import Lunar, Solar
+
+    def ymd(solar: Any) -> date:
+        return date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+    new_year = ymd(Lunar.fromYmd(year, 1, 1).getSolar())
+    return LunarDates(
+        new_year_eve=date.fromordinal(new_year.toordinal() - 1),
+        qingming=ymd(Solar.fromYmd(year, 4, 20).getLunar().getJieQiTable()["清明"]),
+        dragon_boat=ymd(Lunar.fromYmd(year, 5, 5).getSolar()),
+        mid_autumn=ymd(Lunar.fromYmd(year, 8, 15).getSolar()),
+    )
 
 
 def load_calendar(path: Path | None, *, years: range | None = None) -> WorkingCalendar:
@@ -44,8 +68,16 @@ def load_calendar(path: Path | None, *, years: range | None = None) -> WorkingCa
     every year available. A day listed in the file replaces what the package says about it.
     """
     days = _package_days(years)
-    if path is not None:
-        for year, holidays, workdays in _read_overrides(path):
+    overrides = _read_overrides(path) if path is not None else []
+    listed = {year for year, _, _ in overrides}
+    last = max(days.known_years | listed, default=2026)
+    for year in years if years is not None else range(last + 1, last + 1 + ESTIMATE_AHEAD):
+        if year in days.known_years or year in listed:
+            continue
+        days.estimated_years.add(year)
+        days.holidays |= statutory_days_off(year, lunar_dates(year))
+    if overrides:
+        for year, holidays, workdays in overrides:
             if years is not None and year not in years:
                 continue
             days.known_years.add(year)
@@ -59,17 +91,51 @@ def load_calendar(path: Path | None, *, years: range | None = None) -> WorkingCa
         holidays=frozenset(days.holidays),
         workdays=frozenset(days.workdays),
         known_years=frozenset(days.known_years),
+        estimated_years=frozenset(days.estimated_years),
     )
+
+
+class CalendarFile:
+    """The calendar of `path`, reloaded when the file changes (issue 9 D: re-plan when the
+    make-up working days are added)."""
+
+    def __init__(self, path: Path, *, years: range | None = None) -> None:
+        self._path, self._years = path, years
+        self._stamp = self._stat()
+        self.calendar = load_calendar(path, years=years)
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self._path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def current(self) -> WorkingCalendar:
+        stamp = self._stat()
+        if stamp != self._stamp:
+            try:
+                self.calendar = load_calendar(self._path, years=self._years)
+            except CalendarConfigError:
+                log.exception("holidays file changed but cannot be read; keeping the last one")
+            else:
+                log.info("holidays file changed: working-day calendar reloaded")
+            self._stamp = stamp
+        return self.calendar
 
 
 def warn_if_unknown(calendar: WorkingCalendar, years: Iterable[int]) -> list[int]:
     """Log one warning naming those of `years` without official data; return them, sorted."""
     unknown = sorted(set(years) - calendar.known_years)
     if unknown:
+        estimated = [y for y in unknown if y in calendar.estimated_years]
         log.warning(
-            "no official holiday data for %s: working days there are plain Monday–Friday; "
-            "add the official arrangement to config/holidays.toml",
+            "no official holiday data for %s: %s; add the State Council's arrangement to "
+            "config/holidays.toml",
             ", ".join(str(year) for year in unknown),
+            "statutory holidays computed from the law, make-up working days unknown"
+            if estimated == unknown
+            else "working days there are plain Monday–Friday",
         )
     return unknown
 

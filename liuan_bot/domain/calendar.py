@@ -17,6 +17,12 @@ themselves in these terms:
     3 working days before publication        add_working_days(publication, -3)
     the working day before a conference      previous_working_day(conference)
     deferred to the next working day         next_working_day(day, include=True)
+
+For a year the State Council has not arranged yet (no package data, nothing in the file), the
+loader estimates the days off from the law, 《全国年节及纪念日放假办法》 as amended in 2024
+(`statutory_days_off`): 元旦 1 day, 春节 4 days (除夕 to 初三), 清明 1, 劳动节 2 (May 1–2),
+端午 1, 中秋 1, 国庆 3 (Oct 1–3), and a holiday on a weekend given off on the next working day
+(补假, article 6). Make-up working days (调休) cannot be derived: those years are `estimated`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ class WorkingCalendar:
     """Make-up working days (调休上班), usually a Saturday or a Sunday."""
     known_years: frozenset[int]
     """Years with official data; outside them the calendar is plain Monday–Friday."""
+    estimated_years: frozenset[int] = frozenset()
+    """Years whose days off were computed from the law: make-up working days are unknown."""
 
     def __post_init__(self) -> None:
         both = self.holidays & self.workdays
@@ -134,6 +142,36 @@ class WorkingCalendar:
         if found == 0:
             raise ValueError(f"no working day in [{start}, {end})")
         raise ValueError(f"only {found} working day(s) in [{start}, {end}), not {n}")
+
+
+@dataclass(frozen=True)
+class LunarDates:
+    """The year's movable holidays, in the Gregorian calendar (from a lunar-calendar library)."""
+
+    new_year_eve: date  # 除夕, the day before 正月初一
+    qingming: date  # 清明 (a solar term)
+    dragon_boat: date  # 端午, 五月初五
+    mid_autumn: date  # 中秋, 八月十五
+
+
+def statutory_days_off(year: int, lunar: LunarDates) -> frozenset[date]:
+    """The days off of 《全国年节及纪念日放假办法》 (2024 text, in force since 2025) for `year`,
+    with 补假: a holiday falling on a Saturday or Sunday is given off on the next weekday that
+    is not already a day off. The make-up working days (调休) of the State Council's yearly
+    arrangement are not in the law and are not guessed."""
+    holidays: list[date] = [date(year, 1, 1)]
+    holidays += [lunar.new_year_eve + timedelta(days=i) for i in range(4)]
+    holidays += [lunar.qingming, date(year, 5, 1), date(year, 5, 2)]
+    holidays += [lunar.dragon_boat, lunar.mid_autumn]
+    holidays += [date(year, 10, d) for d in (1, 2, 3)]
+    off = set(holidays)
+    for day in sorted(holidays):
+        if day.weekday() >= 5:
+            substitute = day + _ONE_DAY
+            while substitute.weekday() >= 5 or substitute in off:
+                substitute += _ONE_DAY
+            off.add(substitute)
+    return frozenset(off)
 
 
 def _step(day: date, sign: int) -> date:

@@ -270,12 +270,64 @@ def test_a_day_cannot_be_both_a_holiday_and_a_make_up_working_day() -> None:
 # --- beyond the data: Monday–Friday, with one warning --------------------------------------
 
 
-def test_years_beyond_the_data_use_monday_to_friday() -> None:
-    # Even New Year's Day 2027 (a Friday) counts until its arrangement is in holidays.toml.
-    assert CAL.is_working_day(date(2027, 1, 1))
-    assert not CAL.is_working_day(date(2027, 1, 2))
-    assert CAL.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 1)
-    assert CAL.first_working_day(date(2027, 2, 6), date(2027, 3, 1)) == date(2027, 2, 8)
+def test_d_2027_new_years_day_is_a_holiday_computed_from_the_law() -> None:
+    """Issue 9 D: no official data for 2027, so the law's days off are computed."""
+    assert not CAL.is_known(date(2027, 1, 1))
+    assert 2027 in CAL.estimated_years
+    assert not CAL.is_working_day(date(2027, 1, 1))  # 元旦, a Friday
+    assert CAL.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+
+
+def test_d_2027_statutory_days_off_follow_the_2024_text_of_the_law() -> None:
+    # 春节: 除夕 Fri Feb 5 to 初三 Mon Feb 8; 初一 and 初二 fall on the weekend: 补假 Feb 9, 10.
+    spring = [date(2027, 2, d) for d in range(5, 11)]
+    assert not any(CAL.is_working_day(d) for d in spring)
+    assert CAL.is_working_day(date(2027, 2, 11))
+    assert not CAL.is_working_day(date(2027, 4, 5))  # 清明, Monday
+    assert not CAL.is_working_day(date(2027, 5, 3))  # 劳动节 May 1–2 (Sat, Sun): 补假 Mon
+    assert not CAL.is_working_day(date(2027, 5, 4))
+    assert CAL.is_working_day(date(2027, 5, 5))
+    assert not CAL.is_working_day(date(2027, 6, 9))  # 端午, Wednesday
+    assert not CAL.is_working_day(date(2027, 9, 15))  # 中秋, Wednesday
+    assert not CAL.is_working_day(date(2027, 10, 1))  # 国庆 Oct 1–3 (Fri–Sun): 补假 Mon, Tue
+    assert not CAL.is_working_day(date(2027, 10, 5))
+    assert CAL.is_working_day(date(2027, 10, 6))
+    assert CAL.is_working_day(date(2027, 3, 1))  # an ordinary Monday
+
+
+def test_d_the_law_gives_the_2025_and_2026_official_days_off() -> None:
+    """Checked against the State Council's arrangements the package carries: every day the
+    law names is a day off there too (the arrangements add 调休 around them)."""
+    from liuan_bot.calendar_loader import lunar_dates
+    from liuan_bot.domain.calendar import statutory_days_off
+
+    for yr in (2025, 2026):
+        named = {
+            d for d in statutory_days_off(yr, lunar_dates(yr)) if d.weekday() < 5 and d.year == yr
+        }
+        assert {d for d in named if CAL.is_working_day(d)} == set(), yr
+
+
+def test_d_a_year_listed_in_the_file_replaces_the_estimate(tmp_path: Path) -> None:
+    path = tmp_path / "holidays.toml"
+    path.write_text('[2027]\nholidays = ["2027-01-01"]\nworkdays = ["2027-02-20"]\n')
+    listed = load_calendar(path)
+    assert listed.is_known(date(2027, 1, 1))
+    assert 2027 not in listed.estimated_years
+    assert listed.is_working_day(date(2027, 2, 20))  # a make-up Saturday
+    assert listed.is_working_day(date(2027, 2, 9))  # no longer estimated off
+
+
+def test_d_calendar_file_reloads_when_the_file_changes(tmp_path: Path) -> None:
+    from liuan_bot.calendar_loader import CalendarFile
+
+    path = tmp_path / "holidays.toml"
+    path.write_text("# empty\n")
+    watched = CalendarFile(path)
+    assert 2027 in watched.current().estimated_years
+    path.write_text('[2027]\nholidays = ["2027-01-01"]\nworkdays = ["2027-02-20"]\n')
+    assert watched.current().is_working_day(date(2027, 2, 20))
+    assert 2027 not in watched.current().estimated_years
 
 
 def test_warn_if_unknown_logs_one_warning_naming_the_years_without_data(
@@ -288,7 +340,7 @@ def test_warn_if_unknown_logs_one_warning_naming_the_years_without_data(
     assert len(records) == 1
     assert records[0].levelno == logging.WARNING
     assert "2027, 2028" in records[0].getMessage()
-    assert "Monday–Friday" in records[0].getMessage()
+    assert "make-up working days unknown" in records[0].getMessage()
 
 
 def test_warn_if_unknown_is_silent_when_every_year_is_known(
@@ -454,3 +506,16 @@ def test_the_first_last_and_nth_last_working_days_agree_with_the_list(
     assert calendar.last_working_day(start, end) == listed[-1]
     assert calendar.nth_last_working_day(start, end, 1) == calendar.last_working_day(start, end)
     assert calendar.nth_last_working_day(start, end, len(listed)) == listed[0]
+
+
+def test_d_no_reminder_is_planned_on_new_years_day_2027() -> None:
+    """Issue 9 D: without official 2027 data the R5 filing reminders used to start on Fri
+    Jan 1 2027 (元旦); with the law's holidays they start on Mon Jan 4."""
+    from liuan_bot.domain.reminders import ReminderConfig, plan
+    from tests.domain.test_reminders import at, of, unit, world
+
+    w = world(unit(1, name="市发改委"))
+    every_hour = [at(2027, 1, 1, h) for h in range(24)]
+    assert all(of(plan(w, t, CAL, ReminderConfig()).due, "R5") == [] for t in every_hour)
+    due = of(plan(w, at(2027, 1, 4, 9), CAL, ReminderConfig()).due, "R5")
+    assert [r.key for r in due] == ["R5|unit:1|2027|wd0"]
