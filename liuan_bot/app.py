@@ -80,6 +80,7 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
 
 
 def create_app(routes: Routes) -> web.Application:
+    install_log_redaction()
     app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -229,7 +230,14 @@ class GuardedRunner(web.AppRunner):
     """An `AppRunner` whose server caps connections (see `_CappedServer`)."""
 
     def __init__(self, app: web.Application, limits: ServerLimits, **kwargs: object) -> None:
-        super().__init__(app, keepalive_timeout=limits.header_timeout_s, **kwargs)  # type: ignore[arg-type]
+        # lingering_time: after a refusal (408, 413) an unread body is drained for at most
+        # a second, not aiohttp's default ten, before the connection is closed
+        super().__init__(
+            app,
+            keepalive_timeout=limits.header_timeout_s,
+            lingering_time=1.0,
+            **kwargs,  # type: ignore[arg-type]
+        )
         self.limits = limits
         self.capped: _CappedServer | None = None
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from liuan_bot.clock import Clock
 from liuan_bot.inbox import Reply
@@ -145,13 +146,22 @@ class CallbackView:
     async def _read_body(self, request: web.Request) -> bytes | web.Response:
         if request.content_length is not None and request.content_length > self._max_body:
             return self._refuse(413, "too_large", "content-length over limit")
+        chunks: list[bytes] = []
+        size = 0
         try:
             async with asyncio.timeout(self._body_timeout):
-                body = await request.content.read(self._max_body + 1)
+                # read() returns what has arrived so far: read to the end (or past the limit)
+                while size <= self._max_body:
+                    chunk = await request.content.read(self._max_body + 1 - size)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
         except TimeoutError:
             return self._refuse(408, "malformed", "body not received in time")
-        except (HttpProcessingError, ValueError, OSError) as exc:  # corrupt gzip/deflate
+        except (HttpProcessingError, RequestPayloadError, ValueError) as exc:  # corrupt gzip
             return self._refuse(400, "malformed", f"unreadable body ({type(exc).__name__})")
+        body = b"".join(chunks)
         if len(body) > self._max_body:
             return self._refuse(413, "too_large", "body over limit")
         return body
