@@ -34,7 +34,7 @@ from handlers.fast import FastPath
 from handlers.feeds import feed_routes
 from handlers.registry import build_registry
 from handlers.reminders import ReminderEngine, preview, sweep
-from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
+from liuan_bot.app import PathOnlyAccessLogger, Routes, ServerLimits, create_app, run_guarded
 from liuan_bot.calendar_loader import CalendarFile, warn_if_unknown
 from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.registry import Registry
@@ -124,7 +124,13 @@ class Bot:
             self.clock,
             max_body_bytes=self.settings.max_body_bytes,
             max_age_s=self.settings.callback_max_age_s,
+            future_skew_s=self.settings.callback_future_skew_s,
+            body_timeout_s=self.settings.http_body_timeout_s,
             on_outcome=self.metrics.callback,
+            # WeCom stamps callbacks with real time, also during a --clock-start rehearsal
+            replay_clock=SystemClock(self.clock.tz)
+            if isinstance(self.clock, ShiftedClock)
+            else None,
         )
         routes = Routes(
             callback=view,
@@ -425,12 +431,13 @@ def _serve(
             f"  在终端里和机器人对话：python bot.py console --user demo",
             flush=True,
         )
-    web.run_app(
+    limits = ServerLimits(settings.http_header_timeout_s, settings.http_max_connections)
+    run_guarded(
         bot.app(),
-        host=settings.http_host,
-        port=settings.http_port,
+        settings.http_host,
+        settings.http_port,
+        limits,
         access_log_class=PathOnlyAccessLogger,
-        print=None,
     )
 
 

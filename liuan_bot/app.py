@@ -1,16 +1,25 @@
-"""The aiohttp application: routes only. Components are built and handed in by `bot.py`."""
+"""The aiohttp application: routes, and the server that runs it behind timeouts, a connection
+cap and a log filter. Components are built and handed in by `bot.py`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+import logging
+import re
+import resource
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
+from aiohttp.web_server import Server
 
 from liuan_bot.wecom.callback import CallbackView
 
@@ -71,6 +80,7 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
 
 
 def create_app(routes: Routes) -> web.Application:
+    install_log_redaction()
     app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -107,3 +117,190 @@ def create_app(routes: Routes) -> web.Application:
         app.router.add_get("/sandbox", sandbox_redirect)
         app.add_subapp("/sandbox", routes.sandbox_viewer)
     return app
+
+
+# --- Server hardening (issue 8 item 6): timeouts, a connection cap, log redaction ---------
+
+_SECRET_PARAMS = re.compile(
+    r"(msg_signature|signature|timestamp|nonce|echostr|access_token|corpsecret|key)"
+    r"(=|%3D)[^&\s'\"\\]*",
+    re.IGNORECASE,
+)
+_AIOHTTP_LOGGERS = ("aiohttp.server", "aiohttp.access", "aiohttp.web", "aiohttp.internal")
+
+
+def redact(text: str) -> str:
+    """`text` with the values of signature, nonce, timestamp, echostr and tokens removed."""
+    return _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}{m.group(2)}…", text)
+
+
+class RedactingFilter(logging.Filter):
+    """For aiohttp's own loggers: one line per record, no traceback, no request line.
+
+    aiohttp logs a malformed request (`LineTooLong`, `BadStatusLine`, …) with the offending
+    bytes in the exception text and a full traceback; both can carry `msg_signature`, `nonce`
+    and `echostr`. The record keeps its message, the exception only by its type name.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = redact(record.getMessage())
+        if record.exc_info and record.exc_info[1] is not None:
+            message += f" ({type(record.exc_info[1]).__name__})"
+        record.msg, record.args = message, ()
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach `RedactingFilter` to aiohttp's loggers (idempotent)."""
+    for name in _AIOHTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """How long a client may take and how many may be connected at once.
+
+    `header_timeout_s` is aiohttp's keep-alive timeout, which also runs from the moment a
+    connection opens: a connection that has not delivered a complete request head by then is
+    closed (and an idle keep-alive connection after it). The body timeout is enforced by the
+    callback view. `max_connections` is clamped below the process's file-descriptor limit.
+    """
+
+    header_timeout_s: float = 10.0
+    max_connections: int = 512
+
+    def effective_max_connections(self) -> int:
+        try:
+            soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        except (OSError, ValueError):  # pragma: no cover - not on this platform
+            return self.max_connections
+        if soft == resource.RLIM_INFINITY:
+            return self.max_connections
+        return max(8, min(self.max_connections, soft - 128))
+
+
+class _Refuse(asyncio.Protocol):
+    """Closes a connection over the cap at once: no request is read, no fd is kept."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+class _CappedServer:
+    """Wraps aiohttp's protocol factory: at the cap, the oldest connection that is not
+    inside a handler (idle, or still dribbling its request head) is closed to make room;
+    if every connection is busy, the new one is refused."""
+
+    def __init__(self, server: Server, cap: int) -> None:
+        self._server = server
+        self._cap = cap
+        # RequestHandler has __slots__ without __weakref__: plain containers, pruned below
+        self._born: dict[RequestHandler, int] = {}
+        self._seq = 0
+        self.busy: set[object] = set()
+        self.evicted = 0
+        self.refused = 0
+
+    def __call__(self) -> asyncio.BaseProtocol:
+        connections = self._server.connections
+        if len(connections) >= self._cap:
+            idle = [c for c in connections if c not in self.busy]
+            if not idle:
+                self.refused += 1
+                return _Refuse()
+            oldest = min(idle, key=lambda c: self._born.get(c, 0))
+            oldest.force_close()
+            self.evicted += 1
+        if len(self._born) > 2 * self._cap:
+            live = set(connections)
+            self._born = {c: n for c, n in self._born.items() if c in live}
+        handler = self._server()
+        self._seq += 1
+        self._born[handler] = self._seq
+        return handler
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._server, name)
+
+
+class GuardedRunner(web.AppRunner):
+    """An `AppRunner` whose server caps connections (see `_CappedServer`)."""
+
+    def __init__(self, app: web.Application, limits: ServerLimits, **kwargs: object) -> None:
+        # lingering_time: after a refusal (408, 413) an unread body is drained for at most
+        # a second, not aiohttp's default ten, before the connection is closed
+        super().__init__(
+            app,
+            keepalive_timeout=limits.header_timeout_s,
+            lingering_time=1.0,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.limits = limits
+        self.capped: _CappedServer | None = None
+
+        @web.middleware
+        async def mark_busy(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[StreamResponse]]
+        ) -> StreamResponse:
+            if self.capped is not None:
+                self.capped.busy.add(request.protocol)
+            try:
+                return await handler(request)
+            finally:
+                if self.capped is not None:
+                    self.capped.busy.discard(request.protocol)
+
+        app.middlewares.append(mark_busy)
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        self.capped = _CappedServer(server, self.limits.effective_max_connections())
+        return cast(Server, self.capped)
+
+
+async def start_guarded(
+    app: web.Application, host: str, port: int, limits: ServerLimits, **kwargs: object
+) -> GuardedRunner:
+    """Set up and start `app` on host:port behind the limits; the caller cleans up."""
+    install_log_redaction()
+    runner = GuardedRunner(app, limits, **kwargs)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def run_guarded(
+    app: web.Application, host: str, port: int, limits: ServerLimits, **kwargs: object
+) -> None:
+    """Like `web.run_app`, behind `ServerLimits`; returns on SIGINT/SIGTERM after cleanup."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    runner: GuardedRunner | None = None
+
+    async def main() -> None:
+        nonlocal runner
+        runner = await start_guarded(app, host, port, limits, handle_signals=True, **kwargs)
+        await asyncio.Event().wait()
+
+    task = loop.create_task(main())
+    try:
+        loop.run_until_complete(task)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(task)
+        if runner is not None:
+            loop.run_until_complete(runner.cleanup())
+        rest = asyncio.all_tasks(loop)
+        for leftover in rest:
+            leftover.cancel()
+        if rest:
+            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

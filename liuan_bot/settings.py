@@ -76,7 +76,11 @@ class Settings:
     sandbox: bool
     database_url: str
     reply_budget_s: float = 2.0
-    callback_max_age_s: float = 0.0
+    callback_max_age_s: float = 300.0
+    callback_future_skew_s: float = 60.0
+    http_header_timeout_s: float = 10.0
+    http_body_timeout_s: float = 10.0
+    http_max_connections: int = 512
     api_base: str = DEFAULT_API_BASE
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -250,7 +254,11 @@ def load_settings(
         sandbox=sandbox,
         database_url=database_url,
         reply_budget_s=number("REPLY_BUDGET_S", 2.0),
-        callback_max_age_s=number("CALLBACK_MAX_AGE_S", 0.0),
+        callback_max_age_s=number("CALLBACK_MAX_AGE_S", 300.0),
+        callback_future_skew_s=number("CALLBACK_FUTURE_SKEW_S", 60.0),
+        http_header_timeout_s=number("HTTP_HEADER_TIMEOUT_S", 10.0, minimum=0.1),
+        http_body_timeout_s=number("HTTP_BODY_TIMEOUT_S", 10.0, minimum=0.1),
+        http_max_connections=int(number("HTTP_MAX_CONNECTIONS", 512, minimum=8)),
         api_base=api_base,
         http_host=get("HTTP_HOST", "127.0.0.1"),
         http_port=int(port_value) if port_value == int(port_value) else 8080,

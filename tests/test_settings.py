@@ -30,7 +30,7 @@ def test_live_settings_hide_every_secret_in_repr(tmp_path: Path) -> None:
 def test_defaults(tmp_path: Path) -> None:
     settings = load_settings(LIVE, data_dir=tmp_path)
     assert settings.database_url == "sqlite+aiosqlite:///data/liuan_bot.db"
-    assert (settings.reply_budget_s, settings.callback_max_age_s) == (2.0, 0.0)
+    assert (settings.reply_budget_s, settings.callback_max_age_s) == (2.0, 300.0)
     assert (settings.http_host, settings.http_port, settings.timezone) == (
         "127.0.0.1",
         8080,

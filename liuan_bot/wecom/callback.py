@@ -1,16 +1,24 @@
 """The callback endpoint: GET URL verification, POST messages and events.
 
-Wrong signature or corp id → 403; malformed → 400; too large → 413; otherwise 200, with an
-encrypted passive reply or an empty body. Never a 5xx, never a stack trace, and a rejected
-request changes nothing.
+Wrong signature or corp id → 403; malformed, garbled or over-long → 400; too large → 413;
+body not received in time → 408; otherwise 200, with an encrypted passive reply or an empty
+body. 503 only when storage is down (WeCom retries). Never another 5xx, never a stack trace,
+one log line per refusal with no signature, nonce, timestamp or echostr in it, and a refused
+request changes nothing (issue 8 item 6).
+
+Replay protection: a callback whose `timestamp` is older than `max_age_s` or more than
+`future_skew_s` ahead of the clock is refused (403) before it is decrypted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from liuan_bot.clock import Clock
 from liuan_bot.inbox import Reply
@@ -27,6 +35,39 @@ log = logging.getLogger("liuan_bot.wecom.callback")
 
 Accept = Callable[[Incoming], Awaitable[Reply | None]]
 _PARAMS = ("msg_signature", "timestamp", "nonce")
+_STATUS_TEXT = {
+    400: "bad request",
+    403: "forbidden",
+    408: "request timeout",
+    413: "too large",
+}
+# WeCom's documented limits, in UTF-8 bytes (wecom-facts §2, §3.2; WeCom 成员 userid 1–64 bytes).
+FIELD_LIMITS: dict[str, int] = {
+    "from_user": 64,  # UserID
+    "msg_type": 32,
+    "event": 64,
+    "event_key": 1024,  # card button key ≤1024 bytes (menu keys ≤128)
+    "task_id": 128,
+    "card_type": 64,
+    "response_code": 1024,
+    "agent_id": 20,
+}
+_QUERY_MAX = 128  # msg_signature is 40 hex, timestamp ~10 digits, nonce a short number
+
+
+def field_problem(incoming: Incoming) -> str | None:
+    """Which field of a decrypted callback breaks WeCom's documented limits, if any."""
+    for name, limit in FIELD_LIMITS.items():
+        value = getattr(incoming, name)
+        if value is not None and len(str(value).encode("utf-8", "surrogatepass")) > limit:
+            return f"{name} longer than {limit} bytes"
+    if incoming.msg_id is not None and not (
+        incoming.msg_id.isdigit() and len(incoming.msg_id) <= 20
+    ):
+        return "msg_id is not a 64-bit integer"
+    if incoming.agent_id is not None and not incoming.agent_id.lstrip("-").isdigit():
+        return "agent_id is not an integer"
+    return None
 
 
 class CallbackView:
@@ -39,35 +80,58 @@ class CallbackView:
         clock: Clock,
         *,
         max_body_bytes: int,
-        max_age_s: float = 0.0,
+        max_age_s: float = 300.0,
+        future_skew_s: float = 60.0,
+        body_timeout_s: float = 10.0,
         on_outcome: Callable[[str], None] = lambda outcome: None,
+        replay_clock: Clock | None = None,
     ) -> None:
         self._crypto = crypto
         self._accept = accept
         self._clock = clock
+        self._replay_clock = replay_clock or clock
         self._max_body = max_body_bytes
         self._max_age = max_age_s
+        self._skew = future_skew_s
+        self._body_timeout = body_timeout_s
         self._outcome = on_outcome
 
     def _refuse(self, status: int, outcome: str, reason: str) -> web.Response:
         self._outcome(outcome)
         log.warning("callback refused status=%s reason=%s", status, reason)
-        return web.Response(
-            status=status, text={400: "bad request", 403: "forbidden", 413: "too large"}[status]
-        )
+        return web.Response(status=status, text=_STATUS_TEXT[status])
 
-    def _too_old(self, timestamp: str) -> bool:
+    def _stale(self, timestamp: str) -> str | None:
+        """Why `timestamp` is refused (replay protection), or None."""
+        if not timestamp.isdigit() or len(timestamp) > 12:
+            return "timestamp is not a number"
         if self._max_age <= 0:
-            return False
-        try:
-            return abs(self._clock.now().timestamp() - int(timestamp)) > self._max_age
-        except ValueError:
-            return True
+            return None
+        age = self._replay_clock.now().timestamp() - int(timestamp)
+        if age > self._max_age:
+            return "timestamp older than the allowed age"
+        if -age > self._skew:
+            return "timestamp in the future"
+        return None
+
+    def _query_problem(self, request: web.Request, names: tuple[str, ...]) -> str | None:
+        query = request.query
+        for name in names:
+            value = query.get(name, "")
+            if not value:
+                return "missing query parameter"
+            if name != "echostr" and len(value) > _QUERY_MAX:
+                return "query parameter too long"
+        return None
 
     async def verify(self, request: web.Request) -> web.Response:
         query = request.query
-        if any(not query.get(k) for k in (*_PARAMS, "echostr")):
-            return self._refuse(400, "malformed", "missing query parameter")
+        problem = self._query_problem(request, (*_PARAMS, "echostr"))
+        if problem:
+            return self._refuse(400, "malformed", problem)
+        stale = self._stale(query["timestamp"])
+        if stale:
+            return self._refuse(403, "rejected", stale)
         try:
             echo = self._crypto.verify_url(
                 query["msg_signature"], query["timestamp"], query["nonce"], query["echostr"]
@@ -79,17 +143,40 @@ class CallbackView:
         self._outcome("verified")
         return web.Response(body=echo.encode(), content_type="text/plain")
 
-    async def receive(self, request: web.Request) -> web.Response:
-        query = request.query
+    async def _read_body(self, request: web.Request) -> bytes | web.Response:
         if request.content_length is not None and request.content_length > self._max_body:
-            return self._refuse(413, "too_large", f"content-length {request.content_length}")
-        body = await request.content.read(self._max_body + 1)
+            return self._refuse(413, "too_large", "content-length over limit")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                # read() returns what has arrived so far: read to the end (or past the limit)
+                while size <= self._max_body:
+                    chunk = await request.content.read(self._max_body + 1 - size)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+        except TimeoutError:
+            return self._refuse(408, "malformed", "body not received in time")
+        except (HttpProcessingError, RequestPayloadError, ValueError) as exc:  # corrupt gzip
+            return self._refuse(400, "malformed", f"unreadable body ({type(exc).__name__})")
+        body = b"".join(chunks)
         if len(body) > self._max_body:
             return self._refuse(413, "too_large", "body over limit")
-        if any(not query.get(k) for k in _PARAMS) or not body:
-            return self._refuse(400, "malformed", "missing query parameter or body")
-        if self._too_old(query["timestamp"]):
-            return self._refuse(403, "rejected", "timestamp outside the allowed age")
+        return body
+
+    async def receive(self, request: web.Request) -> web.Response:
+        query = request.query
+        body = await self._read_body(request)
+        if isinstance(body, web.Response):
+            return body
+        problem = self._query_problem(request, _PARAMS) or ("" if body else "empty body")
+        if problem:
+            return self._refuse(400, "malformed", problem)
+        stale = self._stale(query["timestamp"])
+        if stale:
+            return self._refuse(403, "rejected", stale)
         try:
             plaintext = self._crypto.decrypt(
                 body, query["msg_signature"], query["timestamp"], query["nonce"]
@@ -101,10 +188,18 @@ class CallbackView:
             return self._refuse(400, "malformed", f"{type(exc).__name__}: {exc}"[:200])
         if incoming.corp_id and incoming.corp_id != self._crypto.corp_id:
             return self._refuse(403, "rejected", "plaintext ToUserName is not our corp id")
+        too_long = field_problem(incoming)
+        if too_long:
+            return self._refuse(400, "malformed", too_long)
         try:
             reply = await self._accept(incoming)
-        except Exception:  # storage down: answer non-200 so WeCom retries; no stack trace out
-            log.exception("callback key=%s could not be stored", incoming.dedupe_key)
+        except Exception as exc:  # storage down: non-200 so WeCom retries; one line, no trace
+            log.error(
+                "callback key=%s could not be stored: %s: %s",
+                incoming.dedupe_key,
+                type(exc).__name__,
+                str(exc).splitlines()[0][:200] if str(exc) else "",
+            )
             self._outcome("unavailable")
             return web.Response(status=503, text="busy, retry")
         return self._answer(incoming, reply)

@@ -6,10 +6,13 @@ plaintext is read with xmltodict (wechatpy's own parser, entities disabled) and 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import xmltodict
+
+DEDUPE_KEY_MAX = 200  # inbound_messages.dedupe_key is varchar(200)
 
 
 class NotACallback(ValueError):
@@ -51,7 +54,13 @@ class Incoming:
             self.event_key or "",
             self.task_id or "",
         ]
-        return "evt:" + ":".join(parts)
+        key = "evt:" + ":".join(parts)
+        if len(key) <= DEDUPE_KEY_MAX:
+            return key
+        # A legitimate long key (64-byte userid, 1024-byte card key): keep a readable prefix
+        # and make it unique with a sha256 of the whole, so it always fits its column.
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return key[: DEDUPE_KEY_MAX - len(digest) - 1] + "#" + digest
 
 
 def _text(node: Any) -> str:
