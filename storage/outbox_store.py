@@ -2,24 +2,43 @@
 
 Claiming is a conditional UPDATE, so two workers (or two processes on PostgreSQL) never hold
 the same row; PostgreSQL additionally skips locked rows (SQLite serialises writers anyway).
+Every outcome is written under the claim token (`claimed_by`): a worker whose lease ran out
+and whose row was taken over records nothing. Rows that give up are `parked` (dead letter),
+listed and re-driven by `bot.py outbox list --failed` / `outbox retry`, and reported to the
+news office once a day (`report_parked`). `SqlPacer` shares the pacing windows and the daily
+budget between instances on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import uuid4
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import delete, func, insert, or_, update
 from sqlmodel import and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from liuan_bot.clock import utc
-from liuan_bot.messages import Outgoing
-from liuan_bot.outbox import Claimed, Delivered
+from liuan_bot.clock import SHANGHAI, utc
+from liuan_bot.domain.roles import Role
+from liuan_bot.messages import Outgoing, text_to_users
+from liuan_bot.outbox import PARKED_REPORT_SOURCE, Claimed, Delivered
+from liuan_bot.pacing import (
+    LIMITS_BY_KIND,
+    LONGEST_WINDOW_S,
+    budget_cost,
+    day_of,
+    over_budget,
+    pacing_keys,
+    seconds_to_next_day,
+    window_wait,
+)
 from storage.engine import SessionFactory, batch_size, read_only, transaction
-from storage.tables import OutboxMessage
+from storage.roster_store import userids_with_role
+from storage.tables import OutboxBudget, OutboxMessage, OutboxPacing
 
 
 @dataclass(frozen=True)
@@ -99,6 +118,14 @@ def _due(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
+def _held(row_id: int, claim: str):  # type: ignore[no-untyped-def]
+    return and_(
+        col(OutboxMessage.id) == row_id,
+        col(OutboxMessage.claimed_by) == claim,
+        col(OutboxMessage.status) == "sending",
+    )
+
+
 class SqlOutboxStore:
     """`liuan_bot.outbox.OutboxStore` on the database."""
 
@@ -109,6 +136,8 @@ class SqlOutboxStore:
     async def claim_due(
         self, now: datetime, worker: str, lease_until: datetime, limit: int
     ) -> list[Claimed]:
+        """Claim up to `limit` due rows. Rows whose target has no pacing budget left are not
+        due: the worker moved their `next_attempt_at` to when the budget frees."""
         now = utc(now)
         claim = f"{worker}/{uuid4().hex[:12]}"
         async with self._sessions() as session:  # nothing due: never touch the write lock
@@ -162,15 +191,16 @@ class SqlOutboxStore:
                 for r in rows
             ]
 
-    async def _update(self, row_id: int, claim: str, **values: object) -> None:
+    async def _update(self, row_id: int, claim: str, **values: object) -> bool:
         async with transaction(self._sessions) as session:
-            await session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row_id)
-                .where(col(OutboxMessage.claimed_by) == claim)
-                .where(col(OutboxMessage.status) == "sending")
-                .values(**values)
+            result = await session.exec(
+                update(OutboxMessage).where(_held(row_id, claim)).values(**values)
             )
+            return bool(result.rowcount)
+
+    async def renew(self, row_id: int, claim: str, lease_until: datetime) -> bool:
+        """Extend the lease of a row still held under `claim`; False when it was lost."""
+        return await self._update(row_id, claim, lease_until=utc(lease_until))
 
     async def mark_sent(self, row_id: int, claim: str, now: datetime, result: Delivered) -> None:
         await self._update(
@@ -206,18 +236,73 @@ class SqlOutboxStore:
             values["attempts"] = OutboxMessage.attempts - 1
         await self._update(row_id, claim, **values)
 
-    async def mark_failed(
-        self, row_id: int, claim: str, now: datetime, error: str, errcode: int | None
+    async def defer_target(self, row_id: int, claim: str, target: str, at: datetime) -> None:
+        """No budget for `target` until `at`: this row, the claim's other rows to the same
+        target and every pending row to it wait until then, in one transaction (so a backlog
+        is not claimed again and again while it waits)."""
+        at = utc(at)
+        async with transaction(self._sessions) as session:
+            await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.claimed_by) == claim)
+                .where(col(OutboxMessage.status) == "sending")
+                .where(or_(col(OutboxMessage.id) == row_id, col(OutboxMessage.target) == target))
+                .values(
+                    status="pending",
+                    next_attempt_at=at,
+                    lease_until=None,
+                    attempts=OutboxMessage.attempts - 1,
+                )
+            )
+            await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.status) == "pending")
+                .where(col(OutboxMessage.target) == target)
+                .where(col(OutboxMessage.next_attempt_at) < at)
+                .values(next_attempt_at=at)
+            )
+
+    async def release(self, claim: str, at: datetime) -> None:
+        """Give back every row still held under `claim`, uncounted, due at `at`."""
+        async with transaction(self._sessions) as session:
+            await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.claimed_by) == claim)
+                .where(col(OutboxMessage.status) == "sending")
+                .values(
+                    status="pending",
+                    next_attempt_at=utc(at),
+                    lease_until=None,
+                    attempts=OutboxMessage.attempts - 1,
+                )
+            )
+
+    async def park(
+        self,
+        row_id: int,
+        claim: str,
+        now: datetime,
+        reason: str,
+        error: str,
+        errcode: int | None,
     ) -> None:
         await self._update(
             row_id,
             claim,
-            status="failed",
+            status="parked",
             lease_until=None,
+            parked_at=utc(now),
+            park_reason=reason[:500],
             last_error=error[:2000],
             last_errcode=errcode,
             sent_at=None,
         )
+
+    async def mark_failed(
+        self, row_id: int, claim: str, now: datetime, error: str, errcode: int | None
+    ) -> None:
+        """Kept for callers of the old interface: a failure is a parking."""
+        await self.park(row_id, claim, now, "发送失败", error, errcode)
 
     async def depth(self) -> dict[str, int]:
         async with self._sessions() as session:
@@ -227,3 +312,178 @@ class SqlOutboxStore:
                 )
             ).all()
         return {str(status): int(count) for status, count in rows}
+
+
+# ---------------------------------------------------------------- parked rows (dead letter)
+
+
+@dataclass(frozen=True)
+class ParkedRow:
+    id: int
+    kind: str
+    target: str
+    source: str
+    reason: str
+    errcode: int | None
+    parked_at: datetime | None
+    attempts: int
+
+
+async def list_parked(sessions: SessionFactory) -> list[ParkedRow]:
+    async with sessions() as session:
+        rows = (
+            await session.exec(
+                select(OutboxMessage)
+                .where(col(OutboxMessage.status) == "parked")
+                .order_by(col(OutboxMessage.id))
+            )
+        ).all()
+    return [
+        ParkedRow(
+            r.id or 0,
+            r.kind,
+            r.target,
+            r.source,
+            r.park_reason or "发送失败",
+            r.last_errcode,
+            r.parked_at,
+            r.attempts,
+        )
+        for r in rows
+    ]
+
+
+async def retry_parked(sessions: SessionFactory, now: datetime, ids: Sequence[int] | None) -> int:
+    """Send parked rows again (all when `ids` is None): pending now, attempts from zero."""
+    async with transaction(sessions) as session:
+        query = update(OutboxMessage).where(col(OutboxMessage.status) == "parked")
+        if ids is not None:
+            query = query.where(col(OutboxMessage.id).in_(list(ids)))
+        result = await session.exec(
+            query.values(
+                status="pending",
+                next_attempt_at=utc(now),
+                attempts=0,
+                lease_until=None,
+                claimed_by=None,
+                parked_at=None,
+            )
+        )
+        return int(result.rowcount or 0)
+
+
+async def report_parked(sessions: SessionFactory, now: datetime) -> int:
+    """While any row is parked, tell the news office once a day, through the outbox itself
+    (idempotent per day by its dedupe key; its own parked reports are not counted, so a
+    report that cannot be delivered never reports itself). The rows enqueued."""
+    day = day_of(now)
+    async with transaction(sessions) as session:
+        rows = (
+            await session.exec(
+                select(OutboxMessage.park_reason, OutboxMessage.parked_at)
+                .where(col(OutboxMessage.status) == "parked")
+                .where(col(OutboxMessage.source) != PARKED_REPORT_SOURCE)
+            )
+        ).all()
+        if not rows:
+            return 0
+        key = f"{PARKED_REPORT_SOURCE}:{day}"
+        exists = await session.exec(
+            select(OutboxMessage.id).where(col(OutboxMessage.dedupe_key).startswith(key)).limit(1)
+        )
+        if exists.first() is not None:
+            return 0
+        users = await userids_with_role(session, Role.NEWS_OFFICE)
+        if not users:
+            return 0
+        reasons = Counter(reason or "发送失败" for reason, _ in rows)
+        first = min((at for _, at in rows if at is not None), default=None)
+        lines = [f"【消息投递提醒】目前有 {len(rows)} 条消息未能送达，已暂停发送。"]
+        lines += [f"· {reason}：{count} 条" for reason, count in reasons.most_common(5)]
+        if first is not None:
+            lines.append(f"最早一条在 {first.astimezone(SHANGHAI):%m月%d日 %H:%M}。")
+        lines.append("请联系系统管理员查看原因，处理后重新发送。")
+        queued = await enqueue(
+            session,
+            text_to_users(users, "\n".join(lines)),
+            now,
+            source=PARKED_REPORT_SOURCE,
+            dedupe_key=key,
+        )
+        return len(queued)
+
+
+# ---------------------------------------------------------------- pacing shared on PostgreSQL
+
+
+def _lock_id(name: str) -> int:
+    """A stable signed 64-bit advisory-lock id for a pacing key."""
+    digest = hashlib.blake2b(f"liuan-pacing:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class SqlPacer:
+    """`liuan_bot.pacing.Pacer` in the database: every instance on one PostgreSQL counts in
+    the same windows. A reservation locks its keys (transaction-scoped advisory locks, in a
+    fixed order), reads the key's sends of the last hour, and records the send when it fits,
+    so two instances can never both take the 30th slot of a minute."""
+
+    def __init__(self, sessions: SessionFactory, *, daily_budget: int | None = None) -> None:
+        self._sessions = sessions
+        self._daily_budget = daily_budget
+
+    async def reserve(self, kind: str, target: str, now: datetime) -> float:
+        limits = LIMITS_BY_KIND.get(kind)
+        keys = sorted(set(pacing_keys(kind, target)))
+        if limits is None or not keys:
+            return 0.0
+        cost = budget_cost(kind, target)
+        stamp = utc(now)
+        async with transaction(self._sessions) as session:
+            budgeted = self._daily_budget is not None and cost > 0
+            if budgeted:
+                await session.exec(select(func.pg_advisory_xact_lock(_lock_id("budget"))))
+            for key in keys:
+                await session.exec(select(func.pg_advisory_xact_lock(_lock_id(key))))
+            since = stamp - timedelta(seconds=LONGEST_WINDOW_S)
+            sent = (
+                await session.exec(
+                    select(OutboxPacing.key, OutboxPacing.at)
+                    .where(col(OutboxPacing.key).in_(keys))
+                    .where(col(OutboxPacing.at) > since)
+                    .order_by(col(OutboxPacing.at))
+                )
+            ).all()
+            by_key: dict[str, list[float]] = {}
+            for key, at in sent:
+                by_key.setdefault(key, []).append(at.timestamp())
+            wait = max(
+                (window_wait(by_key.get(k, []), limits, stamp.timestamp()) for k in keys),
+                default=0.0,
+            )
+            if wait > 0:
+                return wait
+            day = day_of(now)
+            if budgeted:
+                used = (
+                    await session.exec(select(OutboxBudget.used).where(OutboxBudget.day == day))
+                ).first()
+                if over_budget(used or 0, cost, self._daily_budget or 0):
+                    return seconds_to_next_day(now)
+                if used is None:
+                    session.add(OutboxBudget(day=day, used=cost))
+                else:
+                    await session.exec(
+                        update(OutboxBudget)
+                        .where(col(OutboxBudget.day) == day)
+                        .values(used=OutboxBudget.used + cost)
+                    )
+            await session.exec(
+                delete(OutboxPacing)
+                .where(col(OutboxPacing.key).in_(keys))
+                .where(col(OutboxPacing.at) <= since)
+            )
+            await session.exec(
+                insert(OutboxPacing).values([{"key": k, "at": stamp} for k in keys])
+            )
+            return 0.0

@@ -93,6 +93,29 @@ class OutboxMessage(SQLModel, table=True):
     msgid: str | None = Field(default=None, max_length=128)
     response_code: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     invalid_users: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    parked_at: datetime | None = None  # status 'parked': gave up, kept for `outbox retry`
+    park_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class OutboxPacing(SQLModel, table=True):
+    """One send counted in a pacing window (PostgreSQL, shared by every instance): kept for
+    the longest window (1 h), keyed `app:<userid>` or `robot:<name>`."""
+
+    __tablename__ = "outbox_pacing"
+    __table_args__ = (Index("ix_outbox_pacing_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)
+    at: datetime
+
+
+class OutboxBudget(SQLModel, table=True):
+    """Recipient sends used per natural day (Beijing time) against the app's daily budget."""
+
+    __tablename__ = "outbox_budget"
+
+    day: str = Field(max_length=10, primary_key=True)
+    used: int = Field(default=0)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -3,11 +3,12 @@
 wechatpy's client is blocking and retries token errors without bound, so the bot calls the
 HTTP API itself (wecom-facts §10.3). Error handling follows wecom-facts §4:
 
-- 40001/40014/42001 → refresh the access token once and retry once (an expired token has been
-  seen answering 40014);
+- 40014/42001/41001 (and 40001 from anything but gettoken) → refresh the access token once and
+  retry once (an expired token has been seen answering 40014);
 - -1 (system busy) → retry up to `busy_retries` times with exponential backoff;
 - 45009/45033 → `WeComRateLimited` at once; the outbox paces and backs off;
-- anything else non-zero → `WeComApiError`.
+- anything else non-zero → `WeComApiError`, whose `error_class` (see `classify`) tells the
+  outbox what to do with the row (docs/outbox-errors.md).
 
 Error tree::
 
@@ -29,6 +30,7 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 import aiohttp
@@ -37,10 +39,73 @@ from liuan_bot.clock import Clock
 
 log = logging.getLogger(__name__)
 
-TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
+TOKEN_ERRCODES = frozenset({40001, 40014, 41001, 42001})
 BUSY_ERRCODE = -1
 RATE_LIMIT_RETRY_AFTER_S = {45009: 60.0, 45033: 5.0}
 ALL_RECIPIENTS_INVALID = 81013
+
+
+class ErrorClass(StrEnum):
+    """What the outbox does with a row whose send failed (docs/outbox-errors.md)."""
+
+    TOKEN = "token"  # retry with a fresh access token, no attempt limit
+    BACKOFF = "backoff"  # retry with capped exponential backoff, no attempt limit
+    RECIPIENT = "recipient"  # permanent for this recipient/message: park, tell the sender
+    CONFIG = "config"  # the app's configuration is wrong: tell operators, keep rows, probe
+    UNKNOWN = "unknown"  # not in WeCom's table as we know it: retry a few times, then park
+
+
+# WeCom global error codes (developer.work.weixin.qq.com/document/path/90313), by class.
+TOKEN_CLASS = frozenset({40014, 41001, 42001})  # + 40001 outside gettoken
+BACKOFF_CLASS = frozenset({BUSY_ERRCODE, 45009, 45033})
+RECIPIENT_CLASS = frozenset(
+    {
+        81013,  # user & party & tag all invalid
+        40003,  # invalid userid
+        40031,  # invalid userid list
+        60111,  # userid not found
+        81011,  # no privilege to send to this user (outside the app's visible range)
+        86003,  # appchat: chat not found
+        40008,  # invalid message type
+        44004,  # text content empty
+        45002,  # content too long
+        40058,  # invalid parameter (e.g. schedule end before start)
+        400058,  # schedule not found
+    }
+)
+CONFIG_CLASS = frozenset(
+    {
+        40013,  # invalid corpid
+        40056,  # invalid agentid
+        40091,  # invalid secret
+        41002,  # corpid missing
+        41004,  # secret missing
+        48001,  # API unauthorised for this app
+        48002,  # API forbidden
+        60011,  # no privilege (app visible range / API permission)
+        60020,  # server IP not in the trusted IP list
+        93000,  # invalid webhook url (robot key)
+        301002,  # no permission for this app
+    }
+)  # + 40001 from gettoken (the secret is wrong)
+
+
+def classify(errcode: int | None, path: str) -> ErrorClass:
+    """The class of an errcode returned by `path`; None means no WeCom answer (HTTP 5xx,
+    timeout, connection error): back off and retry."""
+    if errcode is None or errcode in BACKOFF_CLASS:
+        return ErrorClass.BACKOFF
+    if errcode == 40001:
+        return ErrorClass.CONFIG if path == GETTOKEN_PATH else ErrorClass.TOKEN
+    if errcode in TOKEN_CLASS:
+        return ErrorClass.TOKEN
+    if errcode in RECIPIENT_CLASS:
+        return ErrorClass.RECIPIENT
+    if errcode in CONFIG_CLASS:
+        return ErrorClass.CONFIG
+    return ErrorClass.UNKNOWN
+
+
 MAX_TOUSER = 1000
 MAX_TOPARTY = 100
 MAX_TOTAG = 100
@@ -76,7 +141,8 @@ class WeComApiError(WeComError):
         self.errcode = errcode
         self.errmsg = errmsg
         self.path = path
-        self.retryable = errcode == BUSY_ERRCODE or errcode in RATE_LIMIT_RETRY_AFTER_S
+        self.error_class = classify(errcode, path)
+        self.retryable = self.error_class in (ErrorClass.BACKOFF, ErrorClass.TOKEN)
         super().__init__(f"WeCom {path} failed: errcode={errcode} errmsg={errmsg}")
 
 
@@ -92,6 +158,7 @@ class WeComTransportError(WeComError):
     """The call did not produce a WeCom JSON answer (HTTP error, network, timeout, bad body)."""
 
     retryable = True
+    error_class = ErrorClass.BACKOFF
 
     def __init__(self, message: str, *, path: str, status: int | None = None) -> None:
         self.path = path
@@ -310,7 +377,7 @@ class WeComApiClient:
             self.error_counts[errcode] += 1
             errmsg = redact(str(data.get("errmsg", "")), secrets)
             log.warning("WeCom %s returned errcode %d: %s", path, errcode, errmsg)
-            if uses_token and errcode in TOKEN_ERRCODES and not token_retried:
+            if uses_token and classify(errcode, path) is ErrorClass.TOKEN and not token_retried:
                 token_retried = True
                 await self._refresh_token(failed=token)
                 continue

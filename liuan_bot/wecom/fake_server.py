@@ -186,6 +186,17 @@ class FakeWeCom:
         """Deliver as usual, then wait `seconds` (real time) before answering."""
         self._add_fault(_Fault(path, times, delay_s=seconds))
 
+    def fail_always(
+        self, errcode: int, *, path: str | None = None, errmsg: str = "fake failure"
+    ) -> None:
+        """Answer every matching request with `errcode` until `clear_faults()` (an outage or
+        a configuration error that lasts)."""
+        self.fail_next(errcode, path=path, times=1 << 62, errmsg=errmsg)
+
+    def clear_faults(self) -> None:
+        """End every injected fault (the outage is over, the configuration fixed)."""
+        self._state.faults.clear()
+
     def expire_tokens(self) -> None:
         """Every token issued so far answers 42001 from now on."""
         self._state.expired.update(self._state.tokens)
