@@ -37,6 +37,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
         "LIUAN_WECOM_AES_KEY": AES_KEY,
         "LIUAN_WECOM_AGENT_ID": str(AGENT_ID),
         "LIUAN_DATABASE_URL": database_url,
+        # A generous budget: on a loaded machine a handler may take seconds, and a test must not
+        # see its reply move to the outbox because of that. Tests of the budget set their own.
+        "LIUAN_REPLY_BUDGET_S": "60",
         **overrides,
     }
     return load_settings(env, data_dir=data_dir)
