@@ -40,11 +40,14 @@ async def release_channels(session: AsyncSession, release_id: int | None) -> lis
 async def failed_relay_deliveries(
     session: AsyncSession, record_id: str | None = None
 ) -> list[FailedDelivery]:
-    """Outbox rows of relay messages that failed for good, one per (record, channel)."""
+    """Outbox rows of relay messages that gave up (parked), one per (record, channel)."""
     prefix = f"relay:{record_id}:%" if record_id else "relay:%"
     rows = await session.exec(
         select(OutboxMessage.source, OutboxMessage.last_error, OutboxMessage.last_errcode)
-        .where(col(OutboxMessage.source).like(prefix), col(OutboxMessage.status) == "failed")
+        .where(
+            col(OutboxMessage.source).like(prefix),
+            col(OutboxMessage.status).in_(("failed", "parked")),
+        )
         .order_by(col(OutboxMessage.id))
     )
     found: dict[tuple[str, str], FailedDelivery] = {}

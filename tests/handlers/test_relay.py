@@ -159,11 +159,12 @@ async def test_b2_a_county_notice_without_a_reachable_robot_is_shown_undelivered
 async def test_b2_a_channel_message_wecom_refuses_is_shown_failed_and_reported(
     harness: Harness,
 ) -> None:
-    """Issue 9 B2: the newspaper editor's piece is refused by WeCom (60020): 发布情况 shows it
-    undelivered and the news office hears of it once, from the sweep."""
+    """Issue 9 B2: WeCom refuses the newspaper editor's piece for good (40003, invalid
+    recipient): 发布情况 shows it undelivered and the news office hears of it once, from the
+    sweep."""
     h = harness
     await _held(h)
-    h.fake.fail_next(60020, path="/cgi-bin/message/send", errmsg="not allow to access")
+    h.fake.fail_next(40003, path="/cgi-bin/message/send", errmsg="invalid userid")
     await h.deliver_outbox()
     engine = h.bot.reminders
     assert engine is not None
@@ -171,7 +172,7 @@ async def test_b2_a_channel_message_wecom_refuses_is_shown_failed_and_reported(
     await h.deliver_outbox()
     [notice] = texts(h, "newsoffice", "【转发消息未送达】")
     assert "皖西日报" in notice
-    assert "60020" in notice
+    assert "40003" in notice
     await sweep(engine, h.clock.now())  # reported once
     await h.deliver_outbox()
     assert len(texts(h, "newsoffice", "【转发消息未送达】")) == 1
