@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from aiohttp import web
 
 from liuan_bot.clock import Clock
-from liuan_bot.inbox import Reply
+from liuan_bot.messages import Reply
 from liuan_bot.wecom.crypto import CallbackCrypto, CallbackMalformed, CallbackRejected
 from liuan_bot.wecom.inbound import (
     Incoming,
@@ -25,7 +26,7 @@ from liuan_bot.wecom.inbound import (
 
 log = logging.getLogger("liuan_bot.wecom.callback")
 
-Accept = Callable[[Incoming], Awaitable[Reply | None]]
+Accept = Callable[[Incoming, datetime], Awaitable[Reply | None]]  # (message, its arrival)
 _PARAMS = ("msg_signature", "timestamp", "nonce")
 
 
@@ -80,6 +81,7 @@ class CallbackView:
         return web.Response(body=echo.encode(), content_type="text/plain")
 
     async def receive(self, request: web.Request) -> web.Response:
+        arrived = self._clock.now()  # the reply budget counts from here (issue 8.3)
         query = request.query
         if request.content_length is not None and request.content_length > self._max_body:
             return self._refuse(413, "too_large", f"content-length {request.content_length}")
@@ -102,7 +104,7 @@ class CallbackView:
         if incoming.corp_id and incoming.corp_id != self._crypto.corp_id:
             return self._refuse(403, "rejected", "plaintext ToUserName is not our corp id")
         try:
-            reply = await self._accept(incoming)
+            reply = await self._accept(incoming, arrived)
         except Exception:  # storage down: answer non-200 so WeCom retries; no stack trace out
             log.exception("callback key=%s could not be stored", incoming.dedupe_key)
             self._outcome("unavailable")
