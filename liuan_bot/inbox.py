@@ -142,7 +142,7 @@ class Inbox:
         lease_s: float = 6.0,
         on_outcome: Callable[[str], None] = lambda outcome: None,
     ) -> None:
-        self._store = store
+        self.store = store
         self._pipeline = pipeline
         self._clock = clock
         self._budget = timedelta(seconds=max(0.0, reply_budget_s))
@@ -242,7 +242,7 @@ class Inbox:
     async def _store_new(self, job: _Job, arrived: datetime) -> int | None:
         incoming = job.incoming
         now = self._clock.now()
-        inbound_id = await self._store.record(incoming, arrived, self.owner, now + self._lease)
+        inbound_id = await self.store.record(incoming, arrived, self.owner, now + self._lease)
         if inbound_id is not None:
             log.info(
                 "inbound id=%s key=%s from=%s type=%s",
@@ -252,9 +252,7 @@ class Inbox:
                 incoming.event or incoming.msg_type,
             )
             return inbound_id
-        taken = await self._store.take_over(
-            incoming.dedupe_key, self.owner, now, now + self._lease
-        )
+        taken = await self.store.take_over(incoming.dedupe_key, self.owner, now, now + self._lease)
         if taken is None:  # handled already, or another instance holds a live lease
             log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
             return None
@@ -267,7 +265,7 @@ class Inbox:
         """Take over every stored message whose lease ran out (a crash, here or on another
         instance) and handle it; with nobody waiting, its answer goes through the outbox."""
         now = self._clock.now()
-        stale = await self._store.claim_stale(self.owner, now, now + self._lease, limit)
+        stale = await self.store.claim_stale(self.owner, now, now + self._lease, limit)
         started = 0
         for inbound_id, incoming in stale:
             if incoming.dedupe_key in self._jobs:
