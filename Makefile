@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint typecheck pytest install install-dev db demo bench clean
+.PHONY: run test test-fast lint typecheck pytest install install-dev db demo bench clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ pytest: install-dev
 
 ## Lint, type-check and run the whole test suite
 test: lint typecheck pytest
+
+## The inner loop: every test not marked slow (no spawned servers), handlers called in-process
+test-fast: install-dev
+	$(PY) -m pytest -q -m "not slow"
 
 bench: install-dev
 	$(PY) bench/callback.py

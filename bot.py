@@ -15,11 +15,12 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -29,8 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.announcements import record_invalid
 from handlers.context import Deps, RelayConfig
-from handlers.dispatch import process_inbound
-from handlers.fast import FastPath
+from handlers.dispatch import InboundPipeline
 from handlers.feeds import feed_routes
 from handlers.registry import build_registry
 from handlers.reminders import ReminderEngine, preview, sweep
@@ -40,7 +40,7 @@ from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
 from liuan_bot.groups import load_groups, webhook_keys
-from liuan_bot.inbox import Inbox, Reply, ReplyRoute
+from liuan_bot.inbox import Inbox
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
 from liuan_bot.relay import Composer, load_channels
@@ -51,7 +51,6 @@ from liuan_bot.wecom.api import WeComApiClient
 from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
-from liuan_bot.wecom.inbound import Incoming
 from storage.conference_store import set_schedule_id
 from storage.engine import (
     SessionFactory,
@@ -60,10 +59,8 @@ from storage.engine import (
     make_session_factory,
     transaction,
 )
-from storage.fast_store import SqliteFastInbox
 from storage.inbox_store import SqlInboxStore
 from storage.outbox_store import SqlOutboxStore, enqueue
-from storage.roster_cache import RosterCache
 
 log = logging.getLogger("liuan_bot")
 ROOT = Path(__file__).resolve().parent
@@ -88,8 +85,8 @@ class Bot:
     run_worker: bool = True
     run_scheduler: bool = True
     webhook_keys: Mapping[str, str] = field(default_factory=dict)
-    roster_cache: RosterCache | None = None
-    fast_store: SqliteFastInbox | None = None
+    pipeline: InboundPipeline | None = None
+    sweep_every_s: float = 2.0
     reminders: ReminderEngine | None = None
     scheduler: ReminderScheduler | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -150,9 +147,6 @@ class Bot:
         await self.stop()
 
     async def start(self) -> None:
-        if self.roster_cache is not None:
-            await self.roster_cache.refresh()
-            self._tasks.append(asyncio.create_task(self._refresh_roster(self.roster_cache)))
         self._http = aiohttp.ClientSession()
         self.api = WeComApiClient(
             session=self._http,
@@ -172,6 +166,8 @@ class Bot:
             on_result=self._after_delivery,
         )
         self.deps = replace(self.deps, wake_outbox=self.worker.wake)
+        if self.pipeline is not None:
+            self.pipeline.deps = self.deps
         if self.run_worker:
             self._tasks.append(asyncio.create_task(self.worker.run_forever()))
         self.reminders = replace(
@@ -189,9 +185,8 @@ class Bot:
         self.scheduler = ReminderScheduler(run_sweep, self.clock)
         if self.run_scheduler:
             self.scheduler.start()
-        recovered = await self.inbox.recover(older_than=timedelta(seconds=30))
-        if recovered:
-            log.warning("recovered %s unhandled inbound messages", recovered)
+        if self.run_worker:  # stored messages nobody is handling: now, then every few seconds
+            self._tasks.append(asyncio.create_task(self.inbox.run_sweeps(self.sweep_every_s)))
         mode = "沙箱模式" if self.settings.sandbox else "正式模式"
         log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
 
@@ -212,14 +207,6 @@ class Bot:
         if notes and self.worker is not None:
             self.worker.wake()
 
-    async def _refresh_roster(self, cache: RosterCache) -> None:
-        while True:
-            await asyncio.sleep(60)
-            try:
-                await cache.refresh()
-            except Exception:
-                log.exception("roster cache refresh failed; keeping the previous one")
-
     async def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown()
@@ -234,8 +221,6 @@ class Bot:
         self._tasks.clear()
         if self._http is not None:
             await self._http.close()
-        if self.fast_store is not None:
-            self.fast_store.close()
         await self.engine.dispose()
 
 
@@ -280,25 +265,15 @@ def build_bot(
         groups=groups,
         relay=relay,
     )
-    bot_ref: list[Bot] = []
-
-    async def process(inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
-        return await process_inbound(bot_ref[0].deps, inbound_id, incoming, route)
-
-    cache = RosterCache(sessions)
-    fast_store = SqliteFastInbox.for_url(settings.database_url)
-    fast = (
-        FastPath(deps.registry, cache, fast_store, clock)
-        if fast_store is not None and settings.reply_budget_s > 0
-        else None
-    )
+    pipeline = InboundPipeline(deps)
+    postgres = not is_sqlite(settings.database_url)
     inbox = Inbox(
-        SqlInboxStore(sessions),
-        process,
+        SqlInboxStore(sessions, postgres=postgres),
+        pipeline,
         clock,
         reply_budget_s=settings.reply_budget_s,
+        owner=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"[:64],
         on_outcome=metrics.callback,
-        fast=fast,
     )
     bot = Bot(
         settings=settings,
@@ -306,17 +281,15 @@ def build_bot(
         engine=engine,
         deps=deps,
         inbox=inbox,
-        outbox_store=SqlOutboxStore(sessions, postgres=not is_sqlite(settings.database_url)),
+        outbox_store=SqlOutboxStore(sessions, postgres=postgres),
         metrics=metrics,
         api_base=base,
         fake=fake,
-        roster_cache=cache,
-        fast_store=fast_store,
+        pipeline=pipeline,
         run_worker=run_worker,
         run_scheduler=run_scheduler,
         webhook_keys=webhook_keys(robots, environ or {}),
     )
-    bot_ref.append(bot)
     return bot
 
 

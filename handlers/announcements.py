@@ -24,11 +24,11 @@ from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.roles import Role, parse_role
 from liuan_bot.errors import NotFound, UsageError
 from liuan_bot.groups import Group
-from liuan_bot.inbox import Reply
 from liuan_bot.messages import (
     MAX_USERS_PER_SEND,
     TEXT_MAX_BYTES,
     Outgoing,
+    Reply,
     split_text,
     text_to_users,
 )

@@ -14,10 +14,9 @@ from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
 from liuan_bot.domain.members import Member
 from liuan_bot.groups import Group
-from liuan_bot.messages import Outgoing
+from liuan_bot.messages import Incoming, Outgoing
 from liuan_bot.relay import ChannelSpec, Composer
 from liuan_bot.settings import Settings
-from liuan_bot.wecom.inbound import Incoming
 from storage.engine import SessionFactory
 
 

@@ -1,9 +1,16 @@
-"""Inbound message → sender → command → handler → reply, in one transaction.
+"""THE inbound pipeline: resolve the sender → match → permit → parse → handle → store the
+outcome, for every message on every database (issue 11.1; `liuan_bot.inbox.Pipeline`).
 
-The handler's effects, its pushes to others (outbox rows), the inbound message's status and
-the reply are committed together: a crash leaves either all of it or none of it, and the
-message is then recovered and handled once. A `UserError` rolls the handler's effects back
-and its Chinese message is the reply; anything else is logged and answered with an apology.
+* A read-only command (`CommandSpec.read_only`, and messages that only get an answer: 帮助,
+  我的信息, events, free text) is handled first, then stored handled with its reply in one
+  transaction — one INSERT, plus the outbox rows when the reply cannot go back passively.
+* Any other message was stored by the inbox first; its handler's writes, its pushes to others
+  and its reply (outbox rows), and the stored row's completion are one transaction, one
+  commit. A `UserError` rolls the handler's writes back and its Chinese message is the reply
+  (committed with the completion); anything else is logged and answered with an apology.
+
+The sender comes from a cache checked against the roster version in the same transaction, so
+it is never stale (storage/roster_cache.py).
 """
 
 from __future__ import annotations
@@ -20,15 +27,15 @@ from handlers.context import Context, Deps
 from handlers.decisions import card_command
 from handlers.reminders import acknowledge
 from liuan_bot.commands.fields import parse_fields
+from liuan_bot.domain.members import Member
 from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
-from liuan_bot.inbox import Reply, ReplyRoute
-from liuan_bot.messages import TEXT_MAX_BYTES, Outgoing, text_to_users
-from liuan_bot.wecom.inbound import Incoming
+from liuan_bot.inbox import ReplyRoute
+from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
 from storage.engine import transaction
-from storage.inbox_store import claim_inbound, finish_inbound
+from storage.inbox_store import finish_inbound, store_handled
 from storage.outbox_store import enqueue, enqueued
-from storage.roster_store import find_member
+from storage.roster_cache import RosterCache
 
 log = logging.getLogger("handlers.dispatch")
 
@@ -49,9 +56,7 @@ class Outcome:
 
 async def _unknown_command(deps: Deps, text: str, ctx: Context) -> str:
     """Free text: the likely command, pre-filled and ready to copy; else the closest words."""
-    if deps.suggester is not None and len(text) >= 4:
-        if not deps.suggester.loaded:  # jieba loads once, off the event loop (~1 s)
-            await asyncio.to_thread(deps.suggester.load)
+    if deps.suggester is not None and deps.suggester.loaded and len(text) >= 4:
         found = deps.suggester.suggest(text, ctx.now)
         if found is not None and deps.registry.by_key(found.key).allowed(ctx.sender.roles):
             reason = found.reason.rstrip("。")
@@ -108,28 +113,6 @@ async def _run_text(ctx: Context, content: str) -> Reply | None:
     return Reply(text=str(result))
 
 
-async def _decide(
-    deps: Deps, incoming: Incoming, source: str, session: AsyncSession, now: datetime
-) -> Outcome:
-    sender = await find_member(session, incoming.from_user)
-    if sender is None:
-        log.warning("%s from unregistered user %s", source, incoming.from_user)
-        await audit(
-            session,
-            now,
-            actor=incoming.from_user,
-            action="unregistered",
-            source=source,
-            detail={"content": incoming.content[:200]},
-        )
-        return Outcome(Reply(text=NOT_REGISTERED) if incoming.msg_type == "text" else None)
-    ctx = Context(deps, session, now, sender, incoming, "", source)
-    outcome = Outcome(await _run_command(ctx))
-    if ctx.pushes:
-        await enqueue(session, ctx.pushes, now, source=source, dedupe_key=f"push:{source}")
-    return outcome
-
-
 def _reply_messages(incoming: Incoming, reply: Reply, *, passive: bool) -> list[Outgoing]:
     """What must go through the outbox for `reply` when it is (or is not) passive."""
     messages: list[Outgoing] = []
@@ -148,50 +131,220 @@ def _reply_messages(incoming: Incoming, reply: Reply, *, passive: bool) -> list[
     return messages
 
 
-async def _attempt(
-    deps: Deps, inbound_id: int, incoming: Incoming, route: ReplyRoute, fixed: Outcome | None
-) -> Reply | None:
-    now = deps.clock.now()
-    source = f"inbound:{inbound_id}"
-    async with transaction(deps.sessions) as session:
-        if not await claim_inbound(session, inbound_id):
-            return None  # handled already (by another worker or an earlier attempt)
-        outcome = fixed or await _decide(deps, incoming, source, session, now)
-        reply = outcome.reply
-        passive = False
-        if reply is not None:
-            fits = reply.button_label is not None or (
-                reply.text is not None and len(reply.text.encode()) <= TEXT_MAX_BYTES
+class _Undone(Exception):
+    """Roll the handling transaction back: the message turned out to be handled already."""
+
+
+class _Refused(Exception):
+    """Roll the handler's writes back; answer `outcome` (a UserError or a bug)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.status)
+        self.outcome = outcome
+
+
+def _fits(reply: Reply) -> bool:
+    return reply.button_label is not None or (
+        reply.text is not None and len(reply.text.encode()) <= TEXT_MAX_BYTES
+    )
+
+
+def _claim_passive(reply: Reply | None, route: ReplyRoute) -> bool:
+    """Passive only if the reply fits one message and a waiting request's deadline is ahead."""
+    return reply is not None and _fits(reply) and route.claim_passive()
+
+
+def _route_name(reply: Reply | None, passive: bool) -> str | None:
+    if reply is None:
+        return None
+    return "passive" if passive else "outbox"
+
+
+def _passive_part(reply: Reply | None, passive: bool) -> Reply | None:
+    if not passive or reply is None:
+        return None
+    return Reply(text=None, button_label=reply.button_label) if reply.button_label else reply
+
+
+class InboundPipeline:
+    """`liuan_bot.inbox.Pipeline` of this bot. `deps` may be replaced (the bot does at start)."""
+
+    def __init__(self, deps: Deps, cache: RosterCache | None = None) -> None:
+        self.deps = deps
+        self.cache = cache or RosterCache()
+
+    def read_only(self, incoming: Incoming) -> bool:
+        if incoming.msg_type != "text":
+            return not incoming.is_card_click
+        match = self.deps.registry.match(incoming.content)
+        return match is None or match.spec.read_only
+
+    async def _preload(self, incoming: Incoming) -> None:
+        """Free text needs jieba: load it once, off the event loop (~1 s), outside any
+        transaction (never while holding SQLite's write lock)."""
+        suggester = self.deps.suggester
+        if (
+            suggester is not None
+            and not suggester.loaded
+            and incoming.msg_type == "text"
+            and len(incoming.content) >= 4
+            and self.deps.registry.match(incoming.content) is None
+        ):
+            await asyncio.to_thread(suggester.load)
+
+    async def _sender(self, session: AsyncSession, incoming: Incoming) -> Member | None:
+        return await self.cache.member(session, incoming.from_user)
+
+    async def _unregistered(
+        self, session: AsyncSession, incoming: Incoming, source: str, now: datetime
+    ) -> Outcome:
+        log.warning("%s from unregistered user %s", source, incoming.from_user)
+        await audit(
+            session,
+            now,
+            actor=incoming.from_user,
+            action="unregistered",
+            source=source,
+            detail={"content": incoming.content[:200]},
+        )
+        return Outcome(Reply(text=NOT_REGISTERED) if incoming.msg_type == "text" else None)
+
+    async def _enqueue_reply(
+        self,
+        session: AsyncSession,
+        incoming: Incoming,
+        reply: Reply | None,
+        passive: bool,
+        now: datetime,
+        source: str,
+    ) -> None:
+        """What of the reply must go through the outbox, in the handling transaction."""
+        outbound = _reply_messages(incoming, reply, passive=passive) if reply else []
+        if outbound:
+            await enqueue(
+                session, outbound, now, source=source, dedupe_key=f"reply:{source}", fresh=True
             )
-            passive = fits and route.claim_passive()
-            outbound = _reply_messages(incoming, reply, passive=passive)
-            if outbound:
-                await enqueue(session, outbound, now, source=source, dedupe_key=f"reply:{source}")
-        await finish_inbound(
+
+    async def answer_read_only(
+        self, incoming: Incoming, received_at: datetime, route: ReplyRoute
+    ) -> tuple[bool, Reply | None]:
+        await self._preload(incoming)
+        deps = self.deps
+        now = deps.clock.now()
+        try:
+            async with transaction(deps.sessions) as session:
+                sender = await self._sender(session, incoming)
+                if sender is None:
+                    text = NOT_REGISTERED if incoming.msg_type == "text" else None
+                    outcome = Outcome(Reply(text=text) if text else None)
+                else:
+                    ctx = Context(deps, session, now, sender, incoming, "", "inbound")
+                    outcome = await _guarded(ctx)
+                reply = outcome.reply
+                passive = _claim_passive(reply, route)
+                inbound_id = await store_handled(
+                    session,
+                    incoming,
+                    received_at,
+                    now,
+                    status=outcome.status,
+                    reply_text=reply.text if reply else None,
+                    reply_route=_route_name(reply, passive),
+                )
+                if inbound_id is None:
+                    raise _Undone  # a retry of a message stored already: nothing to add
+                source = f"inbound:{inbound_id}"
+                log.info(
+                    "inbound id=%s key=%s from=%s handled (read-only)",
+                    inbound_id,
+                    incoming.dedupe_key,
+                    incoming.from_user,
+                )
+                if sender is None:
+                    await self._unregistered(session, incoming, source, now)
+                await self._enqueue_reply(session, incoming, reply, passive, now, source)
+        except _Undone:
+            log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
+            return False, None
+        if enqueued(session):
+            deps.wake_outbox()
+        return True, _passive_part(reply, passive)
+
+    async def handle(self, inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
+        await self._preload(incoming)
+        deps = self.deps
+        now = deps.clock.now()
+        source = f"inbound:{inbound_id}"
+        try:
+            async with transaction(deps.sessions) as session:
+                sender = await self._sender(session, incoming)
+                if sender is None:
+                    outcome = await self._unregistered(session, incoming, source, now)
+                else:
+                    ctx = Context(deps, session, now, sender, incoming, "", source)
+                    outcome = await _guarded(ctx, refuse=True)
+                    if ctx.pushes:
+                        await enqueue(
+                            session,
+                            ctx.pushes,
+                            now,
+                            source=source,
+                            dedupe_key=f"push:{source}",
+                            fresh=True,
+                        )
+                passive = await self._finish(session, inbound_id, incoming, outcome, route, now)
+        except _Undone:
+            return None  # handled already (another instance, or a takeover committed first)
+        except _Refused as refused:  # the handler's writes are rolled back; answer why
+            outcome = refused.outcome
+            try:
+                async with transaction(deps.sessions) as session:
+                    passive = await self._finish(
+                        session, inbound_id, incoming, outcome, route, now
+                    )
+            except _Undone:
+                return None
+        if enqueued(session):
+            deps.wake_outbox()
+        return _passive_part(outcome.reply, passive)
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        inbound_id: int,
+        incoming: Incoming,
+        outcome: Outcome,
+        route: ReplyRoute,
+        now: datetime,
+    ) -> bool:
+        source = f"inbound:{inbound_id}"
+        reply = outcome.reply
+        passive = _claim_passive(reply, route)
+        await self._enqueue_reply(session, incoming, reply, passive, now, source)
+        finished = await finish_inbound(
             session,
             inbound_id,
             now,
             status=outcome.status,
             error=outcome.error,
             reply_text=reply.text if reply else None,
-            reply_route=("passive" if passive else "outbox") if reply else None,
+            reply_route=_route_name(reply, passive),
         )
-    if enqueued(session):
-        deps.wake_outbox()
-    if not passive or reply is None:
-        return None
-    return Reply(text=None, button_label=reply.button_label) if reply.button_label else reply
+        if not finished:
+            raise _Undone
+        return passive
 
 
-async def process_inbound(
-    deps: Deps, inbound_id: int, incoming: Incoming, route: ReplyRoute
-) -> Reply | None:
-    """The `liuan_bot.inbox.Process` of this bot."""
+async def _guarded(ctx: Context, *, refuse: bool = False) -> Outcome:
+    """Run the command; a `UserError` is its reply, anything else an apology. With `refuse`
+    both raise `_Refused`, so the caller's transaction rolls the handler's writes back."""
     try:
-        return await _attempt(deps, inbound_id, incoming, route, None)
+        return Outcome(await _run_command(ctx))
     except UserError as exc:
-        return await _attempt(deps, inbound_id, incoming, route, Outcome(Reply(text=exc.message)))
+        outcome = Outcome(Reply(text=exc.message))
     except Exception as exc:
-        log.exception("inbound id=%s key=%s failed", inbound_id, incoming.dedupe_key)
-        failed = Outcome(Reply(text=APOLOGY), status="failed", error=repr(exc)[:2000])
-        return await _attempt(deps, inbound_id, incoming, route, failed)
+        log.exception("%s key=%s failed", ctx.source, ctx.incoming.dedupe_key)
+        outcome = Outcome(Reply(text=APOLOGY), status="failed", error=repr(exc)[:2000])
+    if refuse:
+        raise _Refused(outcome)
+    return outcome

@@ -31,9 +31,10 @@ def render_usage(spec: CommandSpec) -> str:
     return f"【{spec.name}】{spec.summary}{rules}\n用法：{spec.usage}{alias}\n示例：\n{examples}"
 
 
-def help_reply(registry: Registry, member: Member, args: str) -> str:
-    """帮助 [命令名] — pure: also answered on the fast path."""
-    topic = normalise(args)
+async def help_command(ctx: Context) -> str:
+    """帮助 [命令名]: the commands the sender may use, or one command's usage."""
+    registry, member = ctx.deps.registry, ctx.sender
+    topic = normalise(ctx.args)
     if topic:
         match = registry.match(topic)
         if match is None or not match.spec.allowed(member.roles):
@@ -42,18 +43,9 @@ def help_reply(registry: Registry, member: Member, args: str) -> str:
     return render_help(registry, member)
 
 
-async def help_command(ctx: Context) -> str:
-    """帮助 [命令名]."""
-    return help_reply(ctx.deps.registry, ctx.sender, ctx.args)
-
-
 async def whoami_command(ctx: Context) -> str:
-    """我的信息: who the bot thinks I am."""
-    return whoami_reply(ctx.deps.registry, ctx.sender, ctx.args)
-
-
-def whoami_reply(_registry: Registry, m: Member, _args: str) -> str:
-    """我的信息 — pure: also answered on the fast path."""
+    """我的信息: who the bot thinks I am (the roster as of this message, never a stale copy)."""
+    m = ctx.sender
     scope = "全市各单位（新闻办/政务公开办）" if m.city_wide else f"本单位（{m.unit}）"
     key = "是" if m.key_unit else "否"
     return (

@@ -8,7 +8,7 @@ and dispatch all read the result.
 from __future__ import annotations
 
 from handlers import announcements, conferences, filings, incidents, relay, reminders, status
-from handlers.help import help_command, help_reply, whoami_command, whoami_reply
+from handlers.help import help_command, whoami_command
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.roles import ALL_ROLES
 
@@ -21,7 +21,7 @@ CORE: tuple[CommandSpec, ...] = (
         usage="帮助 [命令名]",
         example="帮助\n\n帮助 申请发布会",
         handler=help_command,
-        fast=help_reply,
+        read_only=True,
         roles=ALL_ROLES,
     ),
     CommandSpec(
@@ -32,7 +32,7 @@ CORE: tuple[CommandSpec, ...] = (
         usage="我的信息",
         example="我的信息",
         handler=whoami_command,
-        fast=whoami_reply,
+        read_only=True,
         roles=ALL_ROLES,
         rules=("R1", "R4"),
     ),

@@ -29,8 +29,7 @@ from liuan_bot.domain.calendar import WorkingCalendar
 from liuan_bot.domain.reminders import Plan, Reminder, ReminderConfig, next_precise, plan
 from liuan_bot.domain.roles import Role
 from liuan_bot.errors import NotFound
-from liuan_bot.inbox import Reply
-from liuan_bot.messages import Outgoing, card_to_users, text_to_users
+from liuan_bot.messages import Outgoing, Reply, card_to_users, text_to_users
 from storage.engine import SessionFactory, transaction
 from storage.outbox_store import enqueue
 from storage.reminder_store import (

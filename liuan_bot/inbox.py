@@ -1,44 +1,80 @@
-"""Inbound messages: store once, process once, answer within WeCom's 5 s window.
+"""Inbound messages: stored once, handled once, answered once — passively within WeCom's 5 s
+window when that is still possible, else through the outbox (issue 8.1 and 8.3, issue 11.1).
 
-A message is stored under its dedupe key before anything else happens; a retry of the same
-callback finds the key taken and is answered with an empty 200. The handler runs in a tracked
-task. If it finishes within the reply budget its answer goes back as a passive reply;
-otherwise the callback returns an empty 200 at the budget and the answer goes through the
-outbox. The choice is made once, by whichever side comes first (`ReplyRoute`).
+One pipeline for every message (the `Pipeline` of handlers/dispatch.py):
+
+* a read-only command is handled first and then stored *handled, with its reply*, in one
+  transaction: until that commits nothing is stored and the callback answers nothing (a
+  failure is a 503, and WeCom retries);
+* any other message is stored first (`received`, leased to this instance for `lease_s`),
+  then handled in one transaction that also completes the stored row and writes the outbox.
+
+The reply budget counts from the request's *arrival* (passed in by the callback view). Each
+request waiting for a message is a waiter with its own deadline; a handler may answer
+passively only while some waiter's deadline is ahead (`ReplyRoute`), and the answer then goes
+to that waiter; otherwise it goes through the outbox, written in the handling transaction.
+
+A WeCom retry of a message this process is still handling joins it as another waiter. A retry
+of a message stored but left unhandled (a crash: nobody holds a live lease) takes it over and
+handles it now. The sweep (`sweep`, run every few seconds by the bot) takes over every stored
+message whose lease ran out, on any instance, so nothing waits for a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from liuan_bot.clock import Clock
-from liuan_bot.wecom.inbound import Incoming
+from liuan_bot.messages import Incoming, Reply
+
+__all__ = ["Inbox", "InboxStore", "Pipeline", "Reply", "ReplyRoute"]
 
 log = logging.getLogger("liuan_bot.inbox")
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What goes back to the sender: text, or the label a clicked card's buttons turn into."""
+class _Waiter:
+    """One request waiting for a message's answer, until its deadline."""
 
-    text: str | None = None
-    button_label: str | None = None
+    __slots__ = ("deadline",)
+
+    def __init__(self, deadline: datetime) -> None:
+        self.deadline = deadline
 
 
 class ReplyRoute:
-    """Decides, once, whether a reply goes back passively or through the outbox."""
+    """Decides, once, whether a message's answer goes back passively or through the outbox.
 
-    def __init__(self) -> None:
+    Passive only while a waiting request's deadline is ahead (by the injected clock): the
+    answer is then given to the waiter with the latest deadline (`passive_to`), no other.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
         self.mode: Literal["undecided", "passive", "outbox"] = "undecided"
+        self.passive_to: _Waiter | None = None
+        self._clock = clock
+        self._waiters: list[_Waiter] = []
+
+    def join(self, deadline: datetime) -> _Waiter:
+        waiter = _Waiter(deadline)
+        self._waiters.append(waiter)
+        return waiter
+
+    def leave(self, waiter: _Waiter) -> None:
+        if waiter in self._waiters:
+            self._waiters.remove(waiter)
 
     def claim_passive(self) -> bool:
         if self.mode == "undecided":
-            self.mode = "passive"
+            now = self._clock.now() if self._clock is not None else None
+            live = [w for w in self._waiters if now is None or w.deadline > now]
+            if live:
+                self.mode = "passive"
+                self.passive_to = max(live, key=lambda w: w.deadline)
         return self.mode == "passive"
 
     def claim_outbox(self) -> bool:
@@ -48,28 +84,48 @@ class ReplyRoute:
 
 
 class InboxStore(Protocol):
-    async def record(self, incoming: Incoming, received_at: datetime) -> int | None:
-        """Store a new inbound message; None if its dedupe key is already stored."""
+    async def record(
+        self, incoming: Incoming, received_at: datetime, owner: str, lease_until: datetime
+    ) -> int | None:
+        """Store a new message leased to `owner`; None if its dedupe key is already stored."""
         ...
 
-    async def unhandled(self, received_before: datetime, limit: int) -> list[tuple[int, Incoming]]:
-        """Messages stored but never handled (a crash between storing and handling)."""
+    async def take_over(
+        self, dedupe_key: str, owner: str, now: datetime, lease_until: datetime
+    ) -> tuple[int, Incoming] | None:
+        """Lease a stored, unfinished message nobody holds a live lease on; else None."""
+        ...
+
+    async def claim_stale(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[tuple[int, Incoming]]:
+        """Lease stored, unfinished messages whose lease ran out."""
         ...
 
 
-Process = Callable[[int, Incoming, ReplyRoute], Awaitable[Reply | None]]
+class Pipeline(Protocol):
+    def read_only(self, incoming: Incoming) -> bool:
+        """Whether the message is a read-only command (stored handled, in one transaction)."""
+        ...
+
+    async def answer_read_only(
+        self, incoming: Incoming, received_at: datetime, route: ReplyRoute
+    ) -> tuple[bool, Reply | None]:
+        """Handle and store handled; (False, None) when the message was already stored."""
+        ...
+
+    async def handle(self, inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
+        """Handle a stored message in one transaction; the passive reply, if any."""
+        ...
 
 
-@dataclass(frozen=True)
-class FastOutcome:
-    """A message answered and stored in one step by the fast path (or found a duplicate)."""
-
-    duplicate: bool
-    reply: Reply | None
-
-
-# Answers a read-only message from memory and stores it handled; None = take the ordinary path.
-FastPath = Callable[[Incoming], Awaitable[FastOutcome | None]]
+@dataclass(eq=False)
+class _Job:
+    incoming: Incoming
+    route: ReplyRoute
+    stored: asyncio.Future[bool]  # True: stored and ours to answer; False: nothing to answer
+    task: asyncio.Task[Reply | None] | None = None
+    retries: int = field(default=0)
 
 
 class Inbox:
@@ -78,89 +134,164 @@ class Inbox:
     def __init__(
         self,
         store: InboxStore,
-        process: Process,
+        pipeline: Pipeline,
         clock: Clock,
         *,
         reply_budget_s: float,
+        owner: str = "local",
+        lease_s: float = 6.0,
         on_outcome: Callable[[str], None] = lambda outcome: None,
-        fast: FastPath | None = None,
     ) -> None:
-        self._fast = fast
-        self._store = store
-        self._process = process
+        self.store = store
+        self._pipeline = pipeline
         self._clock = clock
-        self._budget = reply_budget_s
+        self._budget = timedelta(seconds=max(0.0, reply_budget_s))
+        self._lease = timedelta(seconds=lease_s)
+        self.owner = owner
         self._on_outcome = on_outcome
+        self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task[Reply | None]] = set()
 
-    async def accept(self, incoming: Incoming) -> Reply | None:
-        if self._fast is not None:
-            fast = await self._fast(incoming)
-            if fast is not None:
-                self._on_outcome("duplicate" if fast.duplicate else "handled")
-                return fast.reply
-        inbound_id = await self._store.record(incoming, self._clock.now())
-        if inbound_id is None:
-            log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
-            self._on_outcome("duplicate")
-            return None
-        log.info(
-            "inbound id=%s key=%s from=%s type=%s",
-            inbound_id,
-            incoming.dedupe_key,
-            incoming.from_user,
-            incoming.event or incoming.msg_type,
-        )
-        route = ReplyRoute()
-        if self._budget <= 0:
-            route.claim_outbox()
-        task = self._spawn(inbound_id, incoming, route)
-        if route.mode == "outbox":
-            self._on_outcome("deferred")
-            return None
-        done, _ = await asyncio.wait({task}, timeout=self._budget)
-        if task in done:
-            return task.result()
-        if route.claim_outbox():
-            self._on_outcome("deferred")
-            return None
-        return await asyncio.shield(task)  # passive was claimed just before the deadline
+    async def accept(self, incoming: Incoming, arrived_at: datetime | None = None) -> Reply | None:
+        """The passive reply for a callback that arrived at `arrived_at`, or None (an empty
+        200: a duplicate, or the answer goes through the outbox). Raises when the message
+        could not be stored (the callback answers 503 and WeCom retries)."""
+        deadline = (arrived_at or self._clock.now()) + self._budget
+        job = self._jobs.get(incoming.dedupe_key)
+        if job is None:
+            job = self._start(incoming, arrived_at or self._clock.now())
+        else:
+            job.retries += 1
+            log.info("inbound key=%s retry joins the message in hand", incoming.dedupe_key)
+        return await self._wait(job, deadline)
 
-    def _spawn(
-        self, inbound_id: int, incoming: Incoming, route: ReplyRoute
-    ) -> asyncio.Task[Reply | None]:
-        task = asyncio.create_task(self._run(inbound_id, incoming, route))
+    def _start(self, incoming: Incoming, arrived: datetime, claimed: int | None = None) -> _Job:
+        loop = asyncio.get_running_loop()
+        job = _Job(incoming, ReplyRoute(self._clock), loop.create_future())
+        job.stored.add_done_callback(_retrieve)
+        if claimed is not None:
+            job.stored.set_result(True)
+        task = asyncio.create_task(self._run(job, arrived, claimed))
+        job.task = task
+        self._jobs[incoming.dedupe_key] = job
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        task.add_done_callback(lambda t: self._finished(job, t))
+        return job
 
-    async def _run(self, inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
+    def _finished(self, job: _Job, task: asyncio.Task[Reply | None]) -> None:
+        self._tasks.discard(task)
+        if self._jobs.get(job.incoming.dedupe_key) is job:
+            del self._jobs[job.incoming.dedupe_key]
+
+    async def _wait(self, job: _Job, deadline: datetime) -> Reply | None:
+        assert job.task is not None
+        route = job.route
+        waiter = route.join(deadline)
         try:
-            reply = await self._process(inbound_id, incoming, route)
+            if not await asyncio.shield(job.stored):
+                self._on_outcome("duplicate")
+                return None
+            remaining = (deadline - self._clock.now()).total_seconds()
+            if not job.task.done() and remaining > 0:
+                await asyncio.wait({job.task}, timeout=remaining)
+        finally:
+            route.leave(waiter)
+        if route.passive_to is waiter:  # the answer is this request's to give
+            return await asyncio.shield(job.task)
+        if not job.task.done() or route.mode == "outbox":
+            self._on_outcome("deferred")
+        return None
+
+    async def _run(self, job: _Job, arrived: datetime, claimed: int | None) -> Reply | None:
+        incoming = job.incoming
+        try:
+            inbound_id = claimed
+            if inbound_id is None:
+                if self._pipeline.read_only(incoming):
+                    new, reply = await self._pipeline.answer_read_only(
+                        incoming, arrived, job.route
+                    )
+                    job.stored.set_result(new)
+                    if new:
+                        self._on_outcome("handled")
+                    return reply
+                inbound_id = await self._store_new(job, arrived)
+            if inbound_id is None:
+                job.stored.set_result(False)
+                return None
+            if not job.stored.done():
+                job.stored.set_result(True)
+        except Exception as exc:
+            if not job.stored.done():
+                job.stored.set_exception(exc)
+                return None
+            raise
+        try:
+            reply = await self._pipeline.handle(inbound_id, incoming, job.route)
         except Exception:
             log.exception(
-                "inbound id=%s key=%s processing failed", inbound_id, incoming.dedupe_key
+                "inbound id=%s key=%s processing failed; the sweep retries it",
+                inbound_id,
+                incoming.dedupe_key,
             )
             self._on_outcome("error")
             return None
         self._on_outcome("handled")
         return reply
 
-    async def recover(
-        self, *, older_than: timedelta = timedelta(seconds=30), limit: int = 500
-    ) -> int:
-        """Process messages a crash left unhandled; their replies go through the outbox."""
-        stale = await self._store.unhandled(self._clock.now() - older_than, limit)
-        for inbound_id, incoming in stale:
-            route = ReplyRoute()
-            route.claim_outbox()
-            log.warning(
-                "inbound id=%s key=%s recovered after restart", inbound_id, incoming.dedupe_key
+    async def _store_new(self, job: _Job, arrived: datetime) -> int | None:
+        incoming = job.incoming
+        now = self._clock.now()
+        inbound_id = await self.store.record(incoming, arrived, self.owner, now + self._lease)
+        if inbound_id is not None:
+            log.info(
+                "inbound id=%s key=%s from=%s type=%s",
+                inbound_id,
+                incoming.dedupe_key,
+                incoming.from_user,
+                incoming.event or incoming.msg_type,
             )
-            await self._spawn(inbound_id, incoming, route)
-        return len(stale)
+            return inbound_id
+        taken = await self.store.take_over(incoming.dedupe_key, self.owner, now, now + self._lease)
+        if taken is None:  # handled already, or another instance holds a live lease
+            log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
+            return None
+        log.warning("inbound id=%s key=%s taken over on a retry", taken[0], incoming.dedupe_key)
+        inbound_id, stored = taken
+        job.incoming = stored
+        return inbound_id
+
+    async def sweep(self, limit: int = 200) -> int:
+        """Take over every stored message whose lease ran out (a crash, here or on another
+        instance) and handle it; with nobody waiting, its answer goes through the outbox."""
+        now = self._clock.now()
+        stale = await self.store.claim_stale(self.owner, now, now + self._lease, limit)
+        started = 0
+        for inbound_id, incoming in stale:
+            if incoming.dedupe_key in self._jobs:
+                continue  # in hand here (a slow handler outlived its lease)
+            log.warning(
+                "inbound id=%s key=%s recovered by the sweep", inbound_id, incoming.dedupe_key
+            )
+            self._start(incoming, now, claimed=inbound_id)
+            started += 1
+        return started
+
+    async def run_sweeps(self, every_s: float = 2.0) -> None:
+        """Sweep forever, every `every_s` seconds (the bot's background task)."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("inbound sweep failed; trying again")
+            await asyncio.sleep(every_s)
 
     async def drain(self, wait_s: float = 10.0) -> None:
-        """Wait for in-flight handlers (on shutdown)."""
+        """Wait for in-flight handlers (on shutdown, and in tests)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=wait_s)
+
+
+def _retrieve(future: asyncio.Future[bool]) -> None:
+    if not future.cancelled():
+        future.exception()  # an error with nobody waiting is logged by the task, not asyncio

@@ -1,72 +1,199 @@
-"""Inbound messages: stored once per dedupe key; claimed and marked handled in one transaction."""
+"""Inbound messages: stored once per dedupe key, leased to the instance handling them, and
+completed in the handling transaction (issue 8.1, issue 11.1).
+
+Every statement here is SQLAlchemy Core built once at import (compiled once per dialect and
+cached), executed on the session's connection: no ORM unit of work on the hot path.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
-from liuan_bot.wecom.inbound import Incoming, incoming_from_fields
-from storage.engine import SessionFactory, transaction
-from storage.tables import InboundMessage
+from liuan_bot.messages import Incoming, NotACallback, incoming_from_fields
+from storage.engine import SessionFactory, read_only, transaction
+from storage.tables import InboundMessage, RosterVersion
+
+INBOUND = InboundMessage.__table__  # type: ignore[attr-defined]
+ROSTER_VERSION = RosterVersion.__table__  # type: ignore[attr-defined]
+_COLUMNS = ("dedupe_key", "msg_id", "from_user", "msg_type", "event", "content", "raw")
+
+
+def _insert_new(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id: the dedupe, in one statement."""
+    return (
+        dialect.insert(INBOUND)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(INBOUND.c.id)
+    )
+
+
+_INSERT = {"sqlite": _insert_new(sqlite), "postgresql": _insert_new(postgresql)}
+_VERSION = select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1)
+_RECEIVED = INBOUND.c.status == "received"
+_LEASE_FREE = or_(INBOUND.c.lease_until.is_(None), INBOUND.c.lease_until < bindparam("now"))
+_FINISH = (
+    update(INBOUND)
+    .where(INBOUND.c.id == bindparam("inbound_id"))
+    .where(_RECEIVED)
+    .values(
+        status=bindparam("status"),
+        handled_at=bindparam("handled_at"),
+        reply_text=bindparam("reply_text"),
+        reply_route=bindparam("reply_route"),
+        error=bindparam("error"),
+        lease_until=None,
+    )
+)
+_TAKE_OVER = (
+    update(INBOUND)
+    .where(INBOUND.c.dedupe_key == bindparam("key"))
+    .where(_RECEIVED)
+    .where(_LEASE_FREE)
+    .values(claimed_by=bindparam("owner"), lease_until=bindparam("lease"))
+    .returning(INBOUND.c.id, INBOUND.c.raw)
+)
+_ANY_STALE = select(INBOUND.c.id).where(_RECEIVED).where(_LEASE_FREE).limit(1)
+
+
+def _stale_ids(limit: int, *, postgres: bool) -> Any:
+    query = select(INBOUND.c.id).where(_RECEIVED).where(_LEASE_FREE).order_by(INBOUND.c.id)
+    query = query.limit(limit)
+    return query.with_for_update(skip_locked=True) if postgres else query
+
+
+def _row_values(incoming: Incoming) -> dict[str, Any]:
+    return {
+        "dedupe_key": incoming.dedupe_key,
+        "msg_id": incoming.msg_id,
+        "from_user": incoming.from_user,
+        "msg_type": incoming.msg_type,
+        "event": incoming.event,
+        "content": incoming.content,
+        "raw": incoming.raw,
+    }
+
+
+async def _conn(session: AsyncSession) -> AsyncConnection:
+    return await session.connection()
+
+
+def _dialect(conn: AsyncConnection) -> str:
+    return "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+
+
+def _decoded(rows: Sequence[Any]) -> list[tuple[int, Incoming]]:
+    result = []
+    for row in rows:
+        inbound_id, raw = row[0], row[1]
+        try:
+            result.append((int(inbound_id), incoming_from_fields(raw)))
+        except (NotACallback, AttributeError, TypeError):
+            continue  # not a message we could ever handle (kept for the record)
+    return result
 
 
 class SqlInboxStore:
     """`liuan_bot.inbox.InboxStore` on the database."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, *, postgres: bool = False) -> None:
         self._sessions = sessions
+        self._postgres = postgres
 
-    async def record(self, incoming: Incoming, received_at: datetime) -> int | None:
-        row = InboundMessage(
-            dedupe_key=incoming.dedupe_key,
-            msg_id=incoming.msg_id,
-            from_user=incoming.from_user,
-            msg_type=incoming.msg_type,
-            event=incoming.event,
-            content=incoming.content,
-            raw=incoming.raw,
-            received_at=utc(received_at),
-        )
-        try:
-            async with transaction(self._sessions) as session:
-                session.add(row)
-                await session.flush()
-                return row.id
-        except IntegrityError:
-            return None
+    async def record(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+    ) -> int | None:
+        """Store a new message leased to `owner`; None if its dedupe key is already stored."""
+        values = _row_values(incoming) | {
+            "received_at": utc(received_at),
+            "status": "received",
+            "claimed_by": owner,
+            "lease_until": utc(lease_until) if lease_until else None,
+        }
+        async with transaction(self._sessions) as session:
+            conn = await _conn(session)
+            found = (await conn.execute(_INSERT[_dialect(conn)], values)).first()
+        return None if found is None else int(found[0])
 
-    async def unhandled(self, received_before: datetime, limit: int) -> list[tuple[int, Incoming]]:
+    async def take_over(
+        self, dedupe_key: str, owner: str, now: datetime, lease_until: datetime
+    ) -> tuple[int, Incoming] | None:
+        """A stored, unfinished message nobody holds a live lease on, now leased to `owner`."""
+        params = {"key": dedupe_key, "owner": owner, "now": utc(now), "lease": utc(lease_until)}
+        async with transaction(self._sessions) as session:
+            rows = (await (await _conn(session)).execute(_TAKE_OVER, params)).all()
+        found = _decoded(rows)
+        return found[0] if found else None
+
+    async def claim_stale(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[tuple[int, Incoming]]:
+        """Stored, unfinished messages whose lease ran out (a crash, a lost task), now leased
+        to `owner`. Idle cost: one read-only query; SKIP LOCKED on PostgreSQL, the write lock's
+        conditional UPDATE on SQLite, so two instances never claim the same row."""
+        stamp = utc(now)
         async with self._sessions() as session:
-            rows = (
-                await session.exec(
-                    select(InboundMessage)
-                    .where(col(InboundMessage.status) == "received")
-                    .where(col(InboundMessage.received_at) < utc(received_before))
-                    .order_by(col(InboundMessage.id))
-                    .limit(limit)
-                )
-            ).all()
-        result = []
-        for row in rows:
-            if row.id is not None and isinstance(row.raw, dict) and row.raw.get("MsgType"):
-                result.append((row.id, incoming_from_fields(row.raw)))
-        return result
+            await read_only(session)
+            if (await (await _conn(session)).execute(_ANY_STALE, {"now": stamp})).first() is None:
+                return []
+        claim = (
+            update(INBOUND)
+            .where(INBOUND.c.id.in_(_stale_ids(limit, postgres=self._postgres)))
+            .where(_RECEIVED)
+            .where(_LEASE_FREE)
+            .values(claimed_by=owner, lease_until=utc(lease_until))
+            .returning(INBOUND.c.id, INBOUND.c.raw)
+        )
+        async with transaction(self._sessions) as session:
+            rows = (await (await _conn(session)).execute(claim, {"now": stamp})).all()
+        return sorted(_decoded(rows), key=lambda item: item[0])
 
 
-async def claim_inbound(session: AsyncSession, inbound_id: int) -> bool:
-    """Take the message for handling in this transaction; False if already handled."""
-    result = await session.exec(
-        update(InboundMessage)
-        .where(col(InboundMessage.id) == inbound_id)
-        .where(col(InboundMessage.status) == "received")
-        .values(status="processing")
+async def roster_version(session: AsyncSession) -> int:
+    """The roster's version (bumped by triggers on every roster write, migration 0006)."""
+    found = (await (await _conn(session)).execute(_VERSION)).first()
+    return int(found[0]) if found is not None else 0
+
+
+async def store_handled(
+    session: AsyncSession,
+    incoming: Incoming,
+    received_at: datetime,
+    now: datetime,
+    *,
+    reply_text: str | None,
+    reply_route: str | None,
+    status: str = "handled",
+) -> int | None:
+    """Store a message already handled, with its reply, in one statement (read-only commands);
+    None if its dedupe key is already stored (a retry)."""
+    values = _row_values(incoming) | {
+        "received_at": utc(received_at),
+        "status": status,
+        "handled_at": utc(now),
+        "reply_text": reply_text,
+        "reply_route": reply_route,
+    }
+    conn = await _conn(session)
+    found = (await conn.execute(_INSERT[_dialect(conn)], values)).first()
+    return None if found is None else int(found[0])
+
+
+async def set_reply_route(session: AsyncSession, inbound_id: int, route: str) -> None:
+    await (await _conn(session)).execute(
+        update(INBOUND).where(INBOUND.c.id == inbound_id).values(reply_route=route)
     )
-    return bool(result.rowcount)
 
 
 async def finish_inbound(
@@ -78,15 +205,16 @@ async def finish_inbound(
     reply_text: str | None,
     reply_route: str | None,
     error: str | None = None,
-) -> None:
-    await session.exec(
-        update(InboundMessage)
-        .where(col(InboundMessage.id) == inbound_id)
-        .values(
-            status=status,
-            handled_at=utc(now),
-            reply_text=reply_text,
-            reply_route=reply_route,
-            error=error,
-        )
-    )
+) -> bool:
+    """Mark a received message handled in the handling transaction; False if it was already
+    handled (another instance, or a takeover, committed first: roll this attempt back)."""
+    params = {
+        "inbound_id": inbound_id,
+        "status": status,
+        "handled_at": utc(now),
+        "reply_text": reply_text,
+        "reply_route": reply_route,
+        "error": error,
+    }
+    result = await (await _conn(session)).execute(_FINISH, params)
+    return bool(result.rowcount)

@@ -1,54 +1,53 @@
-"""The roster in memory, for the fast path: refreshed every minute and after changes.
+"""The sender lookup, cached and never stale (issue 11.1).
 
-Only read-only commands are answered from it (帮助, 我的信息); anything that acts on a record
-looks the sender up in the database inside its own transaction. A sender missing from the
-cache simply takes the ordinary path, so a newly registered person is never refused.
+Every message's transaction reads the roster version (one indexed row, bumped by database
+triggers in the same transaction as any write to `people` or `units`, by any instance or
+tool). When it moved, the cache is emptied; a sender not yet cached is looked up alone (one
+query, whatever the roster's size) and kept under the version read *before* the lookup, so an
+entry is never older than its label. Unregistered senders are cached too (as None).
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.domain.members import Member
-from storage.engine import SessionFactory
-from storage.roster_store import roles_of
-from storage.tables import Person, Unit
+from storage.inbox_store import roster_version
+from storage.roster_store import find_member
 
 log = logging.getLogger("storage.roster_cache")
 
 
 class RosterCache:
-    def __init__(self, sessions: SessionFactory) -> None:
-        self._sessions = sessions
-        self._members: dict[str, Member] = {}
-
-    def get(self, userid: str) -> Member | None:
-        return self._members.get(userid)
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._members: dict[str, Member | None] = {}
+        self._version: int | None = None
+        self._max = max_entries
+        self.lookups = 0  # database lookups of single senders (for tests and the bench)
 
     def __len__(self) -> int:
         return len(self._members)
 
-    async def refresh(self) -> None:
-        async with self._sessions() as session:
-            rows = (
-                await session.exec(
-                    select(Person, Unit)
-                    .join(Unit, col(Unit.id) == col(Person.unit_id))
-                    .where(col(Person.active))
+    async def member(self, session: AsyncSession, userid: str) -> Member | None:
+        """The active roster entry of `userid` as of this transaction (cached)."""
+        version = await roster_version(session)
+        if version != self._version:
+            if self._version is not None:
+                log.info(
+                    "roster changed (version %s → %s): sender cache emptied",
+                    self._version,
+                    version,
                 )
-            ).all()
-        self._members = {
-            p.userid: Member(
-                userid=p.userid,
-                name=p.name,
-                unit=u.name,
-                unit_type=u.unit_type,
-                key_unit=u.key_unit,
-                roles=roles_of(p.roles),
-                title=p.title,
-            )
-            for p, u in rows
-        }
-        log.debug("roster cache refreshed: %s members", len(self._members))
+            self._members.clear()
+            self._version = version
+        if userid in self._members:
+            return self._members[userid]
+        self.lookups += 1
+        found = await find_member(session, userid)
+        if self._version == version:  # nobody emptied the cache for a newer version meanwhile
+            if len(self._members) >= self._max:
+                self._members.clear()
+            self._members[userid] = found
+        return found

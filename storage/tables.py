@@ -60,6 +60,18 @@ class InboundMessage(SQLModel, table=True):
     reply_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reply_route: str | None = Field(default=None, max_length=16)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=64)  # the instance handling it
+    lease_until: datetime | None = None  # after this, anyone may take it over (issue 8.1)
+
+
+class RosterVersion(SQLModel, table=True):
+    """One row whose `version` every write to `people` or `units` bumps (database triggers,
+    migration 0006), so every instance's sender cache knows at once that it is stale."""
+
+    __tablename__ = "roster_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = Field(default=0)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -36,10 +36,29 @@ def test_full_width_and_spaced_input_finds_the_command() -> None:
     assert registry.match("helper") is None
 
 
+def listed_commands(text: str) -> set[str]:
+    """The command names a help text lists (full lines "· 名称：…" or compact "名称、名称")."""
+    names: set[str] = set()
+    body = text.split("\n\n", 1)[0]  # the list ends at the blank line before the usage tip
+    for line in body.split("\n")[1:]:
+        if line.startswith("· "):
+            names.add(line[2:].split("：", 1)[0])
+        else:
+            names.update(line.split("、"))
+    return names
+
+
 def test_help_lists_only_commands_the_sender_may_use() -> None:
-    text = render_help(build_registry(), member(Role.SPOKESPERSON))
-    assert "帮助" in text
-    assert "我的信息" in text
+    registry = build_registry()
+    for roles in [(role,) for role in Role] + [tuple(Role)]:
+        text = render_help(registry, member(*roles))
+        allowed = {spec.name for spec in registry.specs if spec.allowed(roles)}
+        assert listed_commands(text) == allowed, roles
+    spokesperson = listed_commands(render_help(registry, member(Role.SPOKESPERSON)))
+    assert {"帮助", "我的信息"} <= spokesperson
+    news_only = {s.name for s in registry.specs if s.roles == frozenset({Role.NEWS_OFFICE})}
+    assert news_only
+    assert not news_only & spokesperson
 
 
 def test_unknown_text_suggests_the_closest_commands() -> None:

@@ -9,12 +9,9 @@ from typing import Any
 
 from liuan_bot.commands.fields import CommandGrammar, FieldValue, parse_fields
 from liuan_bot.commands.grammar import Split, edit_distance, normalise, split_command
-from liuan_bot.domain.members import Member
 from liuan_bot.domain.roles import ALL_ROLES, Role
 
 Handler = Callable[[Any], Awaitable[Any]]
-# A read-only command's reply from (registry, sender, text after the command word), no I/O.
-FastReply = Callable[["Registry", Member, str], str]
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,9 @@ class CommandSpec:
     roles: frozenset[Role] = ALL_ROLES
     rules: tuple[str, ...] = ()
     grammar: CommandGrammar = field(default_factory=CommandGrammar)
-    fast: FastReply | None = None  # read-only: answered from memory, stored in one statement
+    # Changes nothing: handled first, then stored handled with its reply in one transaction
+    # (handlers/dispatch.py). Its handler must not write through the session.
+    read_only: bool = False
 
     @property
     def words(self) -> tuple[str, ...]:

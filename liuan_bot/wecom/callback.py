@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from liuan_bot.clock import Clock
-from liuan_bot.inbox import Reply
+from liuan_bot.messages import Reply
 from liuan_bot.wecom.crypto import CallbackCrypto, CallbackMalformed, CallbackRejected
 from liuan_bot.wecom.inbound import (
     Incoming,
@@ -33,7 +34,7 @@ from liuan_bot.wecom.inbound import (
 
 log = logging.getLogger("liuan_bot.wecom.callback")
 
-Accept = Callable[[Incoming], Awaitable[Reply | None]]
+Accept = Callable[[Incoming, datetime], Awaitable[Reply | None]]  # (message, its arrival)
 _PARAMS = ("msg_signature", "timestamp", "nonce")
 _STATUS_TEXT = {
     400: "bad request",
@@ -167,6 +168,7 @@ class CallbackView:
         return body
 
     async def receive(self, request: web.Request) -> web.Response:
+        arrived = self._clock.now()  # the reply budget counts from here (issue 8.3)
         query = request.query
         body = await self._read_body(request)
         if isinstance(body, web.Response):
@@ -192,7 +194,7 @@ class CallbackView:
         if too_long:
             return self._refuse(400, "malformed", too_long)
         try:
-            reply = await self._accept(incoming)
+            reply = await self._accept(incoming, arrived)
         except Exception as exc:  # storage down: non-200 so WeCom retries; one line, no trace
             log.error(
                 "callback key=%s could not be stored: %s: %s",

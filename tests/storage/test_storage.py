@@ -13,8 +13,7 @@ from sqlmodel import SQLModel, select
 from liuan_bot.clock import FixedClock
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.roster import parse_roster_csv
-from liuan_bot.inbox import Inbox, Reply, ReplyRoute
-from liuan_bot.wecom.inbound import Incoming
+from liuan_bot.messages import Incoming
 from storage.engine import SessionFactory, transaction
 from storage.inbox_store import SqlInboxStore
 from storage.migrate import current_tables
@@ -78,33 +77,27 @@ async def test_concurrent_copies_of_one_callback_are_stored_once(
     assert len([i for i in ids if i is not None]) == 1
 
 
-async def test_a_message_stored_but_never_handled_is_recovered_once(
+async def test_a_stored_message_whose_lease_ran_out_is_claimed_once_across_instances(
     sessions: SessionFactory, clock: FixedClock
 ) -> None:
+    """Issue 8.1: the sweep's claim is a conditional UPDATE (SKIP LOCKED on PostgreSQL)."""
     store = SqlInboxStore(sessions)
-    await store.record(_incoming("77"), clock.now())  # then the process "crashed"
-    handled: list[tuple[int, str]] = []
-
-    async def process(inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
-        handled.append((inbound_id, incoming.content))
-        assert route.mode == "outbox"  # nobody is waiting for a passive reply any more
-        async with transaction(sessions) as session:
-            row = await session.get(InboundMessage, inbound_id)
-            assert row is not None
-            row.status = "handled"
-            session.add(row)
-        return None
-
-    inbox = Inbox(store, process, clock, reply_budget_s=2)
-    assert await inbox.recover(older_than=timedelta(seconds=30)) == 0  # too fresh: maybe running
-    clock.advance(31)
-    assert await inbox.recover(older_than=timedelta(seconds=30)) == 1
-    await inbox.drain()
-    assert await inbox.recover(older_than=timedelta(seconds=30)) == 0
-    assert [content for _, content in handled] == ["帮助"]
+    lease = clock.now() + timedelta(seconds=6)
+    await store.record(_incoming("77"), clock.now(), "a", lease)  # then "a" crashed
+    assert await store.claim_stale("b", clock.now(), clock.now() + timedelta(seconds=6), 10) == []
+    clock.advance(7)
+    claims = await asyncio.gather(
+        *(
+            store.claim_stale(owner, clock.now(), clock.now() + timedelta(seconds=6), 10)
+            for owner in ("b", "c", "d")
+        )
+    )
+    assert sorted(len(c) for c in claims) == [0, 0, 1]
     async with sessions() as session:
         row = (await session.exec(select(InboundMessage))).one()
-    assert row.status == "handled"
+    assert row.status == "received"
+    assert row.claimed_by in ("b", "c", "d")
+    assert await store.take_over(row.dedupe_key, "e", clock.now(), clock.now()) is None  # leased
 
 
 async def test_a_recovered_card_event_is_the_event_that_was_received(
@@ -124,7 +117,7 @@ async def test_a_recovered_card_event_is_the_event_that_was_received(
     received = parse_incoming(plaintext)
     store = SqlInboxStore(sessions)
     await store.record(received, clock.now())
-    [(_, recovered)] = await store.unhandled(clock.now() + timedelta(seconds=1), 10)
+    [(_, recovered)] = await store.claim_stale("x", clock.now(), clock.now(), 10)
     assert recovered == received
     assert recovered.selected == (("q1", ("a", "b")),)
     assert recovered.dedupe_key == received.dedupe_key
