@@ -179,7 +179,8 @@ async def test_storage_slow_6s_sends_the_reply_through_the_outbox_exactly_once(
     msg_id = next_msg_id()
     pending = asyncio.create_task(harness.send_text("demo", ASK_CONFERENCE, msg_id=msg_id))
     await slow.entered.wait()
-    harness.clock.advance(6)  # the insert took 6 s: no passive reply can arrive in time
+    # the insert took longer than the reply budget: no passive reply can arrive in time
+    harness.clock.advance(harness.bot.settings.reply_budget_s + 4)
     slow.gate.set()
     assert await pending == (200, None)
     await harness.bot.inbox.drain()  # handled, with nobody waiting any more
@@ -201,7 +202,8 @@ async def test_a_retry_of_a_message_in_hand_waits_for_it_and_gets_the_passive_re
     msg_id = next_msg_id()
     first = asyncio.create_task(harness.send_text("demo", ASK_CONFERENCE, msg_id=msg_id))
     await slow.entered.wait()
-    harness.clock.advance(5)  # WeCom gave up on the first request and retries
+    # past the first request's budget: WeCom gave up on it and retries
+    harness.clock.advance(harness.bot.settings.reply_budget_s + 3)
     retry = asyncio.create_task(harness.send_text("demo", ASK_CONFERENCE, msg_id=msg_id))
     for _ in range(50):  # let the retry reach the inbox and join the message in hand
         await asyncio.sleep(0)
