@@ -133,6 +133,10 @@ class SqlOutboxStore:
         self._sessions = sessions
         self._postgres = postgres
 
+    @property
+    def postgres(self) -> bool:
+        return self._postgres
+
     async def claim_due(
         self, now: datetime, worker: str, lease_until: datetime, limit: int
     ) -> list[Claimed]:
