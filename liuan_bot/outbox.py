@@ -39,6 +39,10 @@ from liuan_bot.wecom.api import (
 log = logging.getLogger("liuan_bot.outbox")
 
 REPLY_SOURCE_PREFIX = "inbound:"
+# Longer than one send can take (token fetch + send + refresh + send + 3 busy retries, each
+# bounded by the client's 10 s timeout, ≈ 75 s), so a lease renewed before a send never runs
+# out while that send is in flight.
+LEASE = timedelta(seconds=120)
 PARKED_REPORT_SOURCE = "outbox:parked-report"
 
 # Why a row was parked or held, in the words the operators and the news office read.
@@ -184,8 +188,8 @@ class OutboxWorker:
         worker_id: str,
         webhook_keys: Mapping[str, str] | None = None,
         batch: int = 50,
-        lease: timedelta = timedelta(seconds=60),
-        unknown_attempts: int = 5,
+        lease: timedelta = LEASE,
+        unknown_attempts: int = 8,
         config_probe: timedelta = timedelta(seconds=60),
         pacer: Pacer | None = None,
         on_sent: Callable[[float], None] = lambda latency: None,

@@ -298,14 +298,14 @@ async def test_unknown_errcodes_retry_then_park(env: Env) -> None:
     env.fake.fail_always(77777, path="/cgi-bin/message/send")
     worker = env.worker()
     statuses = []
-    for _ in range(8):
+    for _ in range(9):
         await worker.run_once()
         statuses.append((await env.rows())[0].status)
         env.clock.advance(600)
-    assert statuses[:4] == ["pending"] * 4
-    assert statuses[-1] == "parked"
+    assert statuses[:7] == ["pending"] * 7
+    assert statuses[7:] == ["parked"] * 2
     [row] = await env.rows()
-    assert row.attempts == 5
+    assert row.attempts == 8
     assert "77777" in (row.park_reason or "")
 
 
@@ -394,10 +394,10 @@ class SlowApi:
 
 
 async def test_a_slow_api_never_makes_two_workers_send_a_row_twice(env: Env) -> None:
-    """A claimed batch sent one row at a time under a 60 s lease, 25 s a send: without a
+    """A claimed batch sent one row at a time under a 120 s lease, 50 s a send: without a
     renewal per row the second worker re-claimed and re-sent the rest of the batch."""
     await env.add([m for i in range(20) for m in text_to_users([f"s{i}"], f"慢{i}")])
-    slow = SlowApi(env.api, env.clock, 25)
+    slow = SlowApi(env.api, env.clock, 50)
     a = OutboxWorker(env.store, slow, env.clock, worker_id="a", batch=20)  # type: ignore[arg-type]
     b = OutboxWorker(env.store, slow, env.clock, worker_id="b", batch=20)  # type: ignore[arg-type]
 
