@@ -178,6 +178,12 @@ class Bot:
             else InProcessPacer(daily_budget=budget)
         )
         sessions = self.deps.sessions
+
+        async def housekeeping(now: datetime) -> None:
+            await report_parked(sessions, now)
+            if isinstance(pacer, SqlPacer):
+                await pacer.prune(now)
+
         self.worker = OutboxWorker(
             self.outbox_store,
             self.api,
@@ -187,7 +193,7 @@ class Bot:
             pacer=pacer,
             on_sent=self.metrics.delivery_latency.observe,
             on_result=self._after_delivery,
-            housekeeping=lambda now: report_parked(sessions, now),
+            housekeeping=housekeeping,
         )
         self.deps = replace(self.deps, wake_outbox=self.worker.wake)
         if self.run_worker:

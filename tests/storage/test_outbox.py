@@ -53,7 +53,7 @@ from storage.outbox_store import (
     report_parked,
     retry_parked,
 )
-from storage.tables import OutboxMessage
+from storage.tables import OutboxBudget, OutboxMessage
 from tests.conftest import load_demo_roster
 from tests.support import Harness, make_settings
 
@@ -706,3 +706,36 @@ async def test_the_migration_turns_failed_rows_into_parked_ones(sqlite_url: str)
     [row] = await list_parked(make_session_factory(engine))
     await engine.dispose()
     assert (row.target, row.reason) == ("u1", "旧版本标记为发送失败")
+
+
+async def test_two_instances_racing_for_the_parked_report_enqueue_it_once(
+    env: Env, database_url: str
+) -> None:
+    await load_demo_roster(database_url)
+    await env.add(texts(1, "ghost"))
+    env.fake.fail_next(40003, path=SEND)
+    await env.worker().run_once()
+    now = env.clock.now()
+    counts = await asyncio.gather(*(report_parked(env.sessions, now) for _ in range(3)))
+    assert sorted(counts) == [0, 0, 1]
+    reports = [r for r in await env.rows() if r.source == PARKED_REPORT_SOURCE]
+    assert len(reports) == 1
+
+
+@pytest.mark.postgres
+async def test_the_shared_pacer_forgets_sends_older_than_an_hour(
+    env: Env, database_url: str
+) -> None:
+    if is_sqlite(database_url):
+        pytest.skip("the shared pacer lives in PostgreSQL")
+    pacer = SqlPacer(env.sessions, daily_budget=10)
+    for i in range(3):
+        assert await pacer.reserve("app", f"m{i}", env.clock.now()) == 0
+    env.clock.advance(1800)
+    assert await pacer.reserve("app", "m9", env.clock.now()) == 0
+    env.clock.advance(1801)
+    assert await pacer.prune(env.clock.now()) == 3
+    env.clock.advance(24 * 3600)
+    assert await pacer.prune(env.clock.now()) == 1
+    async with env.sessions() as session:
+        assert list((await session.exec(select(OutboxBudget))).all()) == []
