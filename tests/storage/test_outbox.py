@@ -438,6 +438,7 @@ async def test_a_reply_re_sent_after_a_crash_carries_the_duplicate_check(env: En
     await env.worker().run_once()
     [request] = env.fake.requests_to("/cgi-bin/message/send")
     assert (request.body or {})["enable_duplicate_check"] == 1
+    assert (request.body or {})["duplicate_check_interval"] == 4 * 3600
 
 
 async def test_a_paced_backlog_is_not_claimed_again_while_it_waits(env: Env) -> None:
