@@ -476,8 +476,11 @@ async def _outbox(
         count = await retry_parked(
             sessions, SystemClock(settings.tz).now(), None if all_ else row_ids
         )
+        if not count and not all_:
+            print("没有找到这些编号的未送达消息。", file=sys.stderr)
+            return 1
         print(f"已重新排队 {count} 条消息，运行中的机器人会尽快发送。")
-        return 0 if count or all_ else 1
+        return 0
     finally:
         await engine.dispose()
 

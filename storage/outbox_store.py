@@ -381,14 +381,19 @@ async def report_parked(sessions: SessionFactory, now: datetime) -> int:
     """While any row is parked, tell the news office once a day, through the outbox itself
     (idempotent per day by its dedupe key, also across instances racing for it; its own
     parked reports are not counted, so a report that cannot be delivered never reports
-    itself). The rows enqueued."""
+    itself). Not before 09:00 Beijing time. The rows enqueued."""
     try:
         return await _report_parked(sessions, now)
     except IntegrityError:  # another instance enqueued today's report first
         return 0
 
 
+REPORT_NOT_BEFORE_HOUR = 9  # Beijing time: the report waits for office hours
+
+
 async def _report_parked(sessions: SessionFactory, now: datetime) -> int:
+    if now.astimezone(SHANGHAI).hour < REPORT_NOT_BEFORE_HOUR:
+        return 0
     day = day_of(now)
     async with transaction(sessions) as session:
         rows = (

@@ -330,7 +330,13 @@ async def test_parked_rows_are_reported_to_the_news_office_once_a_day(
         env.clock.advance(601)
         await worker.run_once()
     assert len([d for d in env.fake.delivered if "未能送达" in d.text]) == 4
-    env.clock.advance(24 * 3600)
+    next_day = env.clock.now().astimezone(SHANGHAI).date() + timedelta(days=1)
+    env.clock.set(datetime.combine(next_day, datetime.min.time(), SHANGHAI))
+    for _ in range(8 * 6 + 5):  # midnight to 08:50: not at night
+        await worker.run_once()
+        env.clock.advance(600)
+    assert len([d for d in env.fake.delivered if "未能送达" in d.text]) == 4
+    env.clock.advance(601)  # past 09:00
     await worker.run_once()
     env.clock.advance(1)
     await worker.run_once()
@@ -687,6 +693,8 @@ async def test_outbox_list_failed_and_retry_on_the_command_line(
     assert "已重新排队 1 条消息" in capsys.readouterr().out
     assert await bot_module._outbox(settings, "list", True, [], False) == 0
     assert "没有未能送达的消息" in capsys.readouterr().out
+    assert await bot_module._outbox(settings, "retry", False, ["99"], False) == 1
+    assert "没有找到这些编号的未送达消息" in capsys.readouterr().err
     assert await bot_module._outbox(settings, "retry", False, [], False) == 2
     assert await bot_module._outbox(settings, "retry", False, ["x"], False) == 2
     assert "消息编号应为数字" in capsys.readouterr().err
