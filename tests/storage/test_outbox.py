@@ -748,3 +748,38 @@ async def test_the_shared_pacer_forgets_sends_older_than_an_hour(
     assert await pacer.prune(env.clock.now()) == 1
     async with env.sessions() as session:
         assert list((await session.exec(select(OutboxBudget))).all()) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "fault"),
+    [
+        (SEND, 42001),
+        (SEND, 40014),
+        (SEND, 41001),
+        (GETTOKEN, 40001),
+        (SEND, -1),
+        (SEND, 45009),
+        (SEND, 45033),
+        (SEND, 502),
+        (SEND, 60020),
+        (GETTOKEN, 60020),
+    ],
+)
+async def test_sixty_seconds_of_a_fault_then_recovery_loses_and_duplicates_nothing(
+    env: Env, path: str, fault: int
+) -> None:
+    """36 of 36 messages were lost in 60 s of persisting token faults (issue 8 item 2)."""
+    await env.add([m for i in range(36) for m in text_to_users([f"f{i}"], f"故障{i}")])
+    if fault >= 500 and fault < 600:
+        env.fake.fail_http(fault, path=path, times=1 << 30)
+    else:
+        env.fake.fail_always(fault, path=path)
+    worker = env.worker()
+    for _ in range(12):
+        await worker.run_once()
+        env.clock.advance(5)
+    assert {r.status for r in await env.rows()} == {"pending"}
+    env.fake.clear_faults()
+    await env.run_until_done(worker, step_s=30)
+    assert [r.status for r in await env.rows()] == ["sent"] * 36
+    assert all(env.fake.texts_to(f"f{i}") == [f"故障{i}"] for i in range(36))
