@@ -480,20 +480,22 @@ async def test_the_daily_recipient_budget_defers_to_the_next_day(env: Env) -> No
 
 
 @pytest.mark.postgres
-async def test_two_instances_on_postgresql_never_exceed_30_per_minute_to_a_member(
-    env: Env, database_url: str
+@pytest.mark.parametrize("instances", [2, 3])
+async def test_instances_on_postgresql_never_exceed_30_per_minute_to_a_member(
+    env: Env, database_url: str, instances: int
 ) -> None:
     """Pacing was per process: two instances sent one member 60 messages a minute."""
     if is_sqlite(database_url):
         pytest.skip("shared pacing lives in PostgreSQL; SQLite runs one instance")
     await env.add(texts(100, "member"))
+    await env.add([m for i in range(40) for m in text_to_users([f"other{i}"], "其他")])
     workers = [
-        env.worker(name, batch=20, pacer=SqlPacer(env.sessions, daily_budget=100_000))
-        for name in ("a", "b")
+        env.worker(f"i{n}", batch=20, pacer=SqlPacer(env.sessions, daily_budget=100_000))
+        for n in range(instances)
     ]
     for _ in range(200):
         await asyncio.gather(*(w.run_once() for w in workers))
-        if len(env.fake.delivered_to("member")) == 100:
+        if len(env.fake.delivered) == 140:
             break
         env.clock.advance(5)
     times = sorted(d.at for d in env.fake.delivered_to("member"))
@@ -502,6 +504,25 @@ async def test_two_instances_on_postgresql_never_exceed_30_per_minute_to_a_membe
         sum(1 for t in times if start <= t < start + timedelta(seconds=60)) for start in times
     )
     assert worst == 30
+    assert len(env.fake.delivered) == 140  # everyone else delivered too, once
+
+
+@pytest.mark.postgres
+async def test_instances_on_postgresql_share_the_daily_budget(env: Env, database_url: str) -> None:
+    if is_sqlite(database_url):
+        pytest.skip("shared pacing lives in PostgreSQL; SQLite runs one instance")
+    await env.add([m for i in range(10) for m in text_to_users([f"b{i}"], "额度")])
+    workers = [
+        env.worker(f"i{n}", batch=3, pacer=SqlPacer(env.sessions, daily_budget=6))
+        for n in range(2)
+    ]
+    for _ in range(5):
+        await asyncio.gather(*(w.run_once() for w in workers))
+        env.clock.advance(60)
+    assert len(env.fake.delivered) == 6
+    env.clock.advance(24 * 3600)
+    await asyncio.gather(*(w.run_once() for w in workers))
+    assert len(env.fake.delivered) == 10
 
 
 async def test_enqueue_with_a_dedupe_key_is_idempotent(env: Env) -> None:
