@@ -4,6 +4,8 @@
     python bot.py db upgrade                 create or migrate the database schema
     python bot.py roster import FILE.csv     import the roster (all-or-nothing)
     python bot.py console --user USERID      chat with a running bot from the terminal
+    python bot.py outbox list --failed       messages that gave up (parked), with the reason
+    python bot.py outbox retry ID|--all      send parked messages again
 
 Settings come from the environment and `config/settings.toml` (see README). Nothing in the
 project opens a connection or reads the environment at import time: it all happens here.
@@ -43,6 +45,7 @@ from liuan_bot.groups import load_groups, webhook_keys
 from liuan_bot.inbox import Inbox
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
+from liuan_bot.pacing import InProcessPacer, Pacer
 from liuan_bot.relay import Composer, load_channels
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
@@ -60,7 +63,7 @@ from storage.engine import (
     transaction,
 )
 from storage.inbox_store import SqlInboxStore
-from storage.outbox_store import SqlOutboxStore, enqueue
+from storage.outbox_store import SqlOutboxStore, SqlPacer, enqueue, report_parked
 
 log = logging.getLogger("liuan_bot")
 ROOT = Path(__file__).resolve().parent
@@ -100,16 +103,28 @@ class Bot:
         except Exception:
             log.exception("health check: database unavailable")
             database = False
-        return {
-            "status": "ok" if database else "degraded",
+        problems = list(self.worker.problems.values()) if self.worker else []
+        health: dict[str, object] = {
+            "status": "ok" if database and not problems else "degraded",
             "database": database,
             "mode": "sandbox" if self.settings.sandbox else "live",
         }
+        if problems:  # a WeCom configuration error holds the outbox (docs/outbox-errors.md)
+            health["reason"] = "；".join(p.reason for p in problems)
+            health["reason_en"] = "; ".join(p.reason_en for p in problems)
+            health["outbox_problems"] = [
+                {"scope": p.scope, "errcode": p.errcode, "since": p.since.isoformat()}
+                for p in problems
+            ]
+        return health
 
     async def render_metrics(self) -> str:
         depth = await self.outbox_store.depth()
         errors = dict(self.api.error_counts) if self.api else {}
-        return self.metrics.render(depth, errors)
+        problems = self.worker.problems.values() if self.worker else ()
+        return self.metrics.render(
+            depth, errors, config_errors={(p.scope, p.errcode): 1 for p in problems}
+        )
 
     def app(self) -> web.Application:
         crypto = CallbackCrypto(
@@ -156,14 +171,29 @@ class Bot:
             clock=self.clock,
             api_base=self.api_base,
         )
+        budget = self.settings.daily_recipient_budget
+        pacer: Pacer = (
+            SqlPacer(self.deps.sessions, daily_budget=budget)
+            if self.outbox_store.postgres  # several instances share the windows
+            else InProcessPacer(daily_budget=budget)
+        )
+        sessions = self.deps.sessions
+
+        async def housekeeping(now: datetime) -> None:
+            await report_parked(sessions, now)
+            if isinstance(pacer, SqlPacer):
+                await pacer.prune(now)
+
         self.worker = OutboxWorker(
             self.outbox_store,
             self.api,
             self.clock,
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
             webhook_keys=self.webhook_keys,
+            pacer=pacer,
             on_sent=self.metrics.delivery_latency.observe,
             on_result=self._after_delivery,
+            housekeeping=housekeeping,
         )
         self.deps = replace(self.deps, wake_outbox=self.worker.wake)
         if self.pipeline is not None:
@@ -377,6 +407,64 @@ async def _reminders_preview(settings: Settings, at_text: str, unit: str | None)
     return 0
 
 
+KIND_NAMES = {
+    "app": "应用消息",
+    "appchat": "群聊消息",
+    "webhook": "群机器人",
+    "card_update": "卡片更新",
+    "calendar": "日程",
+}
+
+
+async def _outbox(
+    settings: Settings, action: str, failed: bool, ids: list[str], all_: bool
+) -> int:
+    """`outbox list --failed` and `outbox retry ID…|--all` (parked rows, docs/outbox-errors.md)."""
+    from storage.outbox_store import list_parked, retry_parked
+
+    if action == "list" and not failed:
+        print("目前只支持查看未能送达的消息：python bot.py outbox list --failed", file=sys.stderr)
+        return 2
+    if action == "retry" and bool(ids) == all_:
+        print("请给出要重发的消息编号，或用 --all 重发全部未送达的消息。", file=sys.stderr)
+        return 2
+    try:
+        row_ids = [int(i) for i in ids]
+    except ValueError:
+        print(f"消息编号应为数字：{' '.join(ids)}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    try:
+        if action == "list":
+            rows = await list_parked(sessions)
+            if not rows:
+                print("没有未能送达的消息。")
+                return 0
+            print(f"未能送达的消息：{len(rows)} 条")
+            print("编号\t收件人\t类型\t原因\t时间")
+            for row in rows:
+                when = (
+                    row.parked_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+                    if (row.parked_at)
+                    else "—"
+                )
+                target = row.target if len(row.target) <= 40 else row.target[:37] + "…"
+                kind = KIND_NAMES.get(row.kind, row.kind)
+                print(f"{row.id}\t{target}\t{kind}\t{row.reason}\t{when}")
+            return 0
+        count = await retry_parked(
+            sessions, SystemClock(settings.tz).now(), None if all_ else row_ids
+        )
+        if not count and not all_:
+            print("没有找到这些编号的未送达消息。", file=sys.stderr)
+            return 1
+        print(f"已重新排队 {count} 条消息，运行中的机器人会尽快发送。")
+        return 0
+    finally:
+        await engine.dispose()
+
+
 async def _schema_ready(settings: Settings) -> bool:
     from storage.migrate import current_tables
 
@@ -467,6 +555,11 @@ def main(argv: list[str] | None = None) -> int:
     console.add_argument(
         "--linger", type=float, default=2.0, help="输入结束后再等待推送消息的秒数（沙箱模式）"
     )
+    outbox = sub.add_parser("outbox", help="发件箱：查看和重发未能送达的消息")
+    outbox.add_argument("action", choices=["list", "retry"])
+    outbox.add_argument("ids", nargs="*", help="要重发的消息编号")
+    outbox.add_argument("--failed", action="store_true", help="列出未能送达（已搁置）的消息")
+    outbox.add_argument("--all", action="store_true", help="重发全部未能送达的消息")
     args = parser.parse_args(argv)
 
     if args.command == "parse":
@@ -519,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_roster_import(settings, data, args.if_empty))
     if args.command == "reminders":
         return asyncio.run(_reminders_preview(settings, args.at, args.unit))
+    if args.command == "outbox":
+        return asyncio.run(_outbox(settings, args.action, args.failed, args.ids, args.all))
     if args.command == "console":
         from liuan_bot.console import run_console
 

@@ -42,7 +42,12 @@ class Metrics:
     def callback(self, outcome: str) -> None:
         self.callbacks[outcome] += 1
 
-    def render(self, outbox_depth: Mapping[str, int], api_errors: Mapping[int, int]) -> str:
+    def render(
+        self,
+        outbox_depth: Mapping[str, int],
+        api_errors: Mapping[int, int],
+        config_errors: Mapping[tuple[str, int], int] | None = None,
+    ) -> str:
         lines = [
             "# HELP liuan_callbacks_total WeCom callbacks by outcome.",
             "# TYPE liuan_callbacks_total counter",
@@ -55,7 +60,7 @@ class Metrics:
             "# HELP liuan_outbox_messages Outbox rows by status.",
             "# TYPE liuan_outbox_messages gauge",
         ]
-        for status in ("pending", "sending", "sent", "failed"):
+        for status in ("pending", "sending", "sent", "parked"):
             lines.append(
                 f'liuan_outbox_messages{{status="{status}"}} {outbox_depth.get(status, 0)}'
             )
@@ -69,5 +74,17 @@ class Metrics:
         lines += [
             f'liuan_wecom_api_errors_total{{errcode="{k}"}} {v}'
             for k, v in sorted(api_errors.items())
+        ]
+        problems = dict(config_errors or {})
+        lines += [
+            "# HELP liuan_outbox_held 1 while a WeCom configuration error holds the outbox.",
+            "# TYPE liuan_outbox_held gauge",
+            f"liuan_outbox_held {1 if problems else 0}",
+            "# HELP liuan_outbox_config_error WeCom configuration errors holding rows (kept).",
+            "# TYPE liuan_outbox_config_error gauge",
+        ]
+        lines += [
+            f'liuan_outbox_config_error{{scope="{scope}",errcode="{code}"}} {v}'
+            for (scope, code), v in sorted(problems.items())
         ]
         return "\n".join(lines) + "\n"

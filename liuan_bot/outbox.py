@@ -39,6 +39,11 @@ from liuan_bot.wecom.api import (
 log = logging.getLogger("liuan_bot.outbox")
 
 REPLY_SOURCE_PREFIX = "inbound:"
+# Longer than one send can take (token fetch + send + refresh + send + 3 busy retries, each
+# bounded by the client's 10 s timeout, ≈ 75 s), so a lease renewed before a send never runs
+# out while that send is in flight.
+LEASE = timedelta(seconds=120)
+MAX_DUPLICATE_CHECK_INTERVAL_S = 4 * 3600  # WeCom's maximum (wecom-facts §3.1)
 PARKED_REPORT_SOURCE = "outbox:parked-report"
 
 # Why a row was parked or held, in the words the operators and the news office read.
@@ -184,8 +189,8 @@ class OutboxWorker:
         worker_id: str,
         webhook_keys: Mapping[str, str] | None = None,
         batch: int = 50,
-        lease: timedelta = timedelta(seconds=60),
-        unknown_attempts: int = 5,
+        lease: timedelta = LEASE,
+        unknown_attempts: int = 8,
         config_probe: timedelta = timedelta(seconds=60),
         pacer: Pacer | None = None,
         on_sent: Callable[[float], None] = lambda latency: None,
@@ -373,9 +378,14 @@ class OutboxWorker:
 
     def _app_body(self, row: Claimed) -> dict[str, Any]:
         body = dict(row.body)
-        if row.source.startswith(REPLY_SOURCE_PREFIX) and row.attempts <= 1:
+        if row.attempts > 1:
+            # A re-send: an earlier attempt may have been delivered (timeout, crash). WeCom's
+            # check drops the copy; its longest window covers re-sends after long outages.
+            body.setdefault("enable_duplicate_check", 1)
+            body.setdefault("duplicate_check_interval", MAX_DUPLICATE_CHECK_INTERVAL_S)
+        elif row.source.startswith(REPLY_SOURCE_PREFIX):
             # A reply is new by construction on its first attempt: the same answer to the
-            # same question asked twice must arrive twice. Re-sends keep the check.
+            # same question asked twice must arrive twice.
             body.setdefault("enable_duplicate_check", 0)
         return body
 

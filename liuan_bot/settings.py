@@ -90,6 +90,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     calendar_events: bool = False
     preview_to_spokespersons: bool = False
+    # WeCom's daily budget of app-message recipient sends: licensed seats × 200 (§3.4)
+    daily_recipient_budget: int = 500 * 200
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -268,6 +270,13 @@ def load_settings(
         max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, minimum=1024)),
         calendar_events=flag("CALENDAR_EVENTS", False),
         preview_to_spokespersons=flag("PREVIEW_TO_SPOKESPERSONS", False),
+        daily_recipient_budget=int(
+            number(
+                "DAILY_RECIPIENT_BUDGET",
+                200 * int(number("LICENSED_SEATS", 500, minimum=1)),
+                minimum=1,
+            )
+        ),
     )
     if problems:
         raise SettingsError(problems)

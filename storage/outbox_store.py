@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -132,6 +133,10 @@ class SqlOutboxStore:
     def __init__(self, sessions: SessionFactory, *, postgres: bool) -> None:
         self._sessions = sessions
         self._postgres = postgres
+
+    @property
+    def postgres(self) -> bool:
+        return self._postgres
 
     async def claim_due(
         self, now: datetime, worker: str, lease_until: datetime, limit: int
@@ -374,8 +379,21 @@ async def retry_parked(sessions: SessionFactory, now: datetime, ids: Sequence[in
 
 async def report_parked(sessions: SessionFactory, now: datetime) -> int:
     """While any row is parked, tell the news office once a day, through the outbox itself
-    (idempotent per day by its dedupe key; its own parked reports are not counted, so a
-    report that cannot be delivered never reports itself). The rows enqueued."""
+    (idempotent per day by its dedupe key, also across instances racing for it; its own
+    parked reports are not counted, so a report that cannot be delivered never reports
+    itself). Not before 09:00 Beijing time. The rows enqueued."""
+    try:
+        return await _report_parked(sessions, now)
+    except IntegrityError:  # another instance enqueued today's report first
+        return 0
+
+
+REPORT_NOT_BEFORE_HOUR = 9  # Beijing time: the report waits for office hours
+
+
+async def _report_parked(sessions: SessionFactory, now: datetime) -> int:
+    if now.astimezone(SHANGHAI).hour < REPORT_NOT_BEFORE_HOUR:
+        return 0
     day = day_of(now)
     async with transaction(sessions) as session:
         rows = (
@@ -431,6 +449,14 @@ class SqlPacer:
     def __init__(self, sessions: SessionFactory, *, daily_budget: int | None = None) -> None:
         self._sessions = sessions
         self._daily_budget = daily_budget
+
+    async def prune(self, now: datetime) -> int:
+        """Forget sends older than the longest window, for every key (housekeeping)."""
+        since = utc(now) - timedelta(seconds=LONGEST_WINDOW_S)
+        async with transaction(self._sessions) as session:
+            result = await session.exec(delete(OutboxPacing).where(col(OutboxPacing.at) <= since))
+            await session.exec(delete(OutboxBudget).where(col(OutboxBudget.day) < day_of(now)))
+            return int(result.rowcount or 0)
 
     async def reserve(self, kind: str, target: str, now: datetime) -> float:
         limits = LIMITS_BY_KIND.get(kind)

@@ -132,6 +132,7 @@ class WeComError(Exception):
     """Base of every error raised by the WeCom client."""
 
     retryable: bool = False
+    error_class: ErrorClass = ErrorClass.UNKNOWN
 
 
 class WeComApiError(WeComError):

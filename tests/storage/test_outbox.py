@@ -6,24 +6,45 @@ Runs on SQLite and, when LIUAN_TEST_DATABASE_URL is set, on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
+from sqlalchemy import text
 from sqlmodel import col, select
 
-from liuan_bot.clock import FixedClock
+import bot as bot_module
+from liuan_bot.clock import SHANGHAI, FixedClock
 from liuan_bot.messages import Outgoing, text_to_users
-from liuan_bot.outbox import PARKED_REPORT_SOURCE, Delivered, OutboxWorker
+from liuan_bot.outbox import PARKED_REPORT_SOURCE, Claimed, Delivered, OutboxWorker, reason_zh
 from liuan_bot.pacing import InProcessPacer
-from liuan_bot.wecom.api import WeComApiClient
+from liuan_bot.wecom.api import (
+    BACKOFF_CLASS,
+    CONFIG_CLASS,
+    GETTOKEN_PATH,
+    RECIPIENT_CLASS,
+    SEND_PATH,
+    TOKEN_CLASS,
+    ErrorClass,
+    WeComApiClient,
+    classify,
+)
 from liuan_bot.wecom.fake_server import FakeWeCom
-from storage.engine import SessionFactory, is_sqlite, transaction
+from storage.engine import (
+    SessionFactory,
+    is_sqlite,
+    make_engine,
+    make_session_factory,
+    transaction,
+)
+from storage.migrate import upgrade
 from storage.outbox_store import (
     SqlOutboxStore,
     SqlPacer,
@@ -32,8 +53,9 @@ from storage.outbox_store import (
     report_parked,
     retry_parked,
 )
-from storage.tables import OutboxMessage
+from storage.tables import OutboxBudget, OutboxMessage
 from tests.conftest import load_demo_roster
+from tests.support import Harness, make_settings
 
 
 @dataclass
@@ -276,14 +298,14 @@ async def test_unknown_errcodes_retry_then_park(env: Env) -> None:
     env.fake.fail_always(77777, path="/cgi-bin/message/send")
     worker = env.worker()
     statuses = []
-    for _ in range(8):
+    for _ in range(9):
         await worker.run_once()
         statuses.append((await env.rows())[0].status)
         env.clock.advance(600)
-    assert statuses[:4] == ["pending"] * 4
-    assert statuses[-1] == "parked"
+    assert statuses[:7] == ["pending"] * 7
+    assert statuses[7:] == ["parked"] * 2
     [row] = await env.rows()
-    assert row.attempts == 5
+    assert row.attempts == 8
     assert "77777" in (row.park_reason or "")
 
 
@@ -308,7 +330,13 @@ async def test_parked_rows_are_reported_to_the_news_office_once_a_day(
         env.clock.advance(601)
         await worker.run_once()
     assert len([d for d in env.fake.delivered if "未能送达" in d.text]) == 4
-    env.clock.advance(24 * 3600)
+    next_day = env.clock.now().astimezone(SHANGHAI).date() + timedelta(days=1)
+    env.clock.set(datetime.combine(next_day, datetime.min.time(), SHANGHAI))
+    for _ in range(8 * 6 + 5):  # midnight to 08:50: not at night
+        await worker.run_once()
+        env.clock.advance(600)
+    assert len([d for d in env.fake.delivered if "未能送达" in d.text]) == 4
+    env.clock.advance(601)  # past 09:00
     await worker.run_once()
     env.clock.advance(1)
     await worker.run_once()
@@ -372,10 +400,10 @@ class SlowApi:
 
 
 async def test_a_slow_api_never_makes_two_workers_send_a_row_twice(env: Env) -> None:
-    """A claimed batch sent one row at a time under a 60 s lease, 25 s a send: without a
+    """A claimed batch sent one row at a time under a 120 s lease, 50 s a send: without a
     renewal per row the second worker re-claimed and re-sent the rest of the batch."""
     await env.add([m for i in range(20) for m in text_to_users([f"s{i}"], f"慢{i}")])
-    slow = SlowApi(env.api, env.clock, 25)
+    slow = SlowApi(env.api, env.clock, 50)
     a = OutboxWorker(env.store, slow, env.clock, worker_id="a", batch=20)  # type: ignore[arg-type]
     b = OutboxWorker(env.store, slow, env.clock, worker_id="b", batch=20)  # type: ignore[arg-type]
 
@@ -416,6 +444,7 @@ async def test_a_reply_re_sent_after_a_crash_carries_the_duplicate_check(env: En
     await env.worker().run_once()
     [request] = env.fake.requests_to("/cgi-bin/message/send")
     assert (request.body or {})["enable_duplicate_check"] == 1
+    assert (request.body or {})["duplicate_check_interval"] == 4 * 3600
 
 
 async def test_a_paced_backlog_is_not_claimed_again_while_it_waits(env: Env) -> None:
@@ -451,20 +480,22 @@ async def test_the_daily_recipient_budget_defers_to_the_next_day(env: Env) -> No
 
 
 @pytest.mark.postgres
-async def test_two_instances_on_postgresql_never_exceed_30_per_minute_to_a_member(
-    env: Env, database_url: str
+@pytest.mark.parametrize("instances", [2, 3])
+async def test_instances_on_postgresql_never_exceed_30_per_minute_to_a_member(
+    env: Env, database_url: str, instances: int
 ) -> None:
     """Pacing was per process: two instances sent one member 60 messages a minute."""
     if is_sqlite(database_url):
         pytest.skip("shared pacing lives in PostgreSQL; SQLite runs one instance")
     await env.add(texts(100, "member"))
+    await env.add([m for i in range(40) for m in text_to_users([f"other{i}"], "其他")])
     workers = [
-        env.worker(name, batch=20, pacer=SqlPacer(env.sessions, daily_budget=100_000))
-        for name in ("a", "b")
+        env.worker(f"i{n}", batch=20, pacer=SqlPacer(env.sessions, daily_budget=100_000))
+        for n in range(instances)
     ]
     for _ in range(200):
         await asyncio.gather(*(w.run_once() for w in workers))
-        if len(env.fake.delivered_to("member")) == 100:
+        if len(env.fake.delivered) == 140:
             break
         env.clock.advance(5)
     times = sorted(d.at for d in env.fake.delivered_to("member"))
@@ -473,6 +504,25 @@ async def test_two_instances_on_postgresql_never_exceed_30_per_minute_to_a_membe
         sum(1 for t in times if start <= t < start + timedelta(seconds=60)) for start in times
     )
     assert worst == 30
+    assert len(env.fake.delivered) == 140  # everyone else delivered too, once
+
+
+@pytest.mark.postgres
+async def test_instances_on_postgresql_share_the_daily_budget(env: Env, database_url: str) -> None:
+    if is_sqlite(database_url):
+        pytest.skip("shared pacing lives in PostgreSQL; SQLite runs one instance")
+    await env.add([m for i in range(10) for m in text_to_users([f"b{i}"], "额度")])
+    workers = [
+        env.worker(f"i{n}", batch=3, pacer=SqlPacer(env.sessions, daily_budget=6))
+        for n in range(2)
+    ]
+    for _ in range(5):
+        await asyncio.gather(*(w.run_once() for w in workers))
+        env.clock.advance(60)
+    assert len(env.fake.delivered) == 6
+    env.clock.advance(24 * 3600)
+    await asyncio.gather(*(w.run_once() for w in workers))
+    assert len(env.fake.delivered) == 10
 
 
 async def test_enqueue_with_a_dedupe_key_is_idempotent(env: Env) -> None:
@@ -489,3 +539,268 @@ async def test_invalid_users_are_recorded(env: Env) -> None:
     [row] = await env.rows()
     assert row.status == "sent"
     assert row.invalid_users == ["ghost"]
+
+
+# -- the error classes, code by code (docs/outbox-errors.md) --------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "outbox-errors.md"
+SEND = "/cgi-bin/message/send"
+GETTOKEN = "/cgi-bin/gettoken"
+
+
+def documented_codes() -> list[tuple[int, str, ErrorClass]]:
+    """(errcode, path, class) for every numeric row of the table in the document."""
+    rows = []
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not re.match(r"^-?\d+", cells[0]):
+            continue
+        code = int(re.match(r"^-?\d+", cells[0]).group())  # type: ignore[union-attr]
+        path = GETTOKEN_PATH if "gettoken" in cells[0] else SEND_PATH
+        rows.append((code, path, ErrorClass(cells[2])))
+    return rows
+
+
+def test_the_document_lists_every_classified_code_with_the_class_the_code_gives() -> None:
+    rows = documented_codes()
+    assert len(rows) >= 30
+    for code, path, cls in rows:
+        assert classify(code, path) is cls, (code, path)
+    listed = {code for code, _, _ in rows}
+    assert listed >= TOKEN_CLASS | BACKOFF_CLASS | RECIPIENT_CLASS | CONFIG_CLASS
+    assert classify(None, SEND_PATH) is ErrorClass.BACKOFF  # no WeCom answer at all
+    assert classify(99999, SEND_PATH) is ErrorClass.UNKNOWN
+
+
+@pytest.mark.parametrize(("code", "path", "cls"), documented_codes())
+async def test_each_documented_code_is_handled_as_its_class(
+    env: Env, code: int, path: str, cls: ErrorClass
+) -> None:
+    """Injected through the fake WeCom; the fault outlasts the client's own retries."""
+    await env.add(text_to_users(["u1"], "分类"), source="reminder:1")
+    fake_path = GETTOKEN if path == GETTOKEN_PATH else SEND
+    env.fake.fail_next(code, path=fake_path, times=6)
+    worker = env.worker()
+    await worker.run_once()
+    [row] = await env.rows()
+    if cls in (ErrorClass.TOKEN, ErrorClass.BACKOFF):
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert worker.problems == {}
+    elif cls is ErrorClass.CONFIG:
+        assert (row.status, row.attempts) == ("pending", 0)  # kept, not even counted
+        assert worker.problems["app"].errcode == code
+    elif code == 81013:  # returned as a result: sent, every recipient invalid
+        assert (row.status, row.invalid_users) == ("sent", ["u1"])
+        return
+    else:
+        assert row.status == "parked"
+        assert row.park_reason == reason_zh(code)
+        assert str(code) in row.park_reason
+        return
+    env.fake.clear_faults()
+    await env.run_until_done(worker, step_s=61)
+    [row] = await env.rows()
+    assert row.status == "sent"
+    assert env.fake.texts_to("u1") == ["分类"]
+
+
+@pytest.mark.parametrize("fault", ["http500", "http502", "timeout", "refused"])
+async def test_no_answer_from_wecom_is_retried_with_backoff(env: Env, fault: str) -> None:
+    await env.add(texts(1))
+    if fault.startswith("http"):
+        env.fake.fail_http(int(fault[4:]), path=SEND, times=3)
+    elif fault == "timeout":
+        env.fake.delay_next(1.0, path=SEND, times=1)  # longer than the client's 0.3 s
+    worker = env.worker()
+    if fault == "refused":
+        dead = WeComApiClient(
+            session=env.api._session,
+            corp_id="corp",
+            secret="secret",
+            agent_id=1000002,
+            clock=env.clock,
+            api_base="http://127.0.0.1:9",
+            timeout_s=0.3,
+        )
+        await OutboxWorker(env.store, dead, env.clock, worker_id="dead").run_once()
+    else:
+        await worker.run_once()
+    [row] = await env.rows()
+    assert (row.status, row.last_errcode) == ("pending", None)
+    assert row.last_error
+    await env.run_until_done(worker, step_s=61)
+    assert [r.status for r in await env.rows()] == ["sent"]
+
+
+async def test_a_permanent_error_is_reported_to_the_sender_like_invaliduser(env: Env) -> None:
+    seen: list[tuple[str, tuple[str, ...]]] = []
+
+    async def on_result(row: Claimed, result: Delivered) -> None:
+        seen.append((row.source, result.invalid_users))
+
+    await env.add(text_to_users(["x1", "x2"], "公告"), source="announcement:GG-1")
+    env.fake.fail_next(40003, path=SEND)
+    await env.worker(on_result=on_result).run_once()
+    assert seen == [("announcement:GG-1", ("x1", "x2"))]
+    assert [r.status for r in await env.rows()] == ["parked"]
+
+
+async def test_a_robot_with_a_bad_key_holds_only_its_own_rows(env: Env) -> None:
+    await env.add(
+        [Outgoing("webhook", "newsroom", {"msgtype": "text", "text": {"content": "群"}})]
+    )
+    await env.add(texts(1))
+    env.fake.fail_always(93000, path="/cgi-bin/webhook/send")
+    worker = env.worker(webhook_keys={"newsroom": "KEY-1"})
+    await worker.run_once()
+    statuses = {r.kind: r.status for r in await env.rows()}
+    assert statuses == {"webhook": "pending", "app": "sent"}
+    assert list(worker.problems) == ["robot:newsroom"]
+    assert "群机器人" in worker.problems["robot:newsroom"].reason
+
+
+# -- the operators are told: /healthz, /metrics, the CLI -------------------------------------
+
+
+async def test_a_configuration_error_shows_on_healthz_and_metrics_until_fixed(
+    harness: Harness,
+) -> None:
+    bot = harness.bot
+    async with transaction(bot.deps.sessions) as session:
+        await enqueue(session, texts(1), harness.clock.now(), source="reminder:1")
+    harness.fake.fail_always(60020, path=SEND)
+    await harness.deliver_outbox()
+    health = await (await harness.client.get("/healthz")).json()
+    assert health["status"] == "degraded"
+    assert "可信 IP" in health["reason"]
+    assert "trusted IP" in health["reason_en"]
+    assert health["outbox_problems"][0]["errcode"] == 60020
+    metrics = await (await harness.client.get("/metrics")).text()
+    assert "liuan_outbox_held 1" in metrics
+    assert 'liuan_outbox_config_error{scope="app",errcode="60020"} 1' in metrics
+    assert 'liuan_outbox_messages{status="pending"} 1' in metrics
+    harness.fake.clear_faults()
+    harness.clock.advance(61)
+    await harness.deliver_outbox()
+    health = await (await harness.client.get("/healthz")).json()
+    assert health == {"status": "ok", "database": True, "mode": "live"}
+    metrics = await (await harness.client.get("/metrics")).text()
+    assert "liuan_outbox_held 0" in metrics
+    assert 'liuan_outbox_messages{status="sent"} 1' in metrics
+
+
+async def test_outbox_list_failed_and_retry_on_the_command_line(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = make_engine(sqlite_url)
+    await upgrade(engine)
+    sessions = make_session_factory(engine)
+    clock = FixedClock(datetime(2026, 12, 2, 9, 30, tzinfo=SHANGHAI))
+    async with transaction(sessions) as session:
+        await enqueue(session, texts(2, "ghost"), clock.now(), source="reminder:1")
+    store = SqlOutboxStore(sessions, postgres=False)
+    now = clock.now()
+    for row in await store.claim_due(now, "w", now + timedelta(seconds=60), 10):
+        await store.park(row.id, row.claim, now, reason_zh(40003), "errcode=40003", 40003)
+    await engine.dispose()
+    settings = make_settings(sqlite_url, tmp_path)
+    assert await bot_module._outbox(settings, "list", True, [], False) == 0
+    out = capsys.readouterr().out
+    assert "未能送达的消息：2 条" in out
+    assert "1\tghost\t应用消息\t收件人账号无效（错误码 40003）\t2026-12-02 09:30" in out
+    assert await bot_module._outbox(settings, "retry", False, ["1"], False) == 0
+    assert "已重新排队 1 条消息" in capsys.readouterr().out
+    assert await bot_module._outbox(settings, "retry", False, [], True) == 0
+    assert "已重新排队 1 条消息" in capsys.readouterr().out
+    assert await bot_module._outbox(settings, "list", True, [], False) == 0
+    assert "没有未能送达的消息" in capsys.readouterr().out
+    assert await bot_module._outbox(settings, "retry", False, ["99"], False) == 1
+    assert "没有找到这些编号的未送达消息" in capsys.readouterr().err
+    assert await bot_module._outbox(settings, "retry", False, [], False) == 2
+    assert await bot_module._outbox(settings, "retry", False, ["x"], False) == 2
+    assert "消息编号应为数字" in capsys.readouterr().err
+
+
+async def test_the_migration_turns_failed_rows_into_parked_ones(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    await upgrade(engine, revision="0005")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO outbox (kind, target, body, source, status, attempts, created_at,"
+                " next_attempt_at, invalid_users, last_error) VALUES ('app', 'u1', '{}', 't',"
+                " 'failed', 1, '2026-12-01 00:00:00', '2026-12-01 00:00:00', '[]', 'x')"
+            )
+        )
+    await upgrade(engine)
+    [row] = await list_parked(make_session_factory(engine))
+    await engine.dispose()
+    assert (row.target, row.reason) == ("u1", "旧版本标记为发送失败")
+
+
+async def test_two_instances_racing_for_the_parked_report_enqueue_it_once(
+    env: Env, database_url: str
+) -> None:
+    await load_demo_roster(database_url)
+    await env.add(texts(1, "ghost"))
+    env.fake.fail_next(40003, path=SEND)
+    await env.worker().run_once()
+    now = env.clock.now()
+    counts = await asyncio.gather(*(report_parked(env.sessions, now) for _ in range(3)))
+    assert sorted(counts) == [0, 0, 1]
+    reports = [r for r in await env.rows() if r.source == PARKED_REPORT_SOURCE]
+    assert len(reports) == 1
+
+
+@pytest.mark.postgres
+async def test_the_shared_pacer_forgets_sends_older_than_an_hour(
+    env: Env, database_url: str
+) -> None:
+    if is_sqlite(database_url):
+        pytest.skip("the shared pacer lives in PostgreSQL")
+    pacer = SqlPacer(env.sessions, daily_budget=10)
+    for i in range(3):
+        assert await pacer.reserve("app", f"m{i}", env.clock.now()) == 0
+    env.clock.advance(1800)
+    assert await pacer.reserve("app", "m9", env.clock.now()) == 0
+    env.clock.advance(1801)
+    assert await pacer.prune(env.clock.now()) == 3
+    env.clock.advance(24 * 3600)
+    assert await pacer.prune(env.clock.now()) == 1
+    async with env.sessions() as session:
+        assert list((await session.exec(select(OutboxBudget))).all()) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "fault"),
+    [
+        (SEND, 42001),
+        (SEND, 40014),
+        (SEND, 41001),
+        (GETTOKEN, 40001),
+        (SEND, -1),
+        (SEND, 45009),
+        (SEND, 45033),
+        (SEND, 502),
+        (SEND, 60020),
+        (GETTOKEN, 60020),
+    ],
+)
+async def test_sixty_seconds_of_a_fault_then_recovery_loses_and_duplicates_nothing(
+    env: Env, path: str, fault: int
+) -> None:
+    """36 of 36 messages were lost in 60 s of persisting token faults (issue 8 item 2)."""
+    await env.add([m for i in range(36) for m in text_to_users([f"f{i}"], f"故障{i}")])
+    if fault >= 500 and fault < 600:
+        env.fake.fail_http(fault, path=path, times=1 << 30)
+    else:
+        env.fake.fail_always(fault, path=path)
+    worker = env.worker()
+    for _ in range(12):
+        await worker.run_once()
+        env.clock.advance(5)
+    assert {r.status for r in await env.rows()} == {"pending"}
+    env.fake.clear_faults()
+    await env.run_until_done(worker, step_s=30)
+    assert [r.status for r in await env.rows()] == ["sent"] * 36
+    assert all(env.fake.texts_to(f"f{i}") == [f"故障{i}"] for i in range(36))

@@ -14,6 +14,7 @@ from aiohttp import test_utils, web
 
 from liuan_bot.clock import FixedClock
 from liuan_bot.wecom.api import (
+    ErrorClass,
     SendResult,
     WeComApi,
     WeComApiClient,
@@ -149,6 +150,36 @@ async def test_invalid_token_40014_is_refreshed_once_and_the_send_retried(
     assert fake.texts_to("alice") == ["你好"]
 
 
+@pytest.mark.parametrize("errcode", [41001, 40001])
+async def test_missing_or_invalid_credential_token_from_send_is_refreshed_and_retried(
+    client: WeComApiClient, fake: FakeWeCom, errcode: int
+) -> None:
+    """41001 and 40001 answered by message/send are token errors (docs/outbox-errors.md)."""
+    await client.get_token()
+    fake.fail_next(errcode, path=SEND)
+
+    result = await client.send_message(text("alice"))
+
+    assert result.ok
+    assert len(fake.requests_to(GETTOKEN)) == 2
+    assert len(fake.requests_to(SEND)) == 2
+    assert fake.texts_to("alice") == ["你好"]
+
+
+async def test_token_errors_are_classed_token_and_a_wrong_secret_config(
+    client: WeComApiClient, make_client: MakeClient, fake: FakeWeCom
+) -> None:
+    fake.fail_next(42001, path=SEND, times=2)
+    persisting = await raised(client.send_message(text("alice")))
+    assert isinstance(persisting, WeComApiError)
+    assert (persisting.error_class, persisting.retryable) == (ErrorClass.TOKEN, True)
+
+    wrong = await raised(make_client(secret="wrong-secret-value").send_message(text("a")))
+    assert isinstance(wrong, WeComApiError)
+    assert (wrong.errcode, wrong.path) == (40001, "cgi-bin/gettoken")
+    assert (wrong.error_class, wrong.retryable) == (ErrorClass.CONFIG, False)
+
+
 async def test_twenty_concurrent_sends_with_an_expired_token_refresh_it_once(
     client: WeComApiClient, fake: FakeWeCom
 ) -> None:
@@ -251,6 +282,7 @@ async def test_other_errcodes_raise_without_retry(client: WeComApiClient, fake: 
     assert isinstance(error, WeComApiError)
     assert not isinstance(error, WeComRateLimited)
     assert not error.retryable
+    assert error.error_class is ErrorClass.CONFIG
     assert len(fake.requests_to(SEND)) == 1
 
 
