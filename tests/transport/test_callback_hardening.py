@@ -26,10 +26,9 @@ from sqlmodel import select
 from bot import Bot, build_bot
 from liuan_bot.app import GuardedRunner, ServerLimits, redact, start_guarded
 from liuan_bot.clock import FixedClock
-from liuan_bot.wecom.crypto import signature
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.inbound import DEDUPE_KEY_MAX, Incoming
-from liuan_bot.wecom.simulate import CallbackSigner, event_xml, text_message_xml
+from liuan_bot.wecom.simulate import CallbackSigner, event_xml, signature, text_message_xml
 from storage.tables import InboundMessage
 from tests.conftest import load_demo_roster
 from tests.support import AES_KEY, AGENT_ID, CORP_ID, TOKEN, Harness, make_settings, running_bot
