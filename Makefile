@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-fast lint typecheck pytest install install-dev db demo bench clean
+.PHONY: run test test-fast lint typecheck pytest install install-dev db demo bench chaos clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test-fast: install-dev
 
 bench: install-dev
 	$(PY) bench/callback.py
+
+## The chaos suite at full load (about 10 minutes); `make test` runs its short version
+chaos: install-dev
+	$(PY) bench/chaos.py --json chaos-results.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -104,7 +104,7 @@ class CallbackView:
 
     def _stale(self, timestamp: str) -> str | None:
         """Why `timestamp` is refused (replay protection), or None."""
-        if not timestamp.isdigit() or len(timestamp) > 12:
+        if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:  # "²"
             return "timestamp is not a number"
         if self._max_age <= 0:
             return None

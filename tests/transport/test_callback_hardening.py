@@ -27,9 +27,8 @@ from bot import Bot, build_bot
 from liuan_bot.app import GuardedRunner, ServerLimits, redact, start_guarded
 from liuan_bot.clock import FixedClock
 from liuan_bot.messages import DEDUPE_KEY_MAX, Incoming
-from liuan_bot.wecom.crypto import signature
 from liuan_bot.wecom.fake_server import FakeWeCom
-from liuan_bot.wecom.simulate import CallbackSigner, event_xml, text_message_xml
+from liuan_bot.wecom.simulate import CallbackSigner, event_xml, signature, text_message_xml
 from storage.tables import InboundMessage
 from tests.conftest import load_demo_roster
 from tests.support import AES_KEY, AGENT_ID, CORP_ID, TOKEN, Harness, make_settings, running_bot
@@ -397,3 +396,13 @@ async def test_aiohttp_errors_log_no_signature_nonce_or_echostr(
 def test_redact_removes_query_values() -> None:
     line = "b'GET /wecom/callback?msg_signature=abc&timestamp=1&nonce=2&echostr=x%2B'"
     assert redact(line) == ("b'GET /wecom/callback?msg_signature=…&timestamp=…&nonce=…&echostr=…'")
+
+
+async def test_a_non_ascii_digit_timestamp_is_refused_not_500(harness: Harness) -> None:
+    """Found by the chaos fuzz: "²".isdigit() is True but int("²") raises (500)."""
+    for timestamp in ("²", "١٢٣", "1²"):
+        query = {"msg_signature": "0" * 40, "timestamp": timestamp, "nonce": "1"}
+        resp = await harness.client.post("/wecom/callback", params=query, data=b"<xml/>")
+        assert resp.status == 403
+        get = await harness.client.get("/wecom/callback", params={**query, "echostr": "x"})
+        assert get.status == 403

@@ -1,0 +1,848 @@
+"""Chaos scenarios for issue 8, measured only through the public surface: the HTTP callback
+(statuses, passive replies), the fake WeCom's delivered list and the database rows.
+
+Every scenario returns a `Row`: its load and faults, and how many messages were lost,
+duplicated, or answered with a 5xx. Each message comes from its own (unregistered) userid,
+so every answer — passive or through the outbox — is attributed to exactly one message.
+`scale` shrinks the loads for CI (tests/chaos/test_chaos.py); bench/chaos.py runs them full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from sqlalchemy import text
+
+from liuan_bot.app import ServerLimits, start_guarded
+from liuan_bot.clock import SHANGHAI, FixedClock
+from liuan_bot.wecom.fake_server import FakeWeCom
+from liuan_bot.wecom.simulate import CallbackSigner, text_message_xml
+from tests.support import AES_KEY, AGENT_ID, CORP_ID, TOKEN, Harness, make_settings, running_bot
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+SECRET = "test-secret"
+
+
+@dataclass
+class Row:
+    """One line of the chaos table."""
+
+    scenario: str
+    load: str
+    faults: str
+    messages: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    http_5xx: int = 0  # 5xx other than 503
+    http_503: int = 0  # storage down: the one 5xx allowed (WeCom retries)
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0 and self.http_5xx == 0
+
+
+def _n(full: int, scale: float, minimum: int = 1) -> int:
+    return max(minimum, int(full * scale))
+
+
+def user_of(i: int) -> str:
+    return f"chaos{i:06d}"
+
+
+def _plaintext(i: int, ts: int) -> str:
+    return text_message_xml(
+        corp_id=CORP_ID,
+        from_user=user_of(i),
+        content="帮助",
+        msg_id=str(8_000_000_000 + i),
+        create_time=ts,
+        agent_id=AGENT_ID,
+    )
+
+
+@dataclass
+class Ledger:
+    """Answers per message (passive replies and deliveries) and 5xx counts."""
+
+    n: int
+    passive: Counter[int] = field(default_factory=Counter)
+    delivered: Counter[int] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    never_accepted: set[int] = field(default_factory=set)
+
+    def add_deliveries(self, fake: FakeWeCom) -> None:
+        for message in fake.delivered:
+            if message.to.startswith("chaos"):
+                self.delivered[int(message.to[5:])] += 1
+
+    def row(self, scenario: str, load: str, faults: str, notes: str = "") -> Row:
+        answers = {i: self.passive[i] + self.delivered[i] for i in range(self.n)}
+        return Row(
+            scenario,
+            load,
+            faults,
+            messages=self.n,
+            lost=sum(1 for a in answers.values() if a == 0),
+            duplicated=sum(a - 1 for a in answers.values() if a > 1),
+            http_5xx=sum(c for s, c in self.statuses.items() if s >= 500 and s != 503),
+            http_503=self.statuses[503],
+            notes=notes,
+            extra={"statuses": dict(self.statuses)},
+        )
+
+
+@contextlib.asynccontextmanager
+async def bot_harness(
+    database_url: str, workdir: Path, clock: FixedClock | None = None, **env: str
+) -> AsyncIterator[Harness]:
+    """The bot in live mode against an in-process fake WeCom; worker driven by the caller."""
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    clock = clock or FixedClock(NOW)
+    fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET, clock=clock)
+    settings = make_settings(database_url, workdir, LIUAN_WECOM_SECRET=SECRET, **env)
+    async with running_bot(settings, clock, fake) as harness:
+        yield harness
+
+
+async def _post(h: Harness, query: dict[str, str], body: bytes, ledger: Ledger, i: int) -> int:
+    resp = await h.client.post("/wecom/callback", params=query, data=body)
+    payload = await resp.read()
+    ledger.statuses[resp.status] += 1
+    if resp.status == 200 and payload:
+        ledger.passive[i] += 1
+    return resp.status
+
+
+async def _drain(h: Harness, ledger: Ledger) -> None:
+    await h.bot.inbox.drain()
+    await h.deliver_outbox(rounds=1000)
+    ledger.add_deliveries(h.fake)
+
+
+# --- 1. callbacks with 1–3 overlapping WeCom-style retries --------------------------------
+
+
+async def retries(database_url: str, workdir: Path, scale: float = 1.0) -> Row:
+    n = _n(10_000, scale, 20)
+    rng = secrets.SystemRandom()
+    ledger = Ledger(n)
+    async with bot_harness(database_url, workdir) as h:
+        ts = int(h.clock.now().timestamp())
+        gate = asyncio.Semaphore(64)
+
+        async def one(i: int) -> None:
+            signed = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+            copies = rng.choice((1, 2, 3, 4))  # the original and 0–3 retries, overlapping
+            async with gate:
+                statuses = await asyncio.gather(
+                    *(_post(h, signed.query, signed.body, ledger, i) for _ in range(copies))
+                )
+                for _retry in range(4 - copies):  # WeCom retries until a 200 (4 in all)
+                    if 200 in statuses:
+                        break
+                    statuses = [await _post(h, signed.query, signed.body, ledger, i)]
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        await _drain(h, ledger)
+    db = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    return ledger.row(
+        f"retries ({db})",
+        f"{n} callbacks, each sent 1–4 times at once",
+        "WeCom retries overlapping the original",
+    )
+
+
+# --- 2. WeCom fault modes for 60 s, then a 4-hour outage (injected clock) -----------------
+
+FAULT_MODES: list[tuple[str, dict[str, Any]]] = [
+    ("gettoken 40014", {"errcode": 40014, "path": "/cgi-bin/gettoken"}),
+    ("gettoken 42001", {"errcode": 42001, "path": "/cgi-bin/gettoken"}),
+    ("gettoken 40001", {"errcode": 40001, "path": "/cgi-bin/gettoken"}),
+    ("send 40014", {"errcode": 40014}),
+    ("send 42001", {"errcode": 42001}),
+    ("send -1", {"errcode": -1}),
+    ("send 45009", {"errcode": 45009}),
+    ("HTTP 502", {"http": 502}),
+    ("timeout", {"delay": 30.0}),
+]
+
+
+def _inject(fake: FakeWeCom, spec: dict[str, Any], times: int) -> None:
+    if "errcode" in spec:
+        fake.fail_next(spec["errcode"], path=spec.get("path"), times=times)
+    elif "http" in spec:
+        fake.fail_http(spec["http"], times=times)
+    else:
+        fake.delay_next(spec["delay"], times=times)
+
+
+async def _queue_replies(h: Harness, first: int, count: int, ledger: Ledger) -> None:
+    ts = int(h.clock.now().timestamp())
+    for i in range(first, first + count):
+        signed = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+        await _post(h, signed.query, signed.body, ledger, i)
+    await h.bot.inbox.drain()
+
+
+async def wecom_faults(database_url: str, workdir: Path, scale: float = 1.0) -> list[Row]:
+    """Replies queued in the outbox (reply budget 0) while WeCom fails for 60 s (clock
+    advanced 1 s per worker round), then deliveries resume."""
+    per_mode = _n(4, scale, 2)
+    rows = []
+    for name, spec in FAULT_MODES:
+        sub = workdir / name.replace(" ", "_")
+        sub.mkdir(parents=True, exist_ok=True)
+        url = (
+            database_url
+            if database_url.startswith("postgresql")
+            else f"sqlite+aiosqlite:///{sub}/db.sqlite"
+        )
+        if database_url.startswith("postgresql"):
+            await _reset_pg(database_url)
+        ledger = Ledger(per_mode)
+        async with bot_harness(url, sub, LIUAN_REPLY_BUDGET_S="0") as h:
+            await _queue_replies(h, 0, per_mode, ledger)
+            _inject(h.fake, spec, times=10_000)
+            with _short_api_timeouts(h, spec, ledger):
+                for _ in range(60):
+                    await h.deliver_outbox(rounds=3)
+                    h.clock.advance(1)
+            ledger.add_deliveries(h.fake)  # reset() forgets deliveries: count them first
+            h.fake.reset()
+            for step in range(400):  # up to 400 min of retry schedule after the fault clears
+                await h.deliver_outbox(rounds=10)
+                h.clock.advance(60)
+                if step % 10 == 9 and not {"pending", "sending"} & set(
+                    await _outbox_status_counts(h)
+                ):
+                    break
+            ledger.add_deliveries(h.fake)
+            parked = await _outbox_status_counts(h)
+        rows.append(
+            ledger.row(
+                f"WeCom {name} for 60 s",
+                f"{per_mode} replies via the outbox",
+                name,
+                notes=f"outbox rows: {parked}",
+            )
+        )
+    return rows
+
+
+@contextlib.contextmanager
+def _short_api_timeouts(h: Harness, spec: dict[str, Any], ledger: Ledger) -> Iterator[None]:
+    """A 'timeout' fault delays answers by 30 s of real time; the API client's own timeout
+    (if it has one) decides. To keep the suite fast the fake's delay is capped by the
+    harness: the fault is reported, not waited out, when it exceeds 2 s."""
+    if "delay" in spec:
+        ledger.add_deliveries(h.fake)
+        h.fake.reset()
+        _inject(h.fake, {"delay": 2.0}, times=10_000)
+    yield
+
+
+async def wecom_outage(database_url: str, workdir: Path, scale: float = 1.0) -> Row:
+    """HTTP 503 from every WeCom endpoint for 4 hours of injected clock, then recovery."""
+    n = _n(30, scale, 4)
+    ledger = Ledger(n)
+    async with bot_harness(database_url, workdir, LIUAN_REPLY_BUDGET_S="0") as h:
+        await _queue_replies(h, 0, n, ledger)
+        h.fake.fail_http(503, times=10**6)
+        h.fake.fail_http(503, path="/cgi-bin/gettoken", times=10**6)
+        for _ in range(4 * 60):  # 4 h in 1-minute steps
+            await h.deliver_outbox(rounds=3)
+            h.clock.advance(60)
+        ledger.add_deliveries(h.fake)  # reset() forgets deliveries
+        h.fake.reset()
+        for step in range(24 * 12):  # then up to a day in 5-minute steps
+            await h.deliver_outbox(rounds=10)
+            h.clock.advance(300)
+            if step % 10 == 9 and not {"pending", "sending"} & set(await _outbox_status_counts(h)):
+                break
+        ledger.add_deliveries(h.fake)
+        status = await _outbox_status_counts(h)
+    return ledger.row(
+        "WeCom outage 4 h",
+        f"{n} replies via the outbox",
+        "HTTP 503 on every call for 4 h (injected clock)",
+        notes=f"outbox rows: {status}",
+    )
+
+
+async def _outbox_status_counts(h: Harness) -> dict[str, int]:
+    async with h.bot.deps.sessions() as session:
+        result = await session.exec(  # type: ignore[call-overload]
+            text("SELECT status, count(*) FROM outbox GROUP BY status")
+        )
+        return {str(s): int(c) for s, c in result.all()}
+
+
+async def _reset_pg(url: str) -> None:
+    from storage.engine import make_engine
+
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+# --- 3. fuzz (hypothesis) ---------------------------------------------------------------
+
+
+def fuzz(database_url: str, workdir: Path, examples: int = 300) -> Row:
+    """Random and mutated callbacks: 0 5xx, and no row without a valid signature."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    loop = asyncio.new_event_loop()
+    stack = contextlib.AsyncExitStack()
+    h: Harness = loop.run_until_complete(
+        stack.enter_async_context(bot_harness(database_url, workdir))
+    )
+    statuses: Counter[int] = Counter()
+    ts = int(h.clock.now().timestamp())
+    signed = h.signer.sign(_plaintext(0, ts), timestamp=ts)
+    encrypted = signed.body.split(b"<Encrypt><![CDATA[")[1].split(b"]]>")[0].decode()
+    keys = ("msg_signature", "timestamp", "nonce", "echostr")
+    value = st.one_of(
+        st.text(max_size=60),
+        st.from_regex(r"[0-9a-f]{40}", fullmatch=True),
+        st.integers(ts - 1000, ts + 1000).map(str),
+        st.just(encrypted),
+        st.sampled_from(list(signed.query.values())),
+    )
+    query = st.dictionaries(st.sampled_from(keys), value, max_size=4)
+    body = st.one_of(
+        st.binary(max_size=400),
+        st.just(signed.body),
+        st.binary(min_size=1, max_size=4).map(lambda b: signed.body.replace(b"A", b, 1)),
+        st.text(max_size=200).map(lambda t: f"<xml><Encrypt>{t}</Encrypt></xml>".encode()),
+        st.sampled_from(XML_ATTACKS).map(lambda a: a[1]),
+    )
+    headers = st.dictionaries(
+        st.sampled_from(("Content-Encoding", "Content-Type", "Transfer-Encoding")),
+        st.sampled_from(("gzip", "deflate", "br", "chunked", "text/xml", "x")),
+        max_size=2,
+    )
+
+    async def send(method: str, q: dict[str, str], b: bytes, hd: dict[str, str]) -> int:
+        try:
+            if method == "GET":
+                resp = await h.client.get("/wecom/callback", params=q)
+            else:
+                resp = await h.client.post("/wecom/callback", params=q, data=b, headers=hd)
+            await resp.read()
+            return resp.status
+        except (aiohttp.ClientError, ValueError):  # the client refused to send it
+            return 0
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.sampled_from(("GET", "POST")), query, body, headers)
+    def probe(method: str, q: dict[str, str], b: bytes, hd: dict[str, str]) -> None:
+        statuses[loop.run_until_complete(send(method, q, b, hd))] += 1
+
+    try:
+        probe()
+        rows = loop.run_until_complete(_count_inbound(h))
+        valid_sent = loop.run_until_complete(_valid_probe_rows(h))
+    finally:
+        loop.run_until_complete(stack.aclose())
+        loop.close()
+    return Row(
+        "fuzz (hypothesis)",
+        f"{examples} random/mutated GET and POST callbacks",
+        "random query, body, encodings; mutated signed bodies",
+        messages=examples,
+        lost=0,
+        duplicated=max(0, rows - valid_sent),
+        http_5xx=sum(c for s, c in statuses.items() if s >= 500),
+        notes=f"rows stored: {rows} (only the unmodified signed message may store one); "
+        f"statuses {dict(sorted(statuses.items()))}",
+    )
+
+
+async def _count_inbound(h: Harness) -> int:
+    async with h.bot.deps.sessions() as session:
+        result = await session.exec(text("SELECT count(*) FROM inbound_messages"))  # type: ignore[call-overload]
+        return int(result.one()[0])
+
+
+async def _valid_probe_rows(h: Harness) -> int:
+    """At most one row may exist: the one unmodified, validly signed message."""
+    return min(1, await _count_inbound(h))
+
+
+# --- 4. XML attacks -----------------------------------------------------------------------
+
+_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+        for i in range(1, 10)
+    )
+    + b"]><xml><Encrypt>&lol9;</Encrypt></xml>"
+)
+XML_ATTACKS: list[tuple[str, bytes]] = [
+    ("billion laughs", _LAUGHS),
+    (
+        "external entity",
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b"<xml><Encrypt>&e;</Encrypt></xml>",
+    ),
+    (
+        "parameter entity",
+        b'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]><xml/>',
+    ),
+    ("huge attribute", b'<xml a="' + b"x" * 60_000 + b'"><Encrypt>x</Encrypt></xml>'),
+    ("many attributes", b"<xml " + b" ".join(b'a%d="1"' % i for i in range(5000)) + b"/>"),
+    ("deep nesting", b"<xml>" + b"<a>" * 10_000 + b"</a>" * 10_000 + b"</xml>"),
+    ("unclosed", b"<xml><Encrypt>" + b"A" * 1000),
+]
+
+
+async def xml_attacks(database_url: str, workdir: Path, scale: float = 1.0) -> Row:
+    """Each attack unsigned, as a validly signed envelope, and as a signed plaintext."""
+    statuses: Counter[int] = Counter()
+    async with bot_harness(database_url, workdir) as h:
+        ts = int(h.clock.now().timestamp())
+        for _name, payload in XML_ATTACKS:
+            signed = h.signer.sign(payload.decode("utf-8", "replace"), timestamp=ts)
+            attempts = [
+                (signed.query, payload),  # attack as the envelope
+                (signed.query, signed.body),  # attack as the signed, encrypted plaintext
+            ]
+            for query, body in attempts:
+                resp = await h.client.post("/wecom/callback", params=query, data=body)
+                await resp.read()
+                statuses[resp.status] += 1
+        stored = await _count_inbound(h)
+    return Row(
+        "XML attacks",
+        f"{len(XML_ATTACKS)} attacks × (envelope, signed plaintext)",
+        ", ".join(n for n, _ in XML_ATTACKS),
+        messages=2 * len(XML_ATTACKS),
+        duplicated=stored,
+        http_5xx=sum(c for s, c in statuses.items() if s >= 500),
+        notes=f"rows stored: {stored}; statuses {dict(sorted(statuses.items()))}",
+    )
+
+
+# --- 5. slow connections ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def slow_connections(database_url: str, workdir: Path, scale: float = 1.0) -> Row:
+    """N connections dribbling a request head (and some a body) while valid callbacks come
+    in; the server's header/body timeouts are 2 s and its cap the default 512."""
+    from bot import build_bot
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    n_slow, n_valid = _n(1100, scale, 30), _n(200, scale, 10)
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    clock = FixedClock(NOW)
+    fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET, clock=clock)
+    settings = make_settings(
+        database_url, workdir, LIUAN_WECOM_SECRET=SECRET, LIUAN_HTTP_BODY_TIMEOUT_S="2"
+    )
+    api = TestServer(fake.app())
+    await api.start_server()
+    bot = build_bot(
+        settings,
+        clock=clock,
+        api_base=str(api.make_url("")).rstrip("/"),
+        run_worker=False,
+        run_scheduler=False,
+    )
+    port = _free_port()
+    runner = await start_guarded(bot.app(), "127.0.0.1", port, ServerLimits(2.0, 512))
+    signer = CallbackSigner(TOKEN, AES_KEY, CORP_ID)
+    ledger = Ledger(n_valid)
+    closed = 0
+    writers: list[asyncio.StreamWriter] = []
+    try:
+        slow = []
+        for k in range(n_slow):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                continue
+            head = (
+                "POST /wecom/callback?msg_signature=x&timestamp=1&nonce=2 HTTP/1.1\r\nHost: x\r\n"
+            )
+            if k % 5 == 0:
+                head += "Content-Length: 900\r\n\r\n<xml>"
+            writer.write(head.encode())
+            writers.append(writer)
+            slow.append(reader)
+        ts = int(clock.now().timestamp())
+        async with aiohttp.ClientSession() as http:
+
+            async def valid(i: int) -> None:
+                s = signer.sign(_plaintext(i, ts), timestamp=ts)
+                try:
+                    async with http.post(
+                        f"http://127.0.0.1:{port}/wecom/callback", params=s.query, data=s.body
+                    ) as resp:
+                        payload = await resp.read()
+                        ledger.statuses[resp.status] += 1
+                        if resp.status == 200 and payload:
+                            ledger.passive[i] += 1
+                except aiohttp.ClientError:
+                    ledger.statuses[0] += 1
+
+            await asyncio.gather(*(valid(i) for i in range(n_valid)))
+
+        async def closes(reader: asyncio.StreamReader) -> bool:
+            try:
+                await asyncio.wait_for(reader.read(), timeout=60)
+                return True
+            except (TimeoutError, OSError):
+                return False
+
+        closed = sum(await asyncio.gather(*(closes(r) for r in slow)))
+        await bot.inbox.drain()
+        assert bot.worker is not None
+        for _ in range(100):
+            if await bot.worker.run_once() == 0:
+                break
+        ledger.add_deliveries(fake)
+    finally:
+        for writer in writers:
+            writer.close()
+        await runner.cleanup()
+        await api.close()
+    row = ledger.row(
+        "slow connections",
+        f"{n_slow} slow clients + {n_valid} valid callbacks",
+        "request heads and bodies dribbled, never finished",
+        notes=f"slow connections closed by the server: {closed}/{len(slow)}",
+    )
+    row.extra["closed"], row.extra["slow"] = closed, len(slow)
+    return row
+
+
+# --- 6. kill -9 mid-burst and mid-drain (real `bot.py serve` processes) -------------------
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+
+def _bot_env(
+    database_url: str, workdir: Path, api_base: str, port: int, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIUAN_")}
+    env.update(
+        LIUAN_DATABASE_URL=database_url,
+        LIUAN_DATA_DIR=str(workdir / "data"),
+        LIUAN_HTTP_PORT=str(port),
+        LIUAN_WECOM_CORP_ID=CORP_ID,
+        LIUAN_WECOM_AGENT_ID=str(AGENT_ID),
+        LIUAN_WECOM_SECRET=SECRET,
+        LIUAN_WECOM_TOKEN=TOKEN,
+        LIUAN_WECOM_AES_KEY=AES_KEY,
+        LIUAN_WECOM_API_BASE=api_base,
+        **extra,
+    )
+    return env
+
+
+async def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("ab")
+    proc = subprocess.Popen(  # noqa: ASYNC220 (started once, polled without blocking)
+        [sys.executable, "bot.py", "serve"], cwd=ROOT, env=env, stdout=handle, stderr=handle
+    )
+    url = f"http://127.0.0.1:{env['LIUAN_HTTP_PORT']}/healthz"
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                async with http.get(url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
+                    if resp.status == 200:
+                        return proc
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"bot.py serve did not start; see {log}")
+
+
+async def _wecom_send(
+    http: aiohttp.ClientSession, port: int, signer: CallbackSigner, i: int, ledger: Ledger
+) -> None:
+    """WeCom's behaviour: up to 4 attempts (original + 3 retries) about 5 s apart, until a
+    200 (wecom-facts §1.6: no answer within 5 s → re-sent, 3 retries in total)."""
+    ts = int(time.time())
+    s = signer.sign(_plaintext(i, ts), timestamp=ts)
+    for attempt in range(4):
+        try:
+            async with http.post(
+                f"http://127.0.0.1:{port}/wecom/callback",
+                params=s.query,
+                data=s.body,
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as resp:
+                payload = await resp.read()
+                ledger.statuses[resp.status] += 1
+                if resp.status == 200:
+                    if payload:
+                        ledger.passive[i] += 1
+                    return
+        except (aiohttp.ClientError, TimeoutError):
+            ledger.statuses[0] += 1
+        if attempt < 3:
+            await asyncio.sleep(5)
+    ledger.never_accepted.add(i)
+
+
+async def kill9(workdir: Path, scale: float = 1.0, *, drain: bool = False) -> Row:
+    """A burst of callbacks into a real `bot.py serve` on SQLite, kill -9 half way (mid-burst;
+    with `drain`, reply budget 0 and the kill while the outbox drains), restart at once on
+    the same port; WeCom keeps retrying. Counted after the restarted bot settles."""
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    n = _n(250, scale, 20)
+    os.makedirs(workdir, exist_ok=True)
+    url = f"sqlite+aiosqlite:///{workdir}/bot.db"
+    engine = make_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    clock = FixedClock(datetime.now(SHANGHAI))
+    fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET, clock=clock)
+    if drain:
+        fake.delay_next(0.05, times=10**6)  # a slow API: the outbox is mid-drain at the kill
+    api = TestServer(fake.app())
+    await api.start_server()
+    port = _free_port()
+    extra = {"LIUAN_REPLY_BUDGET_S": "0"} if drain else {}
+    env = _bot_env(url, workdir, str(api.make_url("")).rstrip("/"), port, **extra)
+    log = workdir / "serve.log"
+    signer = CallbackSigner(TOKEN, AES_KEY, CORP_ID)
+    ledger = Ledger(n)
+    proc = await _start(env, log)
+    try:
+        async with aiohttp.ClientSession() as http:
+            tasks = []
+            for i in range(n):
+                tasks.append(asyncio.create_task(_wecom_send(http, port, signer, i, ledger)))
+                await asyncio.sleep(0.004)
+                if i == n // 2 and not drain:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    proc = await _start(env, log)
+            if drain:
+                await asyncio.gather(*tasks)
+                await asyncio.sleep(0.3)  # the outbox is draining
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                proc = await _start(env, log)
+            await asyncio.gather(*tasks)
+        # settle: until every reply is out, or 75 s (past the outbox's 60 s claim lease, so
+        # a row claimed by the killed process counts as late, not lost)
+        deadline = time.monotonic() + 75
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            counts = Counter(m.to for m in fake.delivered)
+            if sum(1 for i in range(n) if ledger.passive[i] or counts[user_of(i)]) >= n:
+                break
+        ledger.add_deliveries(fake)
+        unhandled = _sqlite_scalar(
+            workdir / "bot.db", "SELECT count(*) FROM inbound_messages WHERE status='received'"
+        )
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+        await api.close()
+    what = "mid-drain (reply budget 0)" if drain else "mid-burst"
+    return ledger.row(
+        f"kill -9 {what}",
+        f"{n} callbacks, WeCom retries (4 attempts, 5 s each)",
+        "kill -9, immediate restart",
+        notes=f"inbound rows left 'received': {unhandled}; never got a 200: "
+        f"{len(ledger.never_accepted)}",
+    )
+
+
+def _sqlite_scalar(path: Path, sql: str) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+# --- 7. SQLite writer lock held -----------------------------------------------------------
+
+
+async def sqlite_lock(workdir: Path, scale: float = 1.0) -> Row:
+    """Another process-like writer holds SQLite's write lock for `hold` s while callbacks
+    arrive; each is retried WeCom-style (4 attempts, 5 s each) over the harness client."""
+    hold = 25.0 * scale if scale < 1 else 25.0
+    n = _n(120, scale, 10)
+    url = f"sqlite+aiosqlite:///{workdir}/lock.db"
+    ledger = Ledger(n)
+    async with bot_harness(url, workdir) as h:
+        locked = threading.Event()
+        release = threading.Event()
+
+        def holder() -> None:
+            conn = sqlite3.connect(workdir / "lock.db", isolation_level=None)
+            conn.execute("BEGIN IMMEDIATE")
+            locked.set()
+            release.wait(hold)
+            conn.execute("ROLLBACK")
+            conn.close()
+
+        thread = threading.Thread(target=holder, daemon=True)
+        thread.start()
+        locked.wait()
+        ts = int(h.clock.now().timestamp())
+
+        async def wecom(i: int, delay: float) -> None:
+            await asyncio.sleep(delay)  # arrivals spread over 1.5 × the lock
+            s = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+            for _attempt in range(4):
+                try:
+                    async with asyncio.timeout(5):
+                        status = await _post(h, s.query, s.body, ledger, i)
+                except TimeoutError:
+                    ledger.statuses[0] += 1
+                    continue
+                if status == 200:
+                    return
+                await asyncio.sleep(1)
+            ledger.never_accepted.add(i)
+
+        await asyncio.gather(*(wecom(i, 1.5 * hold * i / n) for i in range(n)))
+        release.set()
+        thread.join()
+        await _drain(h, ledger)
+    return ledger.row(
+        "SQLite writer lock",
+        f"{n} callbacks, WeCom retries",
+        f"write lock held {hold:g} s by another connection",
+        notes=f"never got a 200: {len(ledger.never_accepted)}",
+    )
+
+
+Scenario = Callable[..., Any]
+
+
+# --- 8. PostgreSQL refused / blackholed / connections terminated --------------------------
+
+
+async def pg_faults(pg_url: str, workdir: Path, mode: str, scale: float = 1.0) -> Row:
+    """Callbacks (WeCom retries: 4 attempts, 5 s each) into a bot whose PostgreSQL goes
+    through a proxy we control; for `hold` s the database refuses connections, is
+    blackholed (bytes held, nothing answers), or has every backend terminated
+    (pg_terminate_backend, three times)."""
+    from sqlalchemy.engine import make_url
+
+    from storage.engine import make_engine
+    from tests.chaos.proxy import FaultProxy
+
+    await _reset_pg(pg_url)
+    url = make_url(pg_url)
+    proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    hold = max(3.0, 30.0 * scale) if scale < 1 else 30.0
+    n = _n(170, scale, 12)
+    ledger = Ledger(n)
+    admin = make_engine(pg_url)
+    try:
+        async with bot_harness(proxied, workdir) as h:
+            ts = int(h.clock.now().timestamp())
+
+            async def wecom(i: int, delay: float) -> None:
+                await asyncio.sleep(delay)
+                s = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+                for attempt in range(4):
+                    try:
+                        async with asyncio.timeout(5):
+                            status = await _post(h, s.query, s.body, ledger, i)
+                    except TimeoutError:
+                        ledger.statuses[0] += 1
+                        status = 0
+                    if status == 200:
+                        return
+                    if attempt < 3:
+                        await asyncio.sleep(5 if status == 0 else 1)
+                ledger.never_accepted.add(i)
+
+            spread = hold * 1.5
+            senders = [asyncio.create_task(wecom(i, spread * i / n)) for i in range(n)]
+            await asyncio.sleep(hold * 0.25)
+            if mode == "terminated":
+                for _ in range(3):
+                    async with admin.connect() as conn:
+                        await conn.execute(
+                            text(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                            )
+                        )
+                        await conn.commit()
+                    await asyncio.sleep(hold / 3)
+            else:
+                proxy.set_mode("refuse" if mode == "refused" else "blackhole")
+                await asyncio.sleep(hold)
+                proxy.set_mode("pass")
+            await asyncio.gather(*senders)
+            async with asyncio.timeout(120):
+                await _drain(h, ledger)
+    finally:
+        await proxy.close()
+        await admin.dispose()
+    faults = {
+        "refused": f"PostgreSQL refuses connections for {hold:g} s (existing ones reset)",
+        "blackhole": f"PostgreSQL blackholed {hold:g} s (bytes held, nothing answers)",
+        "terminated": "pg_terminate_backend on every bot connection, 3 times",
+    }[mode]
+    return ledger.row(
+        f"PostgreSQL {mode}",
+        f"{n} callbacks over {hold * 1.5:g} s, WeCom retries",
+        faults,
+        notes=f"never got a 200: {len(ledger.never_accepted)}; 503 answers: "
+        f"{ledger.statuses[503]}",
+    )
