@@ -115,6 +115,22 @@ async def accountability_list(
     return domain.accountability(facts, year, now, r18_grace=r18_grace)
 
 
+async def report_data(
+    session: AsyncSession,
+    period: str,
+    now: datetime,
+    *,
+    unit: str | None = None,
+    keywords: Keywords | None = None,
+) -> tuple[Evaluation, list[AccountabilityEntry]]:
+    """What a report of `period` shows: the evaluation and the accountability entries that
+    belong to the period (for the CLI `report`, the console's downloads and 报表)."""
+    span = period_of(period)
+    ev = await evaluate(session, span.code, now, unit=unit, keywords=keywords)
+    entries = await accountability_list(session, span.start.year, now, unit=unit)
+    return ev, [e for e in entries if e.within(span)]
+
+
 # ------------------------------------------------------------------ chat commands
 
 CITY_WIDE = frozenset({Role.NEWS_OFFICE, Role.DISCLOSURE_OFFICE})
@@ -222,12 +238,9 @@ async def report_command(ctx: Context) -> str:
     code = rest or periods_at(ctx.now)[0].code
     span = period_of(code)
     # the summary has no keyword column: no need to wait for jieba here
-    ev = await evaluate(ctx.session, span.code, ctx.now, unit=unit, keywords=_no_keywords)
-    entries = [
-        e
-        for e in await accountability_list(ctx.session, span.start.year, ctx.now, unit=unit)
-        if e.within(span)
-    ]
+    ev, entries = await report_data(
+        ctx.session, span.code, ctx.now, unit=unit, keywords=_no_keywords
+    )
     scope = f"{unit} · " if unit else ""
     lines = [f"{scope}{span.label}新闻发布工作评估（截至{_local(ctx.now)}）"]
     lines += _summary(ev, entries)

@@ -239,3 +239,30 @@ def render_xlsx(evaluation: Evaluation, accountability: Sequence[AccountabilityE
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+FORMATS = ("md", "csv", "xlsx")
+MEDIA_TYPES = {
+    "md": "text/markdown; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def render(
+    fmt: str, evaluation: Evaluation, accountability: Sequence[AccountabilityEntry]
+) -> bytes:
+    """The report as file bytes: Markdown (UTF-8), CSV (UTF-8 with BOM, for Excel), xlsx."""
+    if fmt == "md":
+        return render_markdown(evaluation, accountability).encode("utf-8")
+    if fmt == "csv":
+        return render_csv(evaluation, accountability).encode("utf-8-sig")
+    if fmt == "xlsx":
+        return render_xlsx(evaluation, accountability)
+    raise ValueError(fmt)
+
+
+def file_name(evaluation: Evaluation, fmt: str, unit: str | None = None) -> str:
+    """新闻发布评估-2026Q4[-市财政局].xlsx"""
+    scope = f"-{unit}" if unit else ""
+    return f"新闻发布评估-{evaluation.period.code}{scope}.{fmt}"
