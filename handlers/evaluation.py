@@ -69,7 +69,9 @@ async def quota_board(
     """Units × (this quarter R8, half-year R9, year R10): counts, status, forecast and the
     conferences that count, per cell."""
     year = year_period(now.astimezone(domain.SHANGHAI).year)
-    facts = await load_facts(session, year.start, year.end, unit_pk=await _unit_pk(session, unit))
+    facts = await load_facts(
+        session, year.start, year.end, unit_pk=await _unit_pk(session, unit), quota_only=True
+    )
     return domain.quota_board(facts, now)
 
 
@@ -111,6 +113,7 @@ async def accountability_list(
         span.end,
         unit_pk=await _unit_pk(session, unit),
         with_evidence=True,
+        details=False,
     )
     return domain.accountability(facts, year, now, r18_grace=r18_grace)
 
@@ -126,8 +129,13 @@ async def report_data(
     """What a report of `period` shows: the evaluation and the accountability entries that
     belong to the period (for the CLI `report`, the console's downloads and 报表)."""
     span = period_of(period)
-    ev = await evaluate(session, span.code, now, unit=unit, keywords=keywords)
-    entries = await accountability_list(session, span.start.year, now, unit=unit)
+    year = year_period(span.start.year)
+    facts = await load_facts(
+        session, year.start, year.end, unit_pk=await _unit_pk(session, unit), with_evidence=True
+    )
+    ranker = keywords if keywords is not None else await default_ranker().ready()
+    ev = await asyncio.to_thread(domain.evaluate, facts, span, now, keywords=ranker)
+    entries = domain.accountability(facts, span.start.year, now)
     return ev, [e for e in entries if e.within(span)]
 
 

@@ -162,3 +162,15 @@ async def test_r14_cli_report_writes_the_file_and_refuses_a_bad_period(
     assert "不是一个考核期" in capsys.readouterr().err
     assert await bot._report(settings, "2026", "不存在局", "md", one, at) == 2
     assert "名册里没有“不存在局”" in capsys.readouterr().err
+
+
+def test_r14_markdown_cells_escape_pipes_and_line_breaks() -> None:
+    from datetime import datetime
+
+    from liuan_bot.domain.evaluation import Facts, UnitFact, evaluate, parse_period
+
+    now = datetime(2026, 11, 26, 10, 0, tzinfo=NOW_MID.tzinfo)
+    facts = Facts(units=[UnitFact(1, "市A|B局", "department", True)])
+    text = render_markdown(evaluate(facts, parse_period("2026Q4"), now), [])
+    assert "| 市A\\|B局 | 是 |" in text
+    assert "本期没有列入问责清单的事项。" in text
