@@ -250,6 +250,7 @@ def render_xlsx(evaluation: Evaluation, accountability: Sequence[AccountabilityE
     book.save(out)
     return out.getvalue()
 
+
 FORMATS = ("md", "csv", "xlsx")
 MEDIA_TYPES = {
     "md": "text/markdown; charset=utf-8",
