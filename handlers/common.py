@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +11,8 @@ from handlers.context import Context
 from liuan_bot.commands.fields import CommandGrammar, FieldValue, example_message
 from liuan_bot.commands.timeparse import format_time
 from liuan_bot.domain.roles import Role
-from liuan_bot.errors import NotFound, UsageError
+from liuan_bot.domain.workflow import NotAllowed, Refusal
+from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
 from liuan_bot.messages import text_to_users
 from storage.audit import audit
 from storage.roster_store import unit_id, userids_with_role
@@ -31,6 +34,18 @@ def require_fields(ctx: Context, grammar: CommandGrammar, *, exact_times: bool =
     example = example_message(ctx.word, grammar, fields.record_id)
     lines.append(f"请按这个格式补全后重新发送：\n{example}")
     raise UsageError("\n".join(lines))
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """The one place a domain refusal becomes the reply (issue 11 §3): a step the member may
+    not take is PermissionDenied (R1), any other refusal a Conflict."""
+    try:
+        yield
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except Refusal as exc:
+        raise Conflict(exc.message) from exc
 
 
 def record_id_of(ctx: Context) -> str:

@@ -27,6 +27,8 @@ from handlers.common import (
     when,
 )
 from handlers.context import Context
+from handlers.reminders import ACCOUNTABILITY_LABELS
+from liuan_bot.clock import utc
 from liuan_bot.commands.fields import (
     CommandGrammar,
     FieldSpec,
@@ -35,6 +37,7 @@ from liuan_bot.commands.fields import (
     parse_fields,
 )
 from liuan_bot.commands.registry import CommandSpec
+from liuan_bot.commands.timeparse import TimeParseError, parse_time
 from liuan_bot.domain.roles import UNIT_ROLES, Role
 from liuan_bot.domain.roster import MAX_SPOKESPERSONS, normalise_mobile, userid_problem_of
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
@@ -46,12 +49,12 @@ from storage.filing_store import (
     training_exists,
 )
 from storage.records import next_record_id
+from storage.reminder_store import record_accountability
 from storage.roster_store import unit_members, unit_name
 from storage.tables import Person, Policy, RiskAssessment, RosterFiling, Training, Unit
 
 NEWS = frozenset({Role.NEWS_OFFICE})
 ROSTER_FILERS = frozenset({Role.MAIN_LEADER, Role.LIAISON})
-TRAINING_YEARS = 3  # R7: trained once within 2–3 years; the bot reminds on the longer bound
 ROSTER_WORDS = ("报送发言人", "发言人报送")
 
 POLICY = CommandGrammar(
@@ -236,6 +239,7 @@ async def policy(ctx: Context) -> str:
     With a record id (`政策 ZC-2026-0001 解读：…`) it updates that filing instead."""
     if ctx.fields.record_id is not None:
         return await _update_policy(ctx, ctx.fields.record_id)
+    late = _published_already(ctx)
     require_fields(ctx, POLICY)
     unit_pk = await own_unit_id(ctx)
     record_id = await next_record_id(ctx.session, "ZC", ctx.now.year)
@@ -249,6 +253,7 @@ async def policy(ctx: Context) -> str:
         publish_at=_required_time(ctx, "公布时间"),
         interpretation_url="" if link == "待定" else link,
         briefing=bool_value(ctx, "吹风会"),
+        late=late,
         created_at=ctx.now,
         updated_at=ctx.now,
     )
@@ -257,7 +262,10 @@ async def policy(ctx: Context) -> str:
         "title": row.title,
         "publish_at": row.publish_at.isoformat(),
         "briefing": row.briefing,
+        "late": late,
     }
+    if late:
+        return await _late_policy(ctx, row, detail)
     await record_audit(ctx, "policy_file", record_id, old=None, new="filed", detail=detail)
     summary = _policy_summary(ctx, row)
     await notify_role(
@@ -266,6 +274,54 @@ async def policy(ctx: Context) -> str:
         f"【政策文件备案】{ctx.sender.unit} {record_id}\n{summary}\n报送人：{ctx.sender.name}",
     )
     return f"已备案政策文件 {record_id}\n{summary}\n{_policy_duties(row)}\n已告知市政府新闻办。"
+
+
+def _published_already(ctx: Context) -> bool:
+    """A3: a 公布时间 in the past is a policy filed after its publication: read it as past."""
+    raw = ctx.fields.raw.get("公布时间")
+    if raw is None or "公布时间" in ctx.fields.values:
+        return False
+    try:
+        parsed = parse_time(raw, ctx.now, prefer="past")
+    except TimeParseError:
+        return False
+    if parsed.at > ctx.now:
+        return False
+    ctx.fields.errors = [e for e in ctx.fields.errors if not e.startswith("公布时间：")]
+    ctx.fields.values["公布时间"] = parsed.at
+    return True
+
+
+async def _late_policy(ctx: Context, row: Policy, detail: dict[str, object]) -> str:
+    """A3 (R18, R14): accepted, recorded as late (`Policy.late`), and on the accountability
+    list as a major policy not interpreted in time."""
+    await record_audit(ctx, "policy_file", row.record_id, old=None, new="filed", detail=detail)
+    await record_accountability(
+        ctx.session,
+        [
+            {
+                "unit_id": row.unit_id,
+                "rule": "R18",
+                "label": ACCOUNTABILITY_LABELS["R18"],
+                "subject": f"policy:{row.record_id}",
+                "period": "publication",
+                "evidence": [],
+                "created_at": utc(ctx.now),
+            }
+        ],
+    )
+    summary = _policy_summary(ctx, row)
+    await notify_role(
+        ctx,
+        Role.NEWS_OFFICE,
+        f"【政策文件公布后补报】{ctx.sender.unit} {row.record_id}\n{summary}\n"
+        f"报送人：{ctx.sender.name}\n已记为“重大政策未及时解读”（R18）。",
+    )
+    return (
+        f"已登记政策文件 {row.record_id}（公布后补报）\n{summary}\n"
+        "该文件已于公布后才报备，按规定记为“重大政策未及时解读”（R18），已告知市政府新闻办。\n"
+        f"请尽快补发解读材料：政策 {row.record_id} 解读：链接"
+    )
 
 
 # --- 风险评估 (R13) ------------------------------------------------------------------------
@@ -573,12 +629,13 @@ async def training(ctx: Context) -> str:
     await record_audit(
         ctx, "training", f"training:{row.id}", old=None, new="recorded", detail=detail
     )
-    due = _years_later(latest.astimezone(ctx.now.tzinfo), TRAINING_YEARS)
+    years = ctx.deps.records.r7_window_years  # R7: config/reminders.toml, as the reminders
+    due = _years_later(latest.astimezone(ctx.now.tzinfo), years)
     basis = f"（按最近一次培训{_day(ctx, latest)}计算）" if latest > trained_on else ""
     return (
         f"已登记培训：{person.name}（{unit.name}，{person.title or '职务未填写'}）\n"
         f"日期：{_day(ctx, trained_on)}\n课程：{course or '未填写'}\n"
-        f"下次培训应在{_day(ctx, due)}前完成{basis}（R7：每{TRAINING_YEARS}年至少一次）。"
+        f"下次培训应在{_day(ctx, due)}前完成{basis}（R7：每{years}年至少一次）。"
     )
 
 
