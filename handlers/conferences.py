@@ -14,6 +14,7 @@ from handlers.common import (
     notify_role,
     notify_users,
     own_unit_id,
+    read_as_past,
     record_audit,
     record_id_of,
     refusals,
@@ -315,30 +316,12 @@ async def apply(ctx: Context) -> str:
     )
 
 
-def _past_time(ctx: Context) -> bool:
-    """A3: a 备案 whose 时间 has passed is a late filing (补报): read the time as past."""
-    raw = ctx.fields.raw.get("时间")
-    if raw is None or "时间" in ctx.fields.values:
-        return False
-    try:
-        parsed = parse_time(raw, ctx.now, prefer="past")
-    except TimeParseError:
-        return False
-    if parsed.at > ctx.now:
-        return False
-    ctx.fields.errors = [e for e in ctx.fields.errors if not e.startswith("时间：")]
-    ctx.fields.values["时间"] = parsed.at
-    if not parsed.exact:
-        ctx.fields.inexact.append("时间")
-    return True
-
-
 async def file(ctx: Context) -> str:
     """备案 (R16): a self-held conference, filed with the news office; no approval chain.
 
     A3: one that already took place (in the current quarter) is a late filing (补报): it is
     recorded as held at its time, with its speakers, and counts for R8."""
-    late = _past_time(ctx) or ctx.word == "补报"
+    late = read_as_past(ctx, "时间") or ctx.word == "补报"
     require_fields(ctx, LATE_FILE if ctx.word == "补报" else FILE, exact_times=True)
     conf = await _new_conference(ctx, "filing", "BA", State.FILED)
     if late:

@@ -20,6 +20,7 @@ from handlers.common import (
     bool_value,
     notify_role,
     own_unit_id,
+    read_as_past,
     record_audit,
     require_fields,
     text_value,
@@ -37,7 +38,6 @@ from liuan_bot.commands.fields import (
     parse_fields,
 )
 from liuan_bot.commands.registry import CommandSpec
-from liuan_bot.commands.timeparse import TimeParseError, parse_time
 from liuan_bot.domain.roles import UNIT_ROLES, Role
 from liuan_bot.domain.roster import MAX_SPOKESPERSONS, normalise_mobile, userid_problem_of
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
@@ -239,7 +239,7 @@ async def policy(ctx: Context) -> str:
     With a record id (`政策 ZC-2026-0001 解读：…`) it updates that filing instead."""
     if ctx.fields.record_id is not None:
         return await _update_policy(ctx, ctx.fields.record_id)
-    late = _published_already(ctx)
+    late = read_as_past(ctx, "公布时间")
     require_fields(ctx, POLICY)
     unit_pk = await own_unit_id(ctx)
     record_id = await next_record_id(ctx.session, "ZC", ctx.now.year)
@@ -274,22 +274,6 @@ async def policy(ctx: Context) -> str:
         f"【政策文件备案】{ctx.sender.unit} {record_id}\n{summary}\n报送人：{ctx.sender.name}",
     )
     return f"已备案政策文件 {record_id}\n{summary}\n{_policy_duties(row)}\n已告知市政府新闻办。"
-
-
-def _published_already(ctx: Context) -> bool:
-    """A3: a 公布时间 in the past is a policy filed after its publication: read it as past."""
-    raw = ctx.fields.raw.get("公布时间")
-    if raw is None or "公布时间" in ctx.fields.values:
-        return False
-    try:
-        parsed = parse_time(raw, ctx.now, prefer="past")
-    except TimeParseError:
-        return False
-    if parsed.at > ctx.now:
-        return False
-    ctx.fields.errors = [e for e in ctx.fields.errors if not e.startswith("公布时间：")]
-    ctx.fields.values["公布时间"] = parsed.at
-    return True
 
 
 async def _late_policy(ctx: Context, row: Policy, detail: dict[str, object]) -> str:

@@ -45,7 +45,7 @@ STATE_LABELS: dict[IncidentState, str] = {
     IncidentState.OPEN: "处置中",
     IncidentState.ANSWERED: "已召开发布会回应",
     IncidentState.CLOSED: "已结案",
-    IncidentState.WITHDRAWN: "已撤销",
+    IncidentState.WITHDRAWN: "已撤回（误报）",
 }
 
 ACTION_LABELS: dict[IncidentAction, str] = {

@@ -221,7 +221,8 @@ def transition(
     new, who = allowed
     who = _who(action, who)
     if not who & actors:
-        names = "或".join(dict.fromkeys(ACTOR_LABELS[a] for a in sorted(who)))
+        shown = [a for a in ACTOR_LABELS if a in who and a != Actor.DISCLOSURE_REVIEWER]
+        names = "或".join(ACTOR_LABELS[a] for a in shown)
         raise NotAllowed(f"{record_id} 的{ACTION_LABELS[action]}只能由{names}办理。")
     if action == Action.HOLD and now is not None and starts_at is not None and now < starts_at:
         raise IllegalTransition(f"{record_id} 还没到时间，召开后再发送“已召开”。")
