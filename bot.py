@@ -41,11 +41,13 @@ from liuan_bot.calendar_loader import CalendarFile, warn_if_unknown
 from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
+from liuan_bot.domain.reminders import ReminderConfig
 from liuan_bot.groups import load_groups, webhook_keys
 from liuan_bot.inbox import Inbox
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
 from liuan_bot.pacing import InProcessPacer, Pacer
+from liuan_bot.records_config import load_records_config
 from liuan_bot.relay import Composer, load_channels
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
@@ -201,7 +203,7 @@ class Bot:
         if self.run_worker:
             self._tasks.append(asyncio.create_task(self.worker.run_forever()))
         self.reminders = replace(
-            load_reminder_engine(self.deps.sessions, self.clock),
+            load_reminder_engine(self.deps.sessions, self.clock, self.deps.records.reminders),
             wake_outbox=self.worker.wake,
             relay_channels={
                 c.key: (c.name, c.editors) for c in self.deps.relay.channels if not c.county
@@ -294,6 +296,7 @@ def build_bot(
         suggester=suggester,
         groups=groups,
         relay=relay,
+        records=load_records_config(ROOT / "config"),
     )
     pipeline = InboundPipeline(deps)
     postgres = not is_sqlite(settings.database_url)
@@ -323,12 +326,15 @@ def build_bot(
     return bot
 
 
-def load_reminder_engine(sessions: SessionFactory, clock: Clock) -> ReminderEngine:
-    """The working calendar and reminder schedules from config/ (issue 4)."""
+def load_reminder_engine(
+    sessions: SessionFactory, clock: Clock, config: ReminderConfig | None = None
+) -> ReminderEngine:
+    """The working calendar and reminder schedules from config/ (issue 4); `config` is the one
+    the handlers read too (issue 11 §3), when given."""
     holidays = CalendarFile(ROOT / "config" / "holidays.toml")
     this_year = clock.now().year
     warn_if_unknown(holidays.calendar, range(this_year, this_year + 2))
-    config = load_reminder_config(ROOT / "config" / "reminders.toml")
+    config = config or load_reminder_config(ROOT / "config" / "reminders.toml")
     return ReminderEngine(sessions, holidays.calendar, config, current_calendar=holidays.current)
 
 

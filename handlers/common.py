@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.context import Context
 from liuan_bot.commands.fields import CommandGrammar, FieldValue, example_message
-from liuan_bot.commands.timeparse import format_time
+from liuan_bot.commands.timeparse import TimeParseError, format_time, parse_time
 from liuan_bot.domain.roles import Role
-from liuan_bot.errors import NotFound, UsageError
+from liuan_bot.domain.workflow import NotAllowed, Refusal
+from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
 from liuan_bot.messages import text_to_users
 from storage.audit import audit
 from storage.roster_store import unit_id, userids_with_role
@@ -31,6 +34,44 @@ def require_fields(ctx: Context, grammar: CommandGrammar, *, exact_times: bool =
     example = example_message(ctx.word, grammar, fields.record_id)
     lines.append(f"请按这个格式补全后重新发送：\n{example}")
     raise UsageError("\n".join(lines))
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """The one place a domain refusal becomes the reply (issue 11 §3): a step the member may
+    not take is PermissionDenied (R1), any other refusal a Conflict."""
+    try:
+        yield
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except Refusal as exc:
+        raise Conflict(exc.message) from exc
+
+
+def read_as_past(ctx: Context, name: str, *, within: timedelta = timedelta(days=92)) -> bool:
+    """Issue 9 A3: whether the time field `name` names a moment that has already passed, and
+    if so, put that moment in the parsed values (filing after the fact: 补报).
+
+    Two readings count as past: a time the future-preferring parse refused as gone
+    (`昨天下午3点`), and a date without a year that the parse moved to next year although it
+    was a few weeks ago (`11月20日` typed on 11-26). Only moments within `within` qualify."""
+    raw = ctx.fields.raw.get(name)
+    if raw is None:
+        return False
+    future = ctx.fields.values.get(name)
+    if isinstance(future, datetime) and future - ctx.now < timedelta(days=180):
+        return False
+    try:
+        parsed = parse_time(raw, ctx.now, prefer="past")
+    except TimeParseError:
+        return False
+    if parsed.at > ctx.now or ctx.now - parsed.at > within:
+        return False
+    ctx.fields.errors = [e for e in ctx.fields.errors if not e.startswith(f"{name}：")]
+    ctx.fields.values[name] = parsed.at
+    if not parsed.exact and name not in ctx.fields.inexact:
+        ctx.fields.inexact.append(name)
+    return True
 
 
 def record_id_of(ctx: Context) -> str:

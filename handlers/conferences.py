@@ -1,10 +1,12 @@
-"""Press conferences: 申请发布会 (R15), 备案 (R16), 排期, 已召开 (R8–R10), 撤回, 修改."""
+"""Press conferences: 申请发布会 (R15), 备案 and 补报 (R16), 排期, 已召开 and 确认 (R8–R10), 撤回,
+修改, 更正 (issue 9 A1–A3, A5, A8)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from handlers import decisions
+from handlers import decisions, incidents
 from handlers.calendar import event_cancelled, event_scheduled
 from handlers.common import (
     bool_value,
@@ -12,8 +14,10 @@ from handlers.common import (
     notify_role,
     notify_users,
     own_unit_id,
+    read_as_past,
     record_audit,
     record_id_of,
+    refusals,
     require_fields,
     text_value,
     time_value,
@@ -23,25 +27,36 @@ from handlers.context import Context
 from handlers.decisions import close_cards, send_review_card
 from handlers.plans import RISK_FIELD, link_from_field
 from handlers.relay import send_preview, start_release
+from handlers.speakers import credit, match_unit_speakers, roster_warning, unknown_line
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
-from liuan_bot.domain.quotas import counts_for
+from liuan_bot.commands.timeparse import Prefer, TimeParseError, parse_time
+from liuan_bot.domain.incidents import IncidentAction, IncidentState
+from liuan_bot.domain.incidents import transition as incident_transition
+from liuan_bot.domain.members import Member
+from liuan_bot.domain.periods import quarter
 from liuan_bot.domain.roles import UNIT_ROLES, Role
+from liuan_bot.domain.roster import SpeakerMatch
+from liuan_bot.domain.venues import clash, range_end
 from liuan_bot.domain.workflow import (
     NEXT_STEP,
     STATE_LABELS,
     Action,
-    IllegalTransition,
-    NotAllowed,
     State,
     actors_of,
+    check_correction,
     transition,
 )
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
-from storage.conference_store import conference_for_update, venue_clash
+from storage.conference_store import (
+    bookings_near,
+    conference_by_record,
+    conference_for_update,
+    pending_speaker_question,
+)
 from storage.incident_store import incident_by_record, mark_answered
 from storage.records import next_record_id
-from storage.roster_store import unit_members, unit_name
+from storage.roster_store import unit_name
 from storage.tables import Conference
 
 TOPIC = FieldSpec(
@@ -140,10 +155,35 @@ HELD = CommandGrammar(
         ),
     ),
 )
+LATE_FILE = replace(
+    FILE,
+    fields=tuple(replace(f, prefer="past") if f.name == "时间" else f for f in FILE.fields),
+)
 WITHDRAW = CommandGrammar(
     record="required",
-    record_prefixes=("SQ", "BA"),
+    record_prefixes=("SQ", "BA", "TF"),
     fields=(FieldSpec("理由", aliases=("原因",), prose=True),),
+)
+CORRECT = CommandGrammar(
+    record="required",
+    record_prefixes=("SQ", "BA"),
+    fields=(
+        FieldSpec("发布人", "names", aliases=("发言人", "出席人", "实际发布人")),
+        FieldSpec("时间", "time", aliases=("日期", "召开时间", "举行时间"), prefer="past"),
+        FieldSpec("主题", aliases=TOPIC.aliases),
+        FieldSpec("地点", aliases=VENUE.aliases),
+        replace(KIND, example=""),
+        replace(CONTENT, example=""),
+        FieldSpec("稿件格式", aliases=("稿件", "格式", "发布稿格式")),
+        FieldSpec("要点", aliases=("发布要点",), prose=True),
+        FieldSpec(
+            "原因",
+            required=True,
+            aliases=("理由", "更正原因", "更正理由"),
+            example="报告时写错了姓名",
+            prose=True,
+        ),
+    ),
 )
 AMEND = CommandGrammar(
     record="required",
@@ -153,13 +193,23 @@ AMEND = CommandGrammar(
 
 
 def _step(conf: Conference, action: Action, ctx: Context, unit: str) -> State:
-    actors = actors_of(ctx.sender, record_unit=unit, record_filer=conf.filer)
-    try:
-        return transition(conf.kind, State(conf.state), action, conf.record_id, actors).new
-    except IllegalTransition as exc:
-        raise Conflict(exc.message) from exc
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message) from exc
+    actors = actors_of(
+        ctx.sender,
+        record_unit=unit,
+        record_filer=conf.filer,
+        disclosure_reviews=ctx.deps.records.disclosure_reviews,
+    )
+    with refusals():
+        step = transition(
+            conf.kind,
+            State(conf.state),
+            action,
+            conf.record_id,
+            actors,
+            now=ctx.now,
+            starts_at=None if conf.late else conf.starts_at,
+        )
+    return step.new
 
 
 async def load(ctx: Context) -> tuple[Conference, str]:
@@ -173,12 +223,28 @@ async def load(ctx: Context) -> tuple[Conference, str]:
     return conf, unit
 
 
+def time_span(ctx: Context, conf: Conference) -> str:
+    """`12月3日（周四）14:30–16:00` when the end is known, else the start (A5)."""
+    start = when(ctx, conf.starts_at)
+    if conf.starts_at is None or conf.ends_at is None:
+        return start
+    end = conf.ends_at.astimezone(ctx.now.tzinfo)
+    return f"{start}–{end:%H:%M}"
+
+
 def summary(ctx: Context, conf: Conference) -> str:
     speakers = "、".join(conf.speakers) or "待定"
     return (
-        f"《{conf.topic}》\n时间：{when(ctx, conf.starts_at)}\n地点：{conf.venue or '待定'}\n"
+        f"《{conf.topic}》\n时间：{time_span(ctx, conf)}\n地点：{conf.venue or '待定'}\n"
         f"发布人：{speakers}"
     )
+
+
+def _ends_at(ctx: Context, starts_at: datetime | None) -> datetime | None:
+    """A5: `时间：12月3日14:30-16:00` gives the end; else None (the configured duration)."""
+    if starts_at is None:
+        return None
+    return range_end(ctx.fields.raw.get("时间", ""), starts_at)
 
 
 async def _check_incident(ctx: Context) -> str | None:
@@ -191,20 +257,33 @@ async def _check_incident(ctx: Context) -> str | None:
 
 
 async def _check_venue(ctx: Context, conf: Conference) -> None:
-    if conf.starts_at is None:
+    """R15/A5: no overlap of time intervals at the same venue (aliases from config)."""
+    if conf.starts_at is None or not conf.venue:
         return
-    other = await venue_clash(ctx.session, conf.venue, conf.starts_at, exclude=conf.record_id)
+    book = ctx.deps.records.venues
+    start, end = book.interval(conf.starts_at, conf.ends_at)
+    others = await bookings_near(ctx.session, start, end, exclude=conf.record_id)
+    other = clash(book, conf.venue, conf.starts_at, conf.ends_at, others)
     if other is not None:
+        taken = when(ctx, other.starts_at)
+        until = book.interval(other.starts_at, other.ends_at)[1].astimezone(ctx.now.tzinfo)
+        topic = await _topic_of(ctx, other.record_id)
         raise Conflict(
-            f"{conf.venue} 在 {when(ctx, other.starts_at)} 前后已被 {other.record_id}"
-            f"《{other.topic}》占用，请换一个时间或地点。"
+            f"{book.canonical(conf.venue)} 在 {taken}–{until:%H:%M} 已被 {other.record_id}"
+            f"{topic}占用，请换一个时间或地点。"
         )
+
+
+async def _topic_of(ctx: Context, record_id: str) -> str:
+    other = await conference_by_record(ctx.session, record_id)
+    return f"《{other.topic}》" if other is not None else ""
 
 
 async def _new_conference(ctx: Context, kind: str, prefix: str, state: State) -> Conference:
     """A conference of the sender's unit from the message's fields, with a fresh record id."""
     unit_pk = await own_unit_id(ctx)
     incident = await _check_incident(ctx)
+    starts_at = time_value(ctx, "时间")
     return Conference(
         record_id=await next_record_id(ctx.session, prefix, ctx.now.year),
         kind=kind,
@@ -212,7 +291,8 @@ async def _new_conference(ctx: Context, kind: str, prefix: str, state: State) ->
         filer=ctx.sender.userid,
         state=state,
         topic=text_value(ctx, "主题"),
-        starts_at=time_value(ctx, "时间"),
+        starts_at=starts_at,
+        ends_at=_ends_at(ctx, starts_at),
         venue=text_value(ctx, "地点"),
         speakers=names_value(ctx, "发布人"),
         conf_type=text_value(ctx, "类型", "发布会"),
@@ -233,17 +313,25 @@ async def apply(ctx: Context) -> str:
     risk = await link_from_field(ctx, conf.record_id)  # R13
     await send_review_card(ctx, conf, ctx.sender.unit)
     rough = "（时间为大致时间，排期时确定）" if "时间" in ctx.fields.inexact else ""
-    risk_line = f"{risk}\n" if risk else ""
+    warning = await roster_warning(ctx, conf.unit_id, ctx.sender.unit, conf.speakers)
     return (
         f"已提交发布会申请 {conf.record_id}{rough}\n{summary(ctx, conf)}\n"
-        f"{risk_line}{NEXT_STEP[State.SUBMITTED]}。"
+        + (f"{risk}\n" if risk else "")
+        + (f"{warning}\n" if warning else "")
+        + f"{NEXT_STEP[State.SUBMITTED]}。"
     )
 
 
 async def file(ctx: Context) -> str:
-    """备案 (R16): a self-held conference, filed with the news office; no approval chain."""
-    require_fields(ctx, FILE, exact_times=True)
+    """备案 (R16): a self-held conference, filed with the news office; no approval chain.
+
+    A3: one that already took place (in the current quarter) is a late filing (补报): it is
+    recorded as held at its time, with its speakers, and counts for R8."""
+    late = read_as_past(ctx, "时间") or ctx.word == "补报"
+    require_fields(ctx, LATE_FILE if ctx.word == "补报" else FILE, exact_times=True)
     conf = await _new_conference(ctx, "filing", "BA", State.FILED)
+    if late:
+        return await _file_late(ctx, conf)
     await _check_venue(ctx, conf)
     ctx.session.add(conf)
     await record_audit(ctx, "file", conf.record_id, old=None, new=State.FILED)
@@ -262,6 +350,34 @@ async def file(ctx: Context) -> str:
     )
 
 
+async def _file_late(ctx: Context, conf: Conference) -> str:
+    """补报 (A3, R16, R8): filed after it took place, within the same quarter."""
+    assert conf.starts_at is not None
+    if conf.starts_at > ctx.now:
+        raise Conflict("这场发布会还没召开，请用“备案”提前报备。")
+    period = quarter(ctx.now)
+    if not period.contains(conf.starts_at.astimezone(ctx.now.tzinfo)):
+        raise Conflict(
+            f"只能补报本季度（{period.label}）内召开的发布会；"
+            f"{when(ctx, conf.starts_at)}的发布会已过统计期，请联系市政府新闻办。"
+        )
+    conf.late = True
+    ctx.session.add(conf)
+    await record_audit(
+        ctx, "file", conf.record_id, old=None, new=State.FILED, detail={"late": True}
+    )
+    risk = await link_from_field(ctx, conf.record_id)  # R13
+    await notify_role(
+        ctx,
+        Role.NEWS_OFFICE,
+        f"【自办发布会补报】{ctx.sender.unit} {conf.record_id}\n{summary(ctx, conf)}",
+    )
+    head = f"已补报 {conf.record_id}（会后补报）\n{summary(ctx, conf)}" + (
+        f"\n{risk}" if risk else ""
+    )
+    return f"{head}\n{await _report_held(ctx, conf, ctx.sender.unit, conf.speakers)}"
+
+
 async def schedule(ctx: Context) -> str:
     """排期 (R15): the news office fixes time, venue and draft format; no double booking."""
     require_fields(ctx, SCHEDULE, exact_times=True)
@@ -269,6 +385,7 @@ async def schedule(ctx: Context) -> str:
     old = State(conf.state)
     new = _step(conf, Action.SCHEDULE, ctx, unit)
     conf.starts_at, conf.venue = time_value(ctx, "时间"), text_value(ctx, "地点")
+    conf.ends_at = _ends_at(ctx, conf.starts_at)
     conf.draft_format = text_value(ctx, "稿件格式", conf.draft_format)
     await _check_venue(ctx, conf)
     conf.state, conf.updated_at = new, ctx.now
@@ -294,30 +411,103 @@ async def schedule(ctx: Context) -> str:
     await send_preview(ctx, conf, unit)  # R21: the release preview for the websites
     await event_scheduled(ctx, conf, unit)
     done = f"已通知{unit}，并向网站发出发布预告。"
-    return f"{conf.record_id} {again}\n{summary(ctx, conf)}{fmt}\n{done}"
+    warning = await roster_warning(ctx, conf.unit_id, unit, conf.speakers)
+    return f"{conf.record_id} {again}\n{summary(ctx, conf)}{fmt}\n{done}" + (
+        f"\n{warning}" if warning else ""
+    )
+
+
+def _held_extras(ctx: Context) -> dict[str, str]:
+    return {
+        "key_points": text_value(ctx, "要点"),
+        "transcript_url": text_value(ctx, "实录").replace("待定", ""),
+        "video_url": text_value(ctx, "视频").replace("待定", ""),
+    }
 
 
 async def held(ctx: Context) -> str:
-    """已召开 (R8–R10): who spoke, matched to the roster, decides what it counts for."""
+    """已召开 (R8–R10): who spoke, matched to the roster, decides what it counts for.
+
+    A1: titles are stripped before matching (郭学军局长 is 郭学军); a name that still matches
+    nobody but is one character from a roster name is asked about before anything counts."""
     require_fields(ctx, HELD)
     conf, unit = await load(ctx)
+    _step(conf, Action.HOLD, ctx, unit)
+    for attr, value in _held_extras(ctx).items():
+        setattr(conf, attr, value)
+    return await _report_held(ctx, conf, unit, names_value(ctx, "发布人"))
+
+
+async def _report_held(ctx: Context, conf: Conference, unit: str, speakers: list[str]) -> str:
+    """Record the conference held with `speakers`, or ask about names near the roster's."""
+    found, members = await match_unit_speakers(ctx, conf.unit_id, speakers)
+    pending = conf.pending_held or {}
+    insisted = pending.get("by") == ctx.sender.userid and pending.get("speakers") == speakers
+    if found.needs_question and not insisted:
+        return _ask_about_speakers(ctx, conf, unit, speakers, found)
+    return await _record_held(ctx, conf, unit, speakers, found, members)
+
+
+def _ask_about_speakers(
+    ctx: Context, conf: Conference, unit: str, speakers: list[str], found: SpeakerMatch
+) -> str:
+    """A1: nothing is counted yet; the question waits for 确认 or a corrected report."""
+    replace_with = {
+        name: near[0].name
+        for name, near in found.suggestions.items()
+        if len(near) == 1 and name in found.unknown
+    }
+    conf.pending_held = {
+        "by": ctx.sender.userid,
+        "speakers": speakers,
+        "replace": replace_with,
+        "key_points": conf.key_points,
+        "transcript_url": conf.transcript_url,
+        "video_url": conf.video_url,
+    }
+    conf.updated_at = ctx.now
+    ctx.session.add(conf)
+    lines = [f"{conf.record_id}《{conf.topic}》的发布人需要核对，尚未记录召开："]
+    for name in found.unknown:
+        near = found.suggestions.get(name, ())
+        if near:
+            guess = "还是".join(p.label(unit) for p in near)
+            lines.append(f"· {name} 不在{unit}名册中，是否是 {guess}？")
+        else:
+            lines.append(f"· {name} 不在{unit}名册中。")
+    if replace_with:
+        fixed = "、".join(replace_with.get(n, n) for n in speakers)
+        lines.append(f"回复“确认”即按“{fixed}”记录。")
+    lines.append(
+        f"也可以重新发送“已召开 {conf.record_id} 发布人：…”写明正确姓名；"
+        "如确为名册外人员，原样再发送一次即按原名记录（不计入4·2·1指标）。"
+    )
+    return "\n".join(lines)
+
+
+RULE_LABELS = {
+    "R8": "季度发布会（R8）",
+    "R9": "半年出席市政府发布会（R9）",
+    "R10": "主要负责人年度出席（R10）",
+}
+
+
+async def _record_held(
+    ctx: Context,
+    conf: Conference,
+    unit: str,
+    speakers: list[str],
+    found: SpeakerMatch,
+    members: dict[str, Member],
+) -> str:
     old = State(conf.state)
     new = _step(conf, Action.HOLD, ctx, unit)
-    if conf.starts_at is not None and ctx.now < conf.starts_at:
-        raise Conflict(
-            f"{conf.record_id} 定于 {when(ctx, conf.starts_at)} 召开，"
-            "还没到时间，召开后再发送“已召开”。"
-        )
-    speakers = names_value(ctx, "发布人")
-    members = {m.name: m for m in await unit_members(ctx.session, conf.unit_id)}
-    matched = [members[n] for n in speakers if n in members]
-    unknown = [n for n in speakers if n not in members]
-    conf.counts_for = list(counts_for(conf.kind, (m.roles for m in matched)))
-    conf.state, conf.held_at, conf.updated_at = new, ctx.now, ctx.now
-    conf.held_speakers, conf.held_speaker_ids = speakers, [m.userid for m in matched]
-    conf.key_points = text_value(ctx, "要点")
-    conf.transcript_url = text_value(ctx, "实录").replace("待定", "")
-    conf.video_url = text_value(ctx, "视频").replace("待定", "")
+    conf.counts_for = credit(conf.kind, found, members)
+    held_at = conf.starts_at if conf.late and conf.starts_at is not None else ctx.now
+    conf.state, conf.held_at, conf.updated_at = new, held_at, ctx.now
+    conf.held_speakers = speakers
+    conf.held_speaker_ids = [p.userid for _, p in found.matched]
+    conf.pending_held = None
     ctx.session.add(conf)
     await record_audit(
         ctx,
@@ -325,52 +515,104 @@ async def held(ctx: Context) -> str:
         conf.record_id,
         old=old,
         new=new,
-        detail={"speakers": speakers, "counts_for": conf.counts_for},
+        detail={"speakers": speakers, "counts_for": conf.counts_for, "late": conf.late},
     )
-    lines = [f"已记录 {conf.record_id}《{conf.topic}》召开，发布人：{'、'.join(speakers)}。"]
-    labels = {
-        "R8": "季度发布会（R8）",
-        "R9": "半年出席市政府发布会（R9）",
-        "R10": "主要负责人年度出席（R10）",
-    }
-    lines.append("计入：" + "、".join(labels[r] for r in conf.counts_for) + "。")
+    names = "、".join(
+        f"{typed}（{person.name}）" if typed != person.name else typed
+        for typed, person in found.matched
+    )
+    lines = [
+        f"已记录 {conf.record_id}《{conf.topic}》召开"
+        + ("（补报）" if conf.late else "")
+        + f"，发布人：{'、'.join(speakers)}。"
+    ]
+    if names and any(typed != person.name for typed, person in found.matched):
+        lines.append(f"按名册记为：{names}。")
+    lines.append("计入：" + "、".join(RULE_LABELS[r] for r in conf.counts_for) + "。")
+    unknown = unknown_line(found, unit)
     if unknown:
-        lines.append(f"{'、'.join(unknown)} 不在{unit}名册中，不计入本单位的4·2·1指标。")
+        lines.append(f"{unknown}，不计入本单位的4·2·1指标。")
     if conf.incident_record_id:
-        incident = await incident_by_record(ctx.session, conf.incident_record_id)
-        if incident is not None and incident.state == "open":
-            await mark_answered(ctx.session, incident, conf.record_id, ctx.now)
-            await record_audit(
-                ctx,
-                "incident_answered",
-                incident.record_id,
-                old="open",
-                new="answered",
-                detail={"conference": conf.record_id},
-            )
-            lines.append(f"突发事件 {incident.record_id} 的24小时发布时限已停止计时（R17）。")
+        lines += await _answer_incident(ctx, conf)
     relayed = await start_release(ctx, conf, unit)
     if relayed:
         lines.append(relayed)
     await notify_role(
         ctx,
         Role.NEWS_OFFICE,
-        f"【发布会已召开】{unit} {conf.record_id}《{conf.topic}》\n"
-        f"发布人：{'、'.join(speakers)}\n要点：{conf.key_points or '未填写'}",
+        f"【发布会已召开】{unit} {conf.record_id}《{conf.topic}》"
+        + ("（补报）" if conf.late else "")
+        + f"\n发布人：{'、'.join(speakers)}\n要点：{conf.key_points or '未填写'}",
     )
     return "\n".join(lines)
 
 
+async def _answer_incident(ctx: Context, conf: Conference) -> list[str]:
+    """R17: a held conference for an open incident answers it; the clock stops."""
+    assert conf.incident_record_id is not None
+    incident = await incident_by_record(ctx.session, conf.incident_record_id)
+    if incident is None or incident.state != IncidentState.OPEN:
+        return []
+    with refusals():
+        step = incident_transition(
+            incident.state,
+            incident.level,
+            IncidentAction.ANSWER,
+            incident.record_id,
+            frozenset(),
+        )
+    await mark_answered(ctx.session, incident, conf.record_id, ctx.now)
+    await record_audit(
+        ctx,
+        "incident_answered",
+        incident.record_id,
+        old=step.old,
+        new=step.new,
+        detail={"conference": conf.record_id, "clock": step.clock_change},
+    )
+    if step.clock_change == "stopped":
+        return [f"突发事件 {incident.record_id} 的24小时发布时限已停止计时（R17）。"]
+    return [f"已记为对突发事件 {incident.record_id} 的回应。"]
+
+
+async def confirm(ctx: Context) -> str:
+    """确认 (A1): accept the roster names the bot suggested for a 已召开 report."""
+    conf = await pending_speaker_question(ctx.session, ctx.sender.userid)
+    if conf is None:
+        return "目前没有需要您确认的发布人。"
+    conf = await conference_for_update(ctx.session, conf.record_id)
+    assert conf is not None
+    assert conf.pending_held is not None
+    pending = dict(conf.pending_held)
+    replace_with: dict[str, str] = dict(pending.get("replace", {}))
+    if not replace_with:
+        return (
+            f"{conf.record_id} 的发布人没有可确认的名册姓名，"
+            f"请重新发送“已召开 {conf.record_id} 发布人：…”写明正确姓名。"
+        )
+    unit = await unit_name(ctx.session, conf.unit_id)
+    speakers = [replace_with.get(n, n) for n in pending.get("speakers", [])]
+    for attr in ("key_points", "transcript_url", "video_url"):
+        setattr(conf, attr, str(pending.get(attr, "")))
+    conf.pending_held = None
+    found, members = await match_unit_speakers(ctx, conf.unit_id, speakers)
+    return await _record_held(ctx, conf, unit, speakers, found, members)
+
+
 async def withdraw(ctx: Context) -> str:
-    """撤回: the filer withdraws an open application or filing."""
+    """撤回: the filer withdraws an open application or filing; `撤回 TF-…` withdraws an
+    incident filed by mistake (A4)."""
+    if (ctx.fields.record_id or "").startswith("TF-"):
+        return await incidents.withdraw_incident(ctx)
     require_fields(ctx, WITHDRAW)
     conf, unit = await load(ctx)
     old = State(conf.state)
     conf.state = _step(conf, Action.WITHDRAW, ctx, unit)
     conf.updated_at = ctx.now
+    reason = text_value(ctx, "理由")
+    conf.withdraw_reason = reason
     event_cancelled(ctx, conf)
     ctx.session.add(conf)
-    reason = text_value(ctx, "理由")
     await record_audit(
         ctx, "withdraw", conf.record_id, old=old, new=conf.state, detail={"reason": reason}
     )
@@ -406,6 +648,7 @@ async def amend(ctx: Context) -> str:
             changed.append(name)
     if time_value(ctx, "时间") is not None:
         conf.starts_at = time_value(ctx, "时间")
+        conf.ends_at = _ends_at(ctx, conf.starts_at)
         changed.append("时间")
     if "发布人" in ctx.fields.values:
         conf.speakers = names_value(ctx, "发布人")
@@ -432,7 +675,98 @@ async def amend(ctx: Context) -> str:
     return f"{text}\n{NEXT_STEP[new]}。"
 
 
-NEWS = frozenset({Role.NEWS_OFFICE})
+def _corrected_time(ctx: Context, conf: Conference) -> datetime | None:
+    """更正 时间: past for a held conference, future for one still to come."""
+    raw = ctx.fields.raw.get("时间")
+    if raw is None:
+        return None
+    prefer: Prefer = "past" if conf.state == State.HELD else "future"
+    try:
+        return parse_time(raw, ctx.now, prefer=prefer).at
+    except TimeParseError as exc:
+        raise UsageError(f"时间：{exc.message}") from exc
+
+
+async def correct(ctx: Context) -> str:
+    """更正 (issue 9 A2): the news office (or the disclosure office, R1) corrects a record in
+    any state, with a reason; the history records who, when and why, and the 4·2·1 counts
+    follow a corrected list of speakers or time."""
+    ctx.fields.errors = [e for e in ctx.fields.errors if not e.startswith("时间：")]
+    require_fields(ctx, CORRECT)
+    conf, unit = await load(ctx)
+    actors = actors_of(ctx.sender, record_unit=unit, record_filer=conf.filer)
+    reason = text_value(ctx, "原因")
+    with refusals():
+        check_correction(conf.record_id, actors, reason)
+    changes: dict[str, list[str]] = {}
+
+    def change(label: str, before: object, after: object) -> None:
+        changes[label] = [str(before or ""), str(after or "")]
+
+    for name, attr in (
+        ("主题", "topic"),
+        ("地点", "venue"),
+        ("类型", "conf_type"),
+        ("内容", "content"),
+        ("稿件格式", "draft_format"),
+        ("要点", "key_points"),
+    ):
+        if name in ctx.fields.values and text_value(ctx, name) != getattr(conf, attr):
+            change(name, getattr(conf, attr), text_value(ctx, name))
+            setattr(conf, attr, text_value(ctx, name))
+    moment = _corrected_time(ctx, conf)
+    if moment is not None and moment != conf.starts_at:
+        change("时间", when(ctx, conf.starts_at), when(ctx, moment))
+        conf.starts_at, conf.ends_at = moment, _ends_at(ctx, moment)
+        if conf.state == State.HELD:
+            conf.held_at = moment  # the counts follow the corrected date (R8–R10)
+    notes: list[str] = []
+    if "发布人" in ctx.fields.values:
+        speakers = names_value(ctx, "发布人")
+        if conf.state == State.HELD:
+            found, members = await match_unit_speakers(ctx, conf.unit_id, speakers)
+            change("发布人", "、".join(conf.held_speakers), "、".join(speakers))
+            conf.held_speakers = speakers
+            conf.held_speaker_ids = [p.userid for _, p in found.matched]
+            conf.counts_for = credit(conf.kind, found, members)
+            unknown = unknown_line(found, unit)
+            if unknown:
+                notes.append(f"{unknown}，不计入本单位的4·2·1指标。")
+        else:
+            change("发布人", "、".join(conf.speakers), "、".join(speakers))
+            conf.speakers = speakers
+    if not changes:
+        raise UsageError(
+            f"没有需要更正的内容。请写明要更正的字段，例如：更正 {conf.record_id} "
+            "发布人：郭学军 原因：报告时写错了姓名"
+        )
+    if conf.state in (State.SCHEDULED, State.FILED):
+        await _check_venue(ctx, conf)
+    conf.updated_at = ctx.now
+    ctx.session.add(conf)
+    await record_audit(
+        ctx,
+        "correct",
+        conf.record_id,
+        old=conf.state,
+        new=conf.state,
+        detail={"reason": reason, "changes": changes, "counts_for": conf.counts_for},
+    )
+    what = "、".join(changes)
+    lines = [f"已更正 {conf.record_id}（{what}），原因：{reason}", summary(ctx, conf)]
+    if conf.state == State.HELD:
+        counted = "、".join(RULE_LABELS[r] for r in conf.counts_for)
+        lines.append(f"召开记录按更正后计入：{counted}。")
+    lines += notes
+    await notify_users(
+        ctx,
+        [conf.filer],
+        f"{ctx.sender.unit}更正了 {conf.record_id}《{conf.topic}》（{what}）\n原因：{reason}",
+    )
+    return "\n".join(lines)
+
+
+NEWS = frozenset({Role.NEWS_OFFICE, Role.DISCLOSURE_OFFICE})  # R1, issue 9 A8
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -500,6 +834,19 @@ COMMANDS: tuple[CommandSpec, ...] = (
         grammar=FILE,
     ),
     CommandSpec(
+        key="file_late",
+        name="补报",
+        aliases=("补报备案", "补备案"),
+        summary="本季度已召开但未备案的自办发布会，会后补报（计入季度发布会）",
+        usage="补报 主题：… 时间：… 地点：… 发布人：…",
+        example="补报\n主题：全市财政预算执行情况\n时间：11月20日下午3点\n"
+        "地点：市财政局三楼会议室\n发布人：郑学军、鲍克勤",
+        handler=file,
+        roles=UNIT_ROLES,
+        rules=("R16", "R8"),
+        grammar=LATE_FILE,
+    ),
+    CommandSpec(
         key="held",
         name="已召开",
         aliases=("发布完成", "已举行"),
@@ -512,14 +859,25 @@ COMMANDS: tuple[CommandSpec, ...] = (
         grammar=HELD,
     ),
     CommandSpec(
+        key="confirm_speakers",
+        name="确认",
+        aliases=("确认发布人",),
+        summary="确认“已召开”时机器人询问的发布人姓名（按名册姓名记录）",
+        usage="确认",
+        example="确认",
+        handler=confirm,
+        roles=UNIT_ROLES | NEWS,
+        rules=("R8", "R9", "R10"),
+    ),
+    CommandSpec(
         key="withdraw",
         name="撤回",
         aliases=("撤销", "撤回申请", "撤回备案"),
-        summary="撤回自己提交的申请或备案",
-        usage="撤回 编号 [理由：…]",
-        example="撤回 SQ-2026-0012 理由：会议推迟",
+        summary="撤回自己提交的申请或备案；误报的突发事件也可撤回（需写明理由）",
+        usage="撤回 编号 [理由：…（突发事件必填）]",
+        example="撤回 SQ-2026-0012 理由：会议推迟\n\n撤回 TF-2026-0001 理由：误报，实为演练",
         handler=withdraw,
-        roles=UNIT_ROLES,
+        roles=UNIT_ROLES | NEWS,
         rules=("R15", "R16"),
         grammar=WITHDRAW,
     ),
@@ -534,5 +892,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
         roles=UNIT_ROLES,
         rules=("R15", "R16"),
         grammar=AMEND,
+    ),
+    CommandSpec(
+        key="correct",
+        name="更正",
+        aliases=("更正记录",),
+        summary="新闻办更正任一状态的发布会记录（发布人、时间、主题、地点等），须写明原因",
+        usage="更正 编号 要更正的字段：新内容 原因：…",
+        example="更正 SQ-2026-0012 发布人：郭学军、徐启航 原因：报告时写错了姓名",
+        handler=correct,
+        roles=NEWS,
+        rules=("R8", "R9", "R10", "R1"),
+        grammar=CORRECT,
     ),
 )

@@ -15,6 +15,7 @@ from liuan_bot.commands.suggest import Suggester
 from liuan_bot.domain.members import Member
 from liuan_bot.groups import Group
 from liuan_bot.messages import Incoming, Outgoing
+from liuan_bot.records_config import RecordsConfig
 from liuan_bot.relay import ChannelSpec, Composer
 from liuan_bot.settings import Settings
 from storage.engine import SessionFactory
@@ -43,6 +44,7 @@ class Deps:
     suggester: Suggester | None = None
     groups: Mapping[str, Group] = field(default_factory=dict)
     relay: RelayConfig = field(default_factory=RelayConfig)
+    records: RecordsConfig = field(default_factory=RecordsConfig)  # issue 9 A5/A7/A8, 11 §3
 
 
 @dataclass

@@ -15,23 +15,17 @@ from handlers.common import (
     notify_role,
     notify_users,
     record_audit,
+    refusals,
     require_fields,
     text_value,
     when,
 )
 from handlers.context import Context
+from handlers.speakers import roster_warning
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.domain.roles import Role
-from liuan_bot.domain.workflow import (
-    NEXT_STEP,
-    Action,
-    IllegalTransition,
-    NotAllowed,
-    State,
-    actors_of,
-    transition,
-)
-from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
+from liuan_bot.domain.workflow import NEXT_STEP, Action, State, actors_of, transition
+from liuan_bot.errors import NotFound, UsageError
 from liuan_bot.messages import Outgoing
 from storage.conference_store import (
     card_by_task,
@@ -84,44 +78,69 @@ async def _load(ctx: Context) -> tuple[Conference, str]:
 
 
 def _decide(ctx: Context, conf: Conference, action: Action, unit: str) -> State:
-    actors = actors_of(ctx.sender, record_unit=unit, record_filer=conf.filer)
-    try:
+    actors = actors_of(
+        ctx.sender,
+        record_unit=unit,
+        record_filer=conf.filer,
+        disclosure_reviews=ctx.deps.records.disclosure_reviews,
+    )
+    with refusals():
         return transition(conf.kind, State(conf.state), action, conf.record_id, actors).new
-    except IllegalTransition as exc:
-        raise Conflict(exc.message) from exc
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message) from exc
 
 
-def _card(conf: Conference, unit: str, purpose: str, task_id: str, ctx: Context) -> dict[str, Any]:
+def _card(
+    conf: Conference, unit: str, purpose: str, task_id: str, ctx: Context, warning: str
+) -> dict[str, Any]:
+    """A6: the card shows what the reviewer decides on — 内容, 稿件格式 and, early (A1),
+    speakers not in the roster."""
     word = PURPOSE_WORD[purpose]
     yes, no = ("通过", "驳回") if purpose == "review" else ("同意", "不同意")
     title = "发布会申请待审核" if purpose == "review" else "市政府新闻发布会待审批"
-    return {
+    rows = [
+        {"keyname": "时间", "value": when(ctx, conf.starts_at)},
+        {"keyname": "地点", "value": conf.venue or "待定"},
+        {"keyname": "发布人", "value": "、".join(conf.speakers)[:60] or "待定"},
+        {"keyname": "类型", "value": conf.conf_type + ("（直播）" if conf.live else "")},
+        {"keyname": "稿件格式", "value": conf.draft_format[:60] or "待定"},
+    ]
+    card: dict[str, Any] = {
         "card_type": "button_interaction",
         "source": {"desc": "六安政务新闻发布"},
         "main_title": {"title": title, "desc": f"{conf.record_id} · {unit}"},
         "sub_title_text": f"《{conf.topic}》"[:120],
-        "horizontal_content_list": [
-            {"keyname": "时间", "value": when(ctx, conf.starts_at)},
-            {"keyname": "地点", "value": conf.venue or "待定"},
-            {"keyname": "发布人", "value": "、".join(conf.speakers)[:60] or "待定"},
-            {"keyname": "类型", "value": conf.conf_type + ("（直播）" if conf.live else "")},
-        ],
+        "horizontal_content_list": rows,
         "task_id": task_id,
         "button_list": [
             {"text": yes, "style": 1, "key": f"{word}|{conf.record_id}|{yes}"},
             {"text": no, "style": 2, "key": f"{word}|{conf.record_id}|{no}"},
         ],
     }
+    quote = "\n".join(
+        part for part in (f"内容：{conf.content}" if conf.content else "", warning) if part
+    )
+    if quote:
+        card["quote_area"] = {"type": 0, "quote_text": quote[:400]}
+    return card
+
+
+async def approvers_for(ctx: Context, unit: str) -> list[str]:
+    """A7: the deputy secretary-general(s) in charge of `unit` (config/approvers.toml), or
+    every approver when the unit has no mapping or none of its approvers is in the roster."""
+    everyone = await userids_with_role(ctx.session, Role.APPROVER)
+    mapped = [u for u in ctx.deps.records.approvers.get(unit, ()) if u in everyone]
+    return mapped or everyone
 
 
 async def _send_decision_card(
     ctx: Context, conf: Conference, unit: str, purpose: str, role: Role
 ) -> None:
-    users = await userids_with_role(ctx.session, role)
+    if role == Role.APPROVER:
+        users = await approvers_for(ctx, unit)
+    else:
+        users = await userids_with_role(ctx.session, role)
     if not users:
         return
+    warning = await roster_warning(ctx, conf.unit_id, unit, conf.speakers)
     task_id = f"{purpose}-{conf.record_id}-{token_hex(4)}"
     rows = await enqueue(
         ctx.session,
@@ -132,7 +151,7 @@ async def _send_decision_card(
                 {
                     "touser": "|".join(users),
                     "msgtype": "template_card",
-                    "template_card": _card(conf, unit, purpose, task_id, ctx),
+                    "template_card": _card(conf, unit, purpose, task_id, ctx, warning),
                 },
             )
         ],

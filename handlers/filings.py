@@ -20,6 +20,7 @@ from handlers.common import (
     bool_value,
     notify_role,
     own_unit_id,
+    read_as_past,
     record_audit,
     require_fields,
     text_value,
@@ -28,6 +29,8 @@ from handlers.common import (
 )
 from handlers.context import Context
 from handlers.plans import RISK_FIELD, link_from_field
+from handlers.reminders import ACCOUNTABILITY_LABELS
+from liuan_bot.clock import utc
 from liuan_bot.commands.fields import (
     CommandGrammar,
     FieldSpec,
@@ -47,12 +50,12 @@ from storage.filing_store import (
     training_exists,
 )
 from storage.records import next_record_id
+from storage.reminder_store import record_accountability
 from storage.roster_store import unit_members, unit_name
 from storage.tables import Person, Policy, RiskAssessment, RosterFiling, Training, Unit
 
 NEWS = frozenset({Role.NEWS_OFFICE})
 ROSTER_FILERS = frozenset({Role.MAIN_LEADER, Role.LIAISON})
-TRAINING_YEARS = 3  # R7: trained once within 2–3 years; the bot reminds on the longer bound
 ROSTER_WORDS = ("报送发言人", "发言人报送")
 
 POLICY = CommandGrammar(
@@ -241,6 +244,7 @@ async def policy(ctx: Context) -> str:
     With a record id (`政策 ZC-2026-0001 解读：…`) it updates that filing instead."""
     if ctx.fields.record_id is not None:
         return await _update_policy(ctx, ctx.fields.record_id)
+    late = read_as_past(ctx, "公布时间")
     require_fields(ctx, POLICY)
     unit_pk = await own_unit_id(ctx)
     record_id = await next_record_id(ctx.session, "ZC", ctx.now.year)
@@ -254,6 +258,7 @@ async def policy(ctx: Context) -> str:
         publish_at=_required_time(ctx, "公布时间"),
         interpretation_url="" if link == "待定" else link,
         briefing=bool_value(ctx, "吹风会"),
+        late=late,
         created_at=ctx.now,
         updated_at=ctx.now,
     )
@@ -262,7 +267,10 @@ async def policy(ctx: Context) -> str:
         "title": row.title,
         "publish_at": row.publish_at.isoformat(),
         "briefing": row.briefing,
+        "late": late,
     }
+    if late:
+        return await _late_policy(ctx, row, detail)
     await record_audit(ctx, "policy_file", record_id, old=None, new="filed", detail=detail)
     risk = await link_from_field(ctx, record_id)  # R13
     summary = _policy_summary(ctx, row)
@@ -275,6 +283,40 @@ async def policy(ctx: Context) -> str:
     return (
         f"已备案政策文件 {record_id}\n{summary}\n{_policy_duties(row)}{risk_line}\n"
         "已告知市政府新闻办。"
+    )
+
+
+async def _late_policy(ctx: Context, row: Policy, detail: dict[str, object]) -> str:
+    """A3 (R18, R14): accepted, recorded as late (`Policy.late`), and on the accountability
+    list as a major policy not interpreted in time."""
+    await record_audit(ctx, "policy_file", row.record_id, old=None, new="filed", detail=detail)
+    risk = await link_from_field(ctx, row.record_id)  # R13
+    await record_accountability(
+        ctx.session,
+        [
+            {
+                "unit_id": row.unit_id,
+                "rule": "R18",
+                "label": ACCOUNTABILITY_LABELS["R18"],
+                "subject": f"policy:{row.record_id}",
+                "period": "publication",
+                "evidence": [],
+                "created_at": utc(ctx.now),
+            }
+        ],
+    )
+    summary = _policy_summary(ctx, row)
+    await notify_role(
+        ctx,
+        Role.NEWS_OFFICE,
+        f"【政策文件公布后补报】{ctx.sender.unit} {row.record_id}\n{summary}\n"
+        f"报送人：{ctx.sender.name}\n已记为“重大政策未及时解读”（R18）。",
+    )
+    return (
+        f"已登记政策文件 {row.record_id}（公布后补报）\n{summary}\n"
+        "该文件已于公布后才报备，按规定记为“重大政策未及时解读”（R18），已告知市政府新闻办。\n"
+        + (f"{risk}\n" if risk else "")
+        + f"请尽快补发解读材料：政策 {row.record_id} 解读：链接"
     )
 
 
@@ -583,12 +625,13 @@ async def training(ctx: Context) -> str:
     await record_audit(
         ctx, "training", f"training:{row.id}", old=None, new="recorded", detail=detail
     )
-    due = _years_later(latest.astimezone(ctx.now.tzinfo), TRAINING_YEARS)
+    years = ctx.deps.records.r7_window_years  # R7: config/reminders.toml, as the reminders
+    due = _years_later(latest.astimezone(ctx.now.tzinfo), years)
     basis = f"（按最近一次培训{_day(ctx, latest)}计算）" if latest > trained_on else ""
     return (
         f"已登记培训：{person.name}（{unit.name}，{person.title or '职务未填写'}）\n"
         f"日期：{_day(ctx, trained_on)}\n课程：{course or '未填写'}\n"
-        f"下次培训应在{_day(ctx, due)}前完成{basis}（R7：每{TRAINING_YEARS}年至少一次）。"
+        f"下次培训应在{_day(ctx, due)}前完成{basis}（R7：每{years}年至少一次）。"
     )
 
 

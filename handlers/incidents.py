@@ -5,10 +5,16 @@
 for or filed with 事件：TF-… stops the clock when it is reported held (`conferences.held`).
 舆情 reaches the news office at once (R24); the news office may turn it into an incident with
 突发 … 舆情：YQ-….
+
+Issue 9 A4: the 24-hour clock applies to 特别重大 and 重大 incidents only; 较大 and 一般 ones are
+tracked without it. 结案, 撤回 TF-… (filed by mistake) and 调整级别 change an incident's state or
+level with a reason (the state machine is `liuan_bot.domain.incidents`); the deadline's hours
+come from config/reminders.toml, the same value the reminder planner uses (issue 11 §3).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from difflib import get_close_matches
 
@@ -18,6 +24,7 @@ from handlers.common import (
     own_unit_id,
     record_audit,
     record_id_of,
+    refusals,
     require_fields,
     text_value,
     time_value,
@@ -26,6 +33,17 @@ from handlers.common import (
 from handlers.context import Context
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
+from liuan_bot.domain.incidents import (
+    STATE_LABELS,
+    IncidentAction,
+    IncidentState,
+    IncidentStep,
+    actors_of,
+    clock_applies,
+    clock_running,
+    r17_deadline,
+    transition,
+)
 from liuan_bot.domain.roles import UNIT_ROLES, Role
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
 from storage.incident_store import hot_issue_by_record, incident_by_record, release_count
@@ -33,7 +51,6 @@ from storage.records import next_record_id
 from storage.roster_store import all_units, unit_members, unit_name, userids_with_role
 from storage.tables import HotIssue, Incident, IncidentRelease
 
-DEADLINE = timedelta(hours=24)  # R17: a press conference within 24 hours
 UNIT_ALERT_ROLES = frozenset({Role.MAIN_LEADER, Role.SPOKESPERSON, Role.LIAISON})
 TITLE_MAX = 200  # Incident.title
 LINK_MAX = 500  # IncidentRelease.link, HotIssue.link
@@ -125,15 +142,27 @@ def _span(delta: timedelta) -> str:
     return (f"{hours}小时" if hours else "") + (f"{minutes}分钟" if minutes else "") or "不到1分钟"
 
 
-def _deadline_line(ctx: Context, occurred_at: datetime) -> str:
-    """R17: the 24-hour deadline, and plainly whether it has passed already."""
-    deadline = occurred_at + DEADLINE
+def deadline_of(ctx: Context, occurred_at: datetime) -> datetime:
+    """R17: the conference deadline, from the configured hours (one place, issue 11 §3)."""
+    return r17_deadline(occurred_at, ctx.deps.records.r17_deadline_hours)
+
+
+def _deadline_line(ctx: Context, occurred_at: datetime, level: str = "重大") -> str:
+    """R17: the deadline, and plainly whether it has passed already; for 较大 and 一般
+    incidents, that the clock does not apply (A4)."""
+    if not clock_applies(level):
+        return (
+            f"{level}级别的事件不适用{ctx.deps.records.r17_deadline_hours}小时发布会时限，"
+            "请及时首发并持续续报。"
+        )
+    hours = ctx.deps.records.r17_deadline_hours
+    deadline = deadline_of(ctx, occurred_at)
     if deadline <= ctx.now:
         return (
-            f"24小时发布时限已过：{when(ctx, deadline)}到期，已超时{_span(ctx.now - deadline)}，"
-            "请尽快召开发布会。"
+            f"{hours}小时发布时限已过：{when(ctx, deadline)}到期，"
+            f"已超时{_span(ctx.now - deadline)}，请尽快召开发布会。"
         )
-    return f"24小时发布时限：{when(ctx, deadline)}（还剩{_span(deadline - ctx.now)}）"
+    return f"{hours}小时发布时限：{when(ctx, deadline)}（还剩{_span(deadline - ctx.now)}）"
 
 
 def _link(ctx: Context) -> str:
@@ -158,7 +187,7 @@ async def _responsible_unit(ctx: Context, issue: HotIssue | None) -> tuple[str, 
     named = text_value(ctx, "责任单位")
     if named:
         unit, unit_pk = await _unit_by_name(ctx, named)
-        if unit != ctx.sender.unit and not ctx.sender.city_wide:
+        if not ctx.sender.may_act_for(unit):
             raise PermissionDenied(
                 f"您只能为本单位（{ctx.sender.unit}）登记突发事件。"
                 f"由{unit}负责的，请该单位或市政府新闻办登记。"
@@ -229,6 +258,8 @@ async def _load(ctx: Context) -> tuple[Incident, str]:
     unit = await unit_name(ctx.session, incident.unit_id)
     if not ctx.sender.may_act_for(unit):
         raise PermissionDenied(f"{record_id} 属于{unit}，您只能办理本单位的突发事件。")
+    if incident.state == IncidentState.WITHDRAWN and ctx.word in ("首发", "续报"):
+        raise Conflict(f"{record_id} {STATE_LABELS[IncidentState.WITHDRAWN]}，无需再发布。")
     return incident, unit
 
 
@@ -294,11 +325,12 @@ async def open_incident(ctx: Context) -> str:
     rough = "（只写了大致时段，按此计算）" if "发生时间" in ctx.fields.inexact else ""
     facts = (
         f"《{title}》\n级别：{incident.level}\n责任单位：{unit}\n"
-        f"发生时间：{when(ctx, occurred)}{rough}\n{_deadline_line(ctx, occurred)}"
+        f"发生时间：{when(ctx, occurred)}{rough}\n{_deadline_line(ctx, occurred, incident.level)}"
     )
-    steps = (
-        f"请立即发布权威信息：首发 {record_id} 内容：…\n"
+    steps = f"请立即发布权威信息：首发 {record_id} 内容：…\n" + (
         f"停止计时：申请/备案时写“事件：{record_id}”，召开发布会后发送“已召开”。"
+        if clock_applies(incident.level)
+        else f"处置完毕后发送：结案 {record_id} 原因：…"
     )
     alert = (
         f"【突发事件】{record_id}{facts}\n登记人：{ctx.sender.name}（{ctx.sender.unit}）\n{steps}"
@@ -331,8 +363,8 @@ async def first_release(ctx: Context) -> str:
         ctx, Role.NEWS_OFFICE, f"【首发】{unit} {incident.record_id}《{incident.title}》\n{text}"
     )
     lines = [f"已记录 {incident.record_id}《{incident.title}》的首发，已告知市政府新闻办。"]
-    if incident.state == "open":
-        lines.append(_deadline_line(ctx, incident.occurred_at))
+    if clock_running(incident.state, incident.level):
+        lines.append(_deadline_line(ctx, incident.occurred_at, incident.level))
         lines.append(f"申请/备案发布会时请写“事件：{incident.record_id}”。")
     lines.append(f"后续进展请发送：续报 {incident.record_id} 内容：…")
     return "\n".join(lines)
@@ -395,7 +427,122 @@ async def hot_issue(ctx: Context) -> str:
     )
 
 
-INCIDENT_ROLES = UNIT_ROLES | frozenset({Role.NEWS_OFFICE})
+REASON = FieldSpec(
+    "理由",
+    required=True,
+    aliases=("原因", "说明"),
+    example="事件已妥善处置，舆情平稳",
+    prose=True,
+)
+CLOSE = CommandGrammar(record="required", record_prefixes=("TF",), fields=(REASON,))
+REGRADE = CommandGrammar(
+    record="required",
+    record_prefixes=("TF",),
+    fields=(
+        replace(OPEN.fields[1], example="一般"),
+        replace(REASON, example="经核实影响范围较小"),
+    ),
+)
+WITHDRAW_INCIDENT = CommandGrammar(
+    record="required",
+    record_prefixes=("TF",),
+    fields=(replace(REASON, example="误报，实为应急演练"),),
+)
+
+
+async def _change(
+    ctx: Context,
+    grammar: CommandGrammar,
+    action: IncidentAction,
+    audit_action: str,
+    *,
+    new_level: str | None = None,
+) -> tuple[Incident, str, IncidentStep, str]:
+    """结案 / 撤回 / 调整级别 (A4): the step, the incident updated, the audit entry."""
+    require_fields(ctx, grammar)
+    incident, unit = await _load(ctx)
+    reason = text_value(ctx, "理由")
+    actors = actors_of(ctx.sender, record_unit=unit)
+    with refusals():
+        step = transition(
+            incident.state,
+            incident.level,
+            action,
+            incident.record_id,
+            actors,
+            reason=reason,
+            new_level=new_level,
+        )
+    old_level = incident.level
+    incident.state, incident.updated_at = step.new, ctx.now
+    incident.state_reason = reason
+    if new_level is not None:
+        incident.level = new_level
+    if action in (IncidentAction.CLOSE, IncidentAction.WITHDRAW):
+        incident.closed_at = ctx.now
+    ctx.session.add(incident)
+    detail: dict[str, object] = {"reason": reason, "clock": step.clock_change}
+    if new_level is not None:
+        detail["level"] = [old_level, new_level]
+    await record_audit(
+        ctx, audit_action, incident.record_id, old=step.old, new=step.new, detail=detail
+    )
+    return incident, unit, step, reason
+
+
+def _clock_note(ctx: Context, incident: Incident, step: IncidentStep) -> str:
+    hours = ctx.deps.records.r17_deadline_hours
+    if step.clock_change == "stopped":
+        return f"{hours}小时发布时限停止计时，不再提醒。"
+    if step.clock_change == "started":
+        return _deadline_line(ctx, incident.occurred_at, incident.level)
+    return ""
+
+
+async def close_incident(ctx: Context) -> str:
+    """结案 TF-… 理由：… (A4): the incident is closed; a running R17 clock stops."""
+    incident, unit, step, reason = await _change(
+        ctx, CLOSE, IncidentAction.CLOSE, "incident_close"
+    )
+    note = _clock_note(ctx, incident, step)
+    text = f"{incident.record_id}《{incident.title}》已结案。理由：{reason}"
+    await notify_role(ctx, Role.NEWS_OFFICE, f"【突发事件结案】{unit} {text}")
+    return text + (f"\n{note}" if note else "")
+
+
+async def withdraw_incident(ctx: Context) -> str:
+    """撤回 TF-… 理由：… (A4): an incident filed by mistake; its clock stops and it never goes
+    on the accountability list."""
+    incident, unit, step, reason = await _change(
+        ctx, WITHDRAW_INCIDENT, IncidentAction.WITHDRAW, "incident_withdraw"
+    )
+    note = _clock_note(ctx, incident, step)
+    text = f"{incident.record_id}《{incident.title}》已撤回（误报）。理由：{reason}"
+    await notify_role(ctx, Role.NEWS_OFFICE, f"【突发事件撤回】{unit} {text}")
+    return text + (f"\n{note}" if note else "")
+
+
+async def regrade(ctx: Context) -> str:
+    """调整级别 TF-… 级别：… 理由：… (A4): the R17 clock starts (to 特别重大/重大) or stops."""
+    level = text_value(ctx, "级别") or None
+    incident, unit, step, reason = await _change(
+        ctx, REGRADE, IncidentAction.REGRADE, "incident_regrade", new_level=level
+    )
+    note = _clock_note(ctx, incident, step)
+    text = f"{incident.record_id}《{incident.title}》级别调整为“{incident.level}”。理由：{reason}"
+    await notify_role(ctx, Role.NEWS_OFFICE, f"【突发事件调整级别】{unit} {text}")
+    if step.clock_change == "started":
+        await _alert(
+            ctx,
+            incident.unit_id,
+            f"【突发事件升级】{text}\n{note}\n召开发布会后发送“已召开”，并在申请/备案时写"
+            f"“事件：{incident.record_id}”。",
+            skip={ctx.sender.userid},
+        )
+    return text + (f"\n{note}" if note else "")
+
+
+INCIDENT_ROLES = UNIT_ROLES | frozenset({Role.NEWS_OFFICE, Role.DISCLOSURE_OFFICE})
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -448,5 +595,29 @@ COMMANDS: tuple[CommandSpec, ...] = (
         roles=frozenset({Role.SPOKESPERSON, Role.LIAISON}),
         rules=("R24",),
         grammar=HOT,
+    ),
+    CommandSpec(
+        key="close_incident",
+        name="结案",
+        aliases=("事件结案",),
+        summary="突发事件处置完毕后结案（停止24小时计时），须写明理由",
+        usage="结案 编号 理由：…",
+        example="结案 TF-2026-0001 理由：事件已妥善处置，舆情平稳",
+        handler=close_incident,
+        roles=INCIDENT_ROLES,
+        rules=("R17", "R11"),
+        grammar=CLOSE,
+    ),
+    CommandSpec(
+        key="regrade_incident",
+        name="调整级别",
+        aliases=("调整事件级别",),
+        summary="调整突发事件级别：特别重大、重大适用24小时发布时限，较大、一般不适用",
+        usage="调整级别 编号 级别：特别重大/重大/较大/一般 理由：…",
+        example="调整级别 TF-2026-0001 级别：一般 理由：经核实影响范围较小",
+        handler=regrade,
+        roles=INCIDENT_ROLES,
+        rules=("R17", "R11"),
+        grammar=REGRADE,
     ),
 )

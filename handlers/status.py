@@ -1,46 +1,65 @@
-"""我的 (a unit's open items and its 4·2·1 counts) and 详情 (one record with its history)."""
+"""我的 (a unit's open items and its 4·2·1 counts) and 详情 (one record with its history).
+
+The R17 deadline shown here is the configured one (config/reminders.toml via
+`Deps.records`), the same the reminder planner uses (issue 11 §3); all SQL is in storage/.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import col, select
-
 from handlers.common import record_id_of, require_fields, text_value, when
+from handlers.conferences import time_span
 from handlers.context import Context
+from handlers.decisions import approvers_for
+from handlers.incidents import deadline_of
 from handlers.plans import plan_lines
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
+from liuan_bot.domain.incidents import STATE_LABELS as INCIDENT_STATE_LABELS
+from liuan_bot.domain.incidents import IncidentState, clock_applies, clock_running
 from liuan_bot.domain.periods import quarter
 from liuan_bot.domain.quotas import Held, quota_status
 from liuan_bot.domain.roles import ALL_ROLES, Role
 from liuan_bot.domain.workflow import NEXT_STEP, STATE_LABELS, State
 from liuan_bot.errors import NotFound, PermissionDenied
-from storage.conference_store import held_conferences
-from storage.roster_store import names_of, unit_id, unit_name
-from storage.tables import (
-    AuditEntry,
-    Conference,
-    HotIssue,
-    Incident,
-    IncidentRelease,
-    Policy,
-    RiskAssessment,
-    Unit,
+from storage.conference_store import (
+    approval_queue,
+    conference_by_record,
+    held_conferences,
+    news_office_queue,
+    open_conferences,
 )
+from storage.incident_store import (
+    hot_issue_readonly,
+    incident_by_record_readonly,
+    open_incidents,
+    releases_of,
+)
+from storage.record_store import (
+    history,
+    is_key_unit,
+    policies_from,
+    policy_by_record,
+    risk_by_record,
+)
+from storage.roster_store import names_of, unit_id, unit_name
+from storage.tables import Conference, Incident
 
 STATUS = CommandGrammar(
     record="optional", fields=(FieldSpec("单位", aliases=("部门",), example="市财政局"),)
 )
 DETAIL = CommandGrammar(record="required")
-R17_WINDOW = timedelta(hours=24)
-INCIDENT_STATES = {"open": "24小时内需召开发布会", "answered": "已召开发布会回应"}
+INCIDENT_STATES = {
+    **{state.value: label for state, label in INCIDENT_STATE_LABELS.items()},
+    "open": "处置中",
+}
 
 
 async def _unit_for_status(ctx: Context) -> tuple[int, str]:
     asked = text_value(ctx, "单位")
     if asked and asked != ctx.sender.unit:
-        if not ctx.sender.city_wide:
+        if not ctx.sender.may_act_for(asked):
             raise PermissionDenied("只有市政府新闻办和政务公开办可以查询其他单位。")
         found = await unit_id(ctx.session, asked)
         if found is None:
@@ -78,33 +97,21 @@ async def _quota_lines(ctx: Context, unit_pk: int, key_unit: bool) -> list[str]:
 async def _open_items(ctx: Context, unit_pk: int) -> list[str]:
     s = ctx.session
     items: list[str] = []
-    confs = (
-        await s.exec(
-            select(Conference)
-            .where(col(Conference.unit_id) == unit_pk)
-            .where(
-                col(Conference.state).in_(
-                    ("submitted", "reviewed", "approved", "scheduled", "filed")
-                )
-            )
-            .order_by(col(Conference.id))
-        )
-    ).all()
-    for c in confs:
+    for c in await open_conferences(s, unit_pk):
         state = State(c.state)
         items.append(
             f"· {c.record_id}《{c.topic}》{STATE_LABELS[state]}，{when(ctx, c.starts_at)}"
             f" — {NEXT_STEP[state]}"
         )
-    incidents = (
-        await s.exec(
-            select(Incident)
-            .where(col(Incident.unit_id) == unit_pk)
-            .where(col(Incident.state) == "open")
-        )
-    ).all()
-    for i in incidents:
-        deadline = i.occurred_at + R17_WINDOW
+    hours = ctx.deps.records.r17_deadline_hours
+    for i in await open_incidents(s, unit_pk):
+        if not clock_applies(i.level):
+            items.append(
+                f"· {i.record_id}《{i.title}》（{i.level}）处置中 — 请及时首发、续报，"
+                "处置完毕后发送“结案”"
+            )
+            continue
+        deadline = deadline_of(ctx, i.occurred_at)
         left = deadline - ctx.now
         tail = (
             f"还剩 {int(left.total_seconds() // 3600)} 小时"
@@ -112,17 +119,10 @@ async def _open_items(ctx: Context, unit_pk: int) -> list[str]:
             else "已超时"
         )
         items.append(
-            f"· {i.record_id}《{i.title}》发布会时限：{when(ctx, deadline)}（{tail}）"
+            f"· {i.record_id}《{i.title}》{hours}小时发布会时限：{when(ctx, deadline)}（{tail}）"
             " — 召开后发送“已召开”"
         )
-    policies = (
-        await s.exec(
-            select(Policy)
-            .where(col(Policy.unit_id) == unit_pk)
-            .where(col(Policy.publish_at) >= ctx.now - timedelta(days=1))
-        )
-    ).all()
-    for p in policies:
+    for p in await policies_from(s, unit_pk, ctx.now - timedelta(days=1)):
         interp = "解读：待定 ⚠" if not p.interpretation_url else "解读已就绪"
         items.append(f"· {p.record_id}《{p.title}》公布时间 {when(ctx, p.publish_at)}，{interp}")
     return items
@@ -155,14 +155,11 @@ async def status(ctx: Context) -> str:
 
 async def _approver_queue(ctx: Context) -> list[str]:
     """What waits for the deputy secretary-general (副秘书长): reviewed applications (R15)."""
-    rows = (
-        await ctx.session.exec(
-            select(Conference, Unit.name)
-            .join(Unit, col(Unit.id) == col(Conference.unit_id))
-            .where(col(Conference.state) == State.REVIEWED.value)
-            .order_by(col(Conference.id))
-        )
-    ).all()
+    rows = [
+        (c, unit)
+        for c, unit in await approval_queue(ctx.session)
+        if ctx.sender.userid in await approvers_for(ctx, unit)  # A7: routed to the 分管
+    ]
     if not rows:
         return ["待您审批：无。"]
     lines = [f"待您审批（{len(rows)} 件）："]
@@ -176,19 +173,12 @@ async def _approver_queue(ctx: Context) -> list[str]:
 
 
 async def _is_key(ctx: Context, unit_pk: int) -> bool:
-    unit = await ctx.session.get(Unit, unit_pk)
-    return bool(unit and unit.key_unit)
+    return await is_key_unit(ctx.session, unit_pk)
 
 
 async def _news_office_queue(ctx: Context) -> list[str]:
     """What waits for the news office across all units."""
-    rows = (
-        await ctx.session.exec(
-            select(Conference)
-            .where(col(Conference.state).in_(("submitted", "approved")))
-            .order_by(col(Conference.id))
-        )
-    ).all()
+    rows = await news_office_queue(ctx.session)
     if not rows:
         return ["新闻办待办：无。"]
     lines = ["新闻办待办："]
@@ -226,10 +216,23 @@ ACTION_NAMES = {
     "converted": "转为突发事件",
     "policy": "报备政策",
     "risk": "函告风险评估",
+    "correct": "更正",
+    "incident_open": "登记突发事件",
+    "incident_close": "结案",
+    "incident_withdraw": "撤回（误报）",
+    "incident_regrade": "调整级别",
+    "incident_first_release": "首发",
+    "incident_update_release": "续报",
+    "hot_issue_report": "报告舆情",
+    "hot_issue_convert": "转为突发事件",
+    "policy_file": "报备政策",
+    "policy_update": "更新政策",
+    "release": "组织各渠道转发",
 }
+CLOCK_NOTES = {"stopped": "，发布时限停止计时", "started": "，开始计算发布时限"}
 STATE_NAMES = {
     **{s.value: label for s, label in STATE_LABELS.items()},
-    "open": "处置中",
+    **INCIDENT_STATES,
     "answered": "已回应",
     "reported": "已报告",
     "converted": "已转为突发事件",
@@ -237,35 +240,58 @@ STATE_NAMES = {
 
 
 async def _history(ctx: Context, record_id: str) -> list[str]:
-    entries = (
-        await ctx.session.exec(
-            select(AuditEntry)
-            .where(col(AuditEntry.record_id) == record_id)
-            .order_by(col(AuditEntry.at), col(AuditEntry.id))
-        )
-    ).all()
+    entries = await history(ctx.session, record_id)
     names = await names_of(ctx.session, {e.actor for e in entries})
     lines = ["办理记录："]
     for e in entries:
         change = ""
-        if e.new_state:
+        if e.new_state and e.new_state != e.old_state:
             old = STATE_NAMES.get(e.old_state or "", "—")
             change = f"（{old} → {STATE_NAMES.get(e.new_state, e.new_state)}）"
         who = names.get(e.actor, e.actor)
-        lines.append(f"· {when(ctx, e.at)} {who} {ACTION_NAMES.get(e.action, e.action)}{change}")
+        lines.append(
+            f"· {when(ctx, e.at)} {who} {ACTION_NAMES.get(e.action, '办理')}{change}"
+            + _why(e.detail)
+        )
     return lines
+
+
+def _why(detail: dict[str, object]) -> str:
+    """What a history line adds: the change of a correction or re-grade, the reason, the
+    clock (A2, A4)."""
+    parts: list[str] = []
+    changes = detail.get("changes")
+    if isinstance(changes, dict):
+        for field, pair in changes.items():
+            if isinstance(pair, list) and len(pair) == 2:
+                parts.append(f"{field}：{pair[0] or '（空）'} → {pair[1] or '（空）'}")
+    level = detail.get("level")
+    if isinstance(level, list) and len(level) == 2:
+        parts.append(f"级别：{level[0]} → {level[1]}")
+    reason = detail.get("reason")
+    if isinstance(reason, str) and reason:
+        parts.append(f"理由：{reason}")
+    if detail.get("late"):
+        parts.append("会后补报")
+    text = "；".join(parts)
+    clock = CLOCK_NOTES.get(str(detail.get("clock", "")), "")
+    return (f"，{text}" if text else "") + clock
 
 
 async def _conference_detail(ctx: Context, c: Conference) -> list[str]:
     unit = await _may_see(ctx, c.unit_id, approver_too=True)
     state = State(c.state)
     lines = [
-        f"{c.record_id}《{c.topic}》",
+        f"{c.record_id}《{c.topic}》" + ("（会后补报）" if c.late else ""),
         f"单位：{unit}　状态：{STATE_LABELS[state]}",
-        f"时间：{when(ctx, c.starts_at)}　地点：{c.venue or '待定'}",
+        f"时间：{time_span(ctx, c)}　地点：{c.venue or '待定'}",
         f"发布人：{'、'.join(c.speakers) or '待定'}　类型：{c.conf_type}"
         + ("（直播）" if c.live else ""),
+        f"内容：{c.content or '未填写'}",
+        f"稿件格式：{c.draft_format or '待定'}",
     ]
+    if state == State.WITHDRAWN:
+        lines.append(f"撤回理由：{c.withdraw_reason or '未说明'}")
     if c.incident_record_id:
         lines.append(f"回应突发事件：{c.incident_record_id}")
     if c.review_reason:
@@ -283,21 +309,23 @@ async def _conference_detail(ctx: Context, c: Conference) -> list[str]:
 
 async def _incident_detail(ctx: Context, i: Incident) -> list[str]:
     unit = await _may_see(ctx, i.unit_id)
+    hours = ctx.deps.records.r17_deadline_hours
+    if clock_applies(i.level):
+        limit = f"{hours}小时发布会时限：{when(ctx, deadline_of(ctx, i.occurred_at))}"
+        if not clock_running(i.state, i.level):
+            limit += "（已停止计时）"
+    else:
+        limit = f"{i.level}级别，不适用{hours}小时发布会时限"
     lines = [
         f"{i.record_id}《{i.title}》（{i.level}）",
         f"责任单位：{unit}",
         f"发生时间：{when(ctx, i.occurred_at)}",
-        f"发布会时限：{when(ctx, i.occurred_at + R17_WINDOW)}",
-        f"状态：{INCIDENT_STATES.get(i.state, i.state)}",
+        limit,
+        f"状态：{INCIDENT_STATES.get(i.state, '处置中')}",
     ]
-    releases = (
-        await ctx.session.exec(
-            select(IncidentRelease)
-            .where(col(IncidentRelease.incident_id) == i.id)
-            .order_by(col(IncidentRelease.at))
-        )
-    ).all()
-    for r in releases:
+    if i.state in (IncidentState.CLOSED, IncidentState.WITHDRAWN) and i.state_reason:
+        lines.append(f"理由：{i.state_reason}")
+    for r in await releases_of(ctx.session, i.id):
         kind = "首发" if r.kind == "first" else "续报"
         lines.append(f"· {kind} {when(ctx, r.at)}：{r.content[:60]} {r.link}".rstrip())
     if i.answered_by:
@@ -313,16 +341,12 @@ async def detail(ctx: Context) -> str:
     s = ctx.session
     lines: list[str]
     if prefix in ("SQ", "BA"):
-        conf = (
-            await s.exec(select(Conference).where(col(Conference.record_id) == record_id))
-        ).first()
+        conf: Conference | None = await conference_by_record(s, record_id)
         if conf is None:
             raise NotFound(f"没有找到 {record_id}。")
         lines = await _conference_detail(ctx, conf)
     elif prefix == "TF":
-        incident = (
-            await s.exec(select(Incident).where(col(Incident.record_id) == record_id))
-        ).first()
+        incident: Incident | None = await incident_by_record_readonly(s, record_id)
         if incident is None:
             raise NotFound(f"没有找到 {record_id}。")
         lines = await _incident_detail(ctx, incident)
@@ -334,18 +358,17 @@ async def detail(ctx: Context) -> str:
 async def _other_detail(ctx: Context, record_id: str) -> list[str]:
     s = ctx.session
     if record_id.startswith("ZC"):
-        p = (await s.exec(select(Policy).where(col(Policy.record_id) == record_id))).first()
+        p = await policy_by_record(s, record_id)
         if p is not None:
             unit = await _may_see(ctx, p.unit_id)
+            late = f"（公布后补报，{when(ctx, p.created_at)}报备）" if p.late else ""
             return [
                 f"{p.record_id}《{p.title}》（{unit}）",
-                f"公布时间：{when(ctx, p.publish_at)}",
+                f"公布时间：{when(ctx, p.publish_at)}{late}",
                 f"解读：{p.interpretation_url or '待定'}　吹风会：{'是' if p.briefing else '否'}",
             ]
     if record_id.startswith("FX"):
-        r = (
-            await s.exec(select(RiskAssessment).where(col(RiskAssessment.record_id) == record_id))
-        ).first()
+        r = await risk_by_record(s, record_id)
         if r is not None:
             unit = await _may_see(ctx, r.unit_id)
             return [
@@ -355,7 +378,7 @@ async def _other_detail(ctx: Context, record_id: str) -> list[str]:
                 f"措施：{r.measures or '未填写'}",
             ]
     if record_id.startswith("YQ"):
-        h = (await s.exec(select(HotIssue).where(col(HotIssue.record_id) == record_id))).first()
+        h = await hot_issue_readonly(s, record_id)
         if h is not None:
             unit = await _may_see(ctx, h.unit_id)
             linked = f"\n已转为突发事件 {h.incident_record_id}" if h.incident_record_id else ""

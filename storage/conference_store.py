@@ -8,9 +8,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
-from storage.tables import Card, Conference, OutboxMessage
+from liuan_bot.domain.venues import Booking
+from storage.tables import Card, Conference, OutboxMessage, Unit
 
-BOOKING = timedelta(hours=2)  # a venue is taken two hours either side of a start
+BOOKING_HORIZON = timedelta(days=1)  # no conference lasts longer: bounds the clash query
 
 
 async def conference_for_update(session: AsyncSession, record_id: str) -> Conference | None:
@@ -21,28 +22,87 @@ async def conference_for_update(session: AsyncSession, record_id: str) -> Confer
     return (await session.exec(query)).first()
 
 
-def _venue_key(venue: str) -> str:
-    return "".join(venue.split()).lower()
+async def conference_by_record(session: AsyncSession, record_id: str) -> Conference | None:
+    """Load a conference to read it (no lock)."""
+    query = select(Conference).where(col(Conference.record_id) == record_id)
+    return (await session.exec(query)).first()
 
 
-async def venue_clash(
-    session: AsyncSession, venue: str, starts_at: datetime, *, exclude: str
-) -> Conference | None:
-    """Another scheduled or filed conference at the same venue within the booking window."""
-    if not venue:
-        return None
-    start = utc(starts_at)
+async def bookings_near(
+    session: AsyncSession, starts_at: datetime, ends_at: datetime, *, exclude: str
+) -> list[Booking]:
+    """Scheduled or filed conferences starting within a day of [starts_at, ends_at] (R15, A5):
+    the candidates for a venue clash, decided by `liuan_bot.domain.venues.clash`."""
     rows = (
         await session.exec(
             select(Conference)
             .where(col(Conference.state).in_(("scheduled", "filed")))
             .where(col(Conference.record_id) != exclude)
-            .where(col(Conference.starts_at) > start - BOOKING)
-            .where(col(Conference.starts_at) < start + BOOKING)
+            .where(col(Conference.starts_at) > utc(starts_at) - BOOKING_HORIZON)
+            .where(col(Conference.starts_at) < utc(ends_at) + BOOKING_HORIZON)
+        )
+    ).all()
+    return [
+        Booking(row.record_id, row.venue, row.starts_at, row.ends_at)
+        for row in rows
+        if row.starts_at is not None
+    ]
+
+
+async def open_conferences(session: AsyncSession, unit_pk: int) -> list[Conference]:
+    """A unit's applications and filings still in progress (我的)."""
+    return list(
+        (
+            await session.exec(
+                select(Conference)
+                .where(col(Conference.unit_id) == unit_pk)
+                .where(
+                    col(Conference.state).in_(
+                        ("submitted", "reviewed", "approved", "scheduled", "filed")
+                    )
+                )
+                .order_by(col(Conference.id))
+            )
+        ).all()
+    )
+
+
+async def news_office_queue(session: AsyncSession) -> list[Conference]:
+    """Applications waiting for the news office: to review or to schedule."""
+    return list(
+        (
+            await session.exec(
+                select(Conference)
+                .where(col(Conference.state).in_(("submitted", "approved")))
+                .order_by(col(Conference.id))
+            )
+        ).all()
+    )
+
+
+async def approval_queue(session: AsyncSession) -> list[tuple[Conference, str]]:
+    """Reviewed applications waiting for a deputy secretary-general's approval (R15), with
+    their unit's name."""
+    rows = await session.exec(
+        select(Conference, Unit.name)
+        .join(Unit, col(Unit.id) == col(Conference.unit_id))
+        .where(col(Conference.state) == "reviewed")
+        .order_by(col(Conference.id))
+    )
+    return [(conference, name) for conference, name in rows.all()]
+
+
+async def pending_speaker_question(session: AsyncSession, userid: str) -> Conference | None:
+    """The latest conference whose 已召开 report waits for `userid` to confirm speakers (A1)."""
+    rows = (
+        await session.exec(
+            select(Conference)
+            .where(col(Conference.pending_held).is_not(None))
+            .order_by(col(Conference.updated_at).desc(), col(Conference.id).desc())
         )
     ).all()
     for row in rows:
-        if _venue_key(row.venue) == _venue_key(venue):
+        if (row.pending_held or {}).get("by") == userid:
             return row
     return None
 

@@ -46,3 +46,42 @@ async def release_count(session: AsyncSession, incident_pk: int, kind: str) -> i
         .where(col(IncidentRelease.kind) == kind)
     )
     return int((await session.exec(query)).one())
+
+
+async def incident_by_record_readonly(session: AsyncSession, record_id: str) -> Incident | None:
+    return (
+        await session.exec(select(Incident).where(col(Incident.record_id) == record_id))
+    ).first()
+
+
+async def open_incidents(session: AsyncSession, unit_pk: int) -> list[Incident]:
+    """A unit's incidents still being handled (open), for 我的."""
+    return list(
+        (
+            await session.exec(
+                select(Incident)
+                .where(col(Incident.unit_id) == unit_pk)
+                .where(col(Incident.state) == "open")
+                .order_by(col(Incident.id))
+            )
+        ).all()
+    )
+
+
+async def releases_of(session: AsyncSession, incident_pk: int | None) -> list[IncidentRelease]:
+    """首发 and 续报 of an incident, oldest first (R17)."""
+    return list(
+        (
+            await session.exec(
+                select(IncidentRelease)
+                .where(col(IncidentRelease.incident_id) == incident_pk)
+                .order_by(col(IncidentRelease.at))
+            )
+        ).all()
+    )
+
+
+async def hot_issue_readonly(session: AsyncSession, record_id: str) -> HotIssue | None:
+    return (
+        await session.exec(select(HotIssue).where(col(HotIssue.record_id) == record_id))
+    ).first()

@@ -190,6 +190,13 @@ class Conference(SQLModel, table=True):
     transcript_url: str = Field(default="", max_length=500)
     video_url: str = Field(default="", max_length=500)
     schedule_id: str | None = Field(default=None, max_length=128)  # its WeCom calendar event
+    ends_at: datetime | None = None  # A5: the end of its time interval (venue clashes)
+    late: bool = Field(default=False)  # A3: 补报, filed after it took place (R16)
+    withdraw_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # A1: a 已召开 report waiting for the filer to confirm speakers not found in the roster
+    pending_held: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -203,7 +210,7 @@ class Incident(SQLModel, table=True):
     record_id: str = Field(max_length=16, unique=True, index=True)
     unit_id: int = Field(foreign_key="units.id", index=True)
     filer: str = Field(max_length=64)
-    state: str = Field(max_length=16, index=True)  # open | answered
+    state: str = Field(max_length=16, index=True)  # open | answered | closed | withdrawn
     title: str = Field(max_length=200)
     level: str = Field(max_length=8)
     occurred_at: datetime
@@ -211,6 +218,8 @@ class Incident(SQLModel, table=True):
     answered_at: datetime | None = None
     answered_by: str | None = Field(default=None, max_length=16)
     source_record_id: str | None = Field(default=None, max_length=16)
+    state_reason: str = Field(default="", sa_column=Column(Text, nullable=False))  # 结案/撤销
+    closed_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -243,6 +252,9 @@ class Policy(SQLModel, table=True):
     publish_at: datetime
     interpretation_url: str = Field(default="", max_length=500)
     briefing: bool = Field(default=False)
+    # A3: filed after its publication (created_at > publish_at): "major policy not
+    # interpreted in time" (R18/R14)
+    late: bool = Field(default=False)
     created_at: datetime
     updated_at: datetime
 

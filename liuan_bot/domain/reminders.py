@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from liuan_bot.domain.calendar import WorkingCalendar
+from liuan_bot.domain.incidents import clock_running, r17_deadline
 from liuan_bot.domain.periods import Period, half_year, quarter, year
 from liuan_bot.domain.roles import Role
 
@@ -91,6 +92,7 @@ class IncidentFacts:
     occurred_at: datetime
     first_release_at: datetime | None
     answered: bool
+    state: str = "open"  # open | answered | closed | withdrawn (domain/incidents.py)
 
 
 @dataclass(frozen=True)
@@ -358,10 +360,12 @@ def _quota_rules(
 def _incident_steps(
     incident: IncidentFacts, unit: UnitFacts, world: World, cfg: ReminderConfig
 ) -> list[Reminder]:
-    if incident.answered:
+    # R17 (issue 9 A4): the ladder runs only for open 特别重大/重大 incidents; 较大 and 一般 ones
+    # are tracked without it, and answered, closed or withdrawn ones have stopped the clock.
+    if incident.answered or not clock_running(incident.state, incident.level):
         return []
     t0 = incident.occurred_at
-    deadline = t0 + timedelta(hours=cfg.r17_deadline_h)
+    deadline = r17_deadline(t0, cfg.r17_deadline_h)
     subject = f"incident:{incident.record_id}"
     data = {
         "record_id": incident.record_id,

@@ -14,7 +14,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -441,3 +441,168 @@ def normalise_mobile(text: str) -> str | None:
     if digits.startswith("+86"):
         digits = digits[3:]
     return digits if _MOBILE.fullmatch(digits) else None
+
+
+# --- speakers matched to the roster (issue 9 A1; R8–R10) ----------------------------------
+
+# Titles and honorifics people write after (or before) a name: 郭学军局长, 徐启航副局长, 王强同志.
+# Longest first, so 副局长 goes before 局长 and 常务副市长 before 副市长.
+SPEAKER_TITLES: tuple[str, ...] = tuple(
+    sorted(
+        {
+            "局长",
+            "副局长",
+            "主任",
+            "副主任",
+            "同志",
+            "书记",
+            "副书记",
+            "党组书记",
+            "主席",
+            "副主席",
+            "秘书长",
+            "副秘书长",
+            "县长",
+            "副县长",
+            "区长",
+            "副区长",
+            "市长",
+            "副市长",
+            "常务副市长",
+            "处长",
+            "副处长",
+            "科长",
+            "副科长",
+            "部长",
+            "副部长",
+            "主任委员",
+            "委员",
+            "厅长",
+            "副厅长",
+            "所长",
+            "院长",
+            "副院长",
+            "校长",
+            "副校长",
+            "总经理",
+            "经理",
+            "董事长",
+            "主委",
+            "专家",
+            "教授",
+            "研究员",
+            "总工程师",
+            "发言人",
+            "新闻发言人",
+            "负责人",
+            "主要负责人",
+            "先生",
+            "女士",
+            "老师",
+            "队长",
+            "副队长",
+            "站长",
+            "馆长",
+            "行长",
+            "会长",
+            "社长",
+            "台长",
+            "总编辑",
+            "巡视员",
+            "调研员",
+            "一级调研员",
+            "二级调研员",
+            "三级调研员",
+            "四级调研员",
+            "督察长",
+        },
+        key=len,
+        reverse=True,
+    )
+)
+_SPEAKER_NOISE = re.compile(r"[（(][^）)]*[）)]|[\s·•]")
+
+
+def strip_speaker_title(text: str) -> str:
+    """The name in `郭学军局长`, `市教育局局长郭学军`, `徐启航（副局长）`, `王强同志`.
+
+    Titles are removed from the end (repeatedly: 党组书记局长) and from the start; a leading unit
+    name ending in 局/委/办/府/院/会 before a title goes with it. A text that is only a title is
+    kept as it is (nothing to match)."""
+    name = _SPEAKER_NOISE.sub("", unicodedata.normalize("NFKC", text))
+    stripped = True
+    while stripped:
+        stripped = False
+        for title in SPEAKER_TITLES:
+            if name.endswith(title) and len(name) - len(title) >= 2:
+                name, stripped = name[: -len(title)].rstrip("、,"), True
+                break
+    cut = 0
+    for title in SPEAKER_TITLES:
+        at = name.rfind(title)
+        if at >= 0 and len(name) - at - len(title) >= 2:
+            cut = max(cut, at + len(title))
+    return name[cut:] or text.strip()
+
+
+@dataclass(frozen=True)
+class RosterPerson:
+    """A person of a unit, as speaker matching sees them."""
+
+    name: str
+    userid: str
+    title: str = ""
+
+    def label(self, unit: str) -> str:
+        """`郭学军（市教育局党组书记、局长）`, for the question asked about a near name."""
+        return f"{self.name}（{unit}{self.title}）" if self.title else f"{self.name}（{unit}）"
+
+
+@dataclass(frozen=True)
+class SpeakerMatch:
+    """Speakers as typed, matched to a unit's people after removing titles."""
+
+    matched: tuple[tuple[str, RosterPerson], ...]  # (as typed, person)
+    unknown: tuple[str, ...]  # typed names with no one of that name in the unit
+    suggestions: Mapping[str, tuple[RosterPerson, ...]]  # near roster names per unknown name
+
+    @property
+    def needs_question(self) -> bool:
+        """Whether an unknown name looks like someone of the roster (ask before counting)."""
+        return any(self.suggestions.get(name) for name in self.unknown)
+
+
+def _near(a: str, b: str) -> bool:
+    """Names that differ by one character of the same length, or by one missing character."""
+    if a == b:
+        return True
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1 and len(a) >= 2
+    short, long = sorted((a, b), key=len)
+    if len(long) - len(short) != 1 or len(short) < 2:
+        return False
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def match_speakers(typed: Iterable[str], people: Iterable[RosterPerson]) -> SpeakerMatch:
+    """Match typed speaker names to the unit's people (R8–R10 count only roster members).
+
+    Titles and honorifics are stripped first; a name that still matches nobody gets the
+    unit's people whose names are one character away as suggestions, to ask about."""
+    roster = list(people)
+    by_name = {person.name: person for person in roster}
+    matched: list[tuple[str, RosterPerson]] = []
+    unknown: list[str] = []
+    suggestions: dict[str, tuple[RosterPerson, ...]] = {}
+    for text in typed:
+        name = strip_speaker_title(text)
+        person = by_name.get(name) or by_name.get(text)
+        if person is not None:
+            if all(p.userid != person.userid for _, p in matched):
+                matched.append((text, person))
+            continue
+        unknown.append(text)
+        near = tuple(p for p in roster if _near(name, p.name))
+        if near:
+            suggestions[text] = near
+    return SpeakerMatch(tuple(matched), tuple(unknown), suggestions)

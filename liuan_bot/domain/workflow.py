@@ -5,11 +5,17 @@ secretary-general approves (approved / declined); the news office schedules time
 draft format (scheduled); the conference is held (held). R16: a self-held conference is filed
 with the news office (filed) and then held, with no approval chain. A filer may withdraw an
 open record or amend it; an amendment after review returns the application to review.
+A conference cannot be reported held before its start.
+
+R1: the disclosure office (政务公开办) acts as the news office does on records, except the
+review of applications, unless configured to review too (`disclosure_reviews`). The news
+office (and the disclosure office) may correct a record in any state (更正, issue 9 A2).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from liuan_bot.domain.members import Member
@@ -46,6 +52,8 @@ class Actor(StrEnum):
     APPROVER = "approver"
     UNIT = "unit"  # a member of the record's unit (or a city-wide role, R1)
     FILER = "filer"
+    DISCLOSURE_OFFICE = "disclosure_office"  # R1: acts as the news office, review aside
+    DISCLOSURE_REVIEWER = "disclosure_reviewer"  # …and reviews too, when configured
 
 
 STATE_LABELS: dict[State, str] = {
@@ -131,7 +139,11 @@ ACTOR_LABELS: dict[Actor, str] = {
     Actor.APPROVER: "分管副秘书长",
     Actor.UNIT: "本单位人员",
     Actor.FILER: "提交人",
+    Actor.DISCLOSURE_OFFICE: "市政务公开办",
+    Actor.DISCLOSURE_REVIEWER: "市政务公开办",
 }
+
+REVIEW_ACTIONS = frozenset({Action.REVIEW_PASS, Action.REVIEW_REJECT})
 
 
 @dataclass(frozen=True)
@@ -142,38 +154,64 @@ class Step:
     new: State
 
 
-class IllegalTransition(Exception):
+class Refusal(Exception):
+    """A domain rule refuses a step; `message` is the reply, in Chinese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class IllegalTransition(Refusal):
     """The record's state does not allow the action; `message` says why, in Chinese."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+
+class NotAllowed(Refusal):
+    """The member is not one of the actors who may take the step (R1)."""
 
 
-class NotAllowed(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def actors_of(member: Member, *, record_unit: str, record_filer: str) -> frozenset[Actor]:
+def actors_of(
+    member: Member, *, record_unit: str, record_filer: str, disclosure_reviews: bool = False
+) -> frozenset[Actor]:
     """The workflow actors `member` counts as for one record (R1)."""
     actors: set[Actor] = set()
     if Role.NEWS_OFFICE in member.roles:
         actors.add(Actor.NEWS_OFFICE)
+    if Role.DISCLOSURE_OFFICE in member.roles:
+        actors.add(Actor.DISCLOSURE_OFFICE)
+        if disclosure_reviews:
+            actors.add(Actor.DISCLOSURE_REVIEWER)
     if Role.APPROVER in member.roles:
         actors.add(Actor.APPROVER)
-    if member.city_wide or member.unit == record_unit:
+    if member.may_act_for(record_unit):
         actors.add(Actor.UNIT)
     if member.userid == record_filer:
         actors.add(Actor.FILER)
     return frozenset(actors)
 
 
+def _who(action: Action, who: frozenset[Actor]) -> frozenset[Actor]:
+    """R1: wherever the news office may act, the disclosure office may too (reviews only
+    when configured)."""
+    if Actor.NEWS_OFFICE not in who:
+        return who
+    stand_in = Actor.DISCLOSURE_REVIEWER if action in REVIEW_ACTIONS else Actor.DISCLOSURE_OFFICE
+    return who | {stand_in}
+
+
 def transition(
-    kind: str, state: State, action: Action, record_id: str, actors: frozenset[Actor]
+    kind: str,
+    state: State,
+    action: Action,
+    record_id: str,
+    actors: frozenset[Actor],
+    *,
+    now: datetime | None = None,
+    starts_at: datetime | None = None,
 ) -> Step:
-    """The step `actors` may take, or an exception whose message is the reply."""
+    """The step `actors` may take, or an exception whose message is the reply.
+
+    For HOLD, `now` and `starts_at` are checked: a conference is not held before its start."""
     allowed = TRANSITIONS.get((kind, state, action))
     if allowed is None:
         raise IllegalTransition(
@@ -181,7 +219,25 @@ def transition(
             f"{NEXT_STEP[state]}。"
         )
     new, who = allowed
+    who = _who(action, who)
     if not who & actors:
-        names = "或".join(ACTOR_LABELS[a] for a in sorted(who))
+        shown = [a for a in ACTOR_LABELS if a in who and a != Actor.DISCLOSURE_REVIEWER]
+        names = "或".join(ACTOR_LABELS[a] for a in shown)
         raise NotAllowed(f"{record_id} 的{ACTION_LABELS[action]}只能由{names}办理。")
+    if action == Action.HOLD and now is not None and starts_at is not None and now < starts_at:
+        raise IllegalTransition(f"{record_id} 还没到时间，召开后再发送“已召开”。")
     return Step(state, new)
+
+
+CORRECTORS = frozenset({Actor.NEWS_OFFICE, Actor.DISCLOSURE_OFFICE})
+
+
+def check_correction(record_id: str, actors: frozenset[Actor], reason: str) -> None:
+    """更正 (issue 9 A2): the news office (or the disclosure office, R1) corrects a record in
+    any state, with a reason."""
+    if not CORRECTORS & actors:
+        raise NotAllowed(f"{record_id} 的更正只能由市政府新闻办或市政务公开办办理。")
+    if not reason.strip():
+        raise IllegalTransition(
+            f"更正需要写明原因，例如：更正 {record_id} 发布人：郭学军 原因：报告时写错了姓名"
+        )
