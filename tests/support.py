@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import Bot, build_bot
+from handlers.context import Deps
 from handlers.registry import COMMANDS
 from liuan_bot.clock import FixedClock
 from liuan_bot.commands.registry import CommandSpec, Handler, Registry
@@ -58,6 +59,13 @@ class Harness:
     fake: FakeWeCom
     clock: FixedClock
     signer: CallbackSigner
+
+    def use_deps(self, deps: Deps) -> None:
+        """Swap the running bot's dependencies (a changed configuration), everywhere it holds
+        them: the bot and its inbound pipeline."""
+        self.bot.deps = deps
+        if self.bot.pipeline is not None:
+            self.bot.pipeline.deps = deps
 
     async def post_plaintext(self, plaintext: str) -> tuple[int, dict[str, str] | None]:
         signed = self.signer.sign(plaintext, timestamp=int(self.clock.now().timestamp()))

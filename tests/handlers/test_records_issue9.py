@@ -380,12 +380,14 @@ async def test_a5_r15_without_an_end_the_configured_duration_decides(harness: Ha
     await say(
         h, "demo", "备案 主题：财政工作 时间：12月3日上午9点 地点：新闻发布厅 发布人：鲍克勤"
     )
-    h.bot.deps = replace(
-        h.bot.deps,
-        records=replace(
-            h.bot.deps.records,
-            venues=replace(h.bot.deps.records.venues, default_duration=timedelta(hours=4)),
-        ),
+    h.use_deps(
+        replace(
+            h.bot.deps,
+            records=replace(
+                h.bot.deps.records,
+                venues=replace(h.bot.deps.records.venues, default_duration=timedelta(hours=4)),
+            ),
+        )
     )
     clash = await say(
         h, EDU_LIAISON, "备案 主题：教育 时间：12月3日中午12点 地点：新闻发布厅 发布人：徐启航"
@@ -439,9 +441,11 @@ async def test_a7_r15_the_approval_goes_to_the_deputy_in_charge_of_the_unit(
 ) -> None:
     h = harness
     await add_approver(h, "approver2")
-    h.bot.deps = replace(
-        h.bot.deps,
-        records=replace(h.bot.deps.records, approvers={"市教育局": ("approver2",)}),
+    h.use_deps(
+        replace(
+            h.bot.deps,
+            records=replace(h.bot.deps.records, approvers={"市教育局": ("approver2",)}),
+        )
     )
     rid = rid_of(await say(h, EDU_LIAISON, EDU_APPLY))
     await say(h, "newsoffice", f"审核 {rid} 通过")
@@ -472,7 +476,7 @@ async def test_a8_r1_the_disclosure_office_schedules_and_corrects_but_does_not_r
     assert "已排期" in reply
     reply = await say(h, "huangting", f"更正 {rid} 主题：秋季学期教育工作 原因：题目过长")
     assert "已更正" in reply
-    h.bot.deps = replace(h.bot.deps, records=replace(h.bot.deps.records, disclosure_reviews=True))
+    h.use_deps(replace(h.bot.deps, records=replace(h.bot.deps.records, disclosure_reviews=True)))
     second = rid_of(await say(h, EDU_LIAISON, EDU_APPLY))
     assert "已通过审核" in await say(h, "huangting", f"审核 {second} 通过")
 
@@ -487,9 +491,11 @@ async def test_11_3_r17_the_deadline_in_status_and_detail_follows_the_configurat
     rid = await incident(h, "重大")
     assert "11月27日（周五）10:00" in await say(h, "demo", "我的")
     config = h.bot.deps.records.reminders
-    h.bot.deps = replace(
-        h.bot.deps,
-        records=replace(h.bot.deps.records, reminders=replace(config, r17_deadline_h=12)),
+    h.use_deps(
+        replace(
+            h.bot.deps,
+            records=replace(h.bot.deps.records, reminders=replace(config, r17_deadline_h=12)),
+        )
     )
     status = await say(h, "demo", "我的")
     assert "12小时发布会时限：11月26日（周四）22:00" in status
