@@ -27,7 +27,7 @@ from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.commands.timeparse import format_time
 from liuan_bot.domain.calendar import WorkingCalendar
 from liuan_bot.domain.reminders import Plan, Reminder, ReminderConfig, next_precise, plan
-from liuan_bot.domain.roles import Role
+from liuan_bot.domain.roles import ALL_ROLES, Role
 from liuan_bot.errors import NotFound
 from liuan_bot.inbox import Reply
 from liuan_bot.messages import Outgoing, card_to_users, text_to_users
@@ -35,6 +35,7 @@ from storage.engine import SessionFactory, transaction
 from storage.outbox_store import enqueue
 from storage.reminder_store import (
     ack_batch,
+    ack_outstanding,
     claim,
     evidence_keys,
     insert_deliveries,
@@ -466,6 +467,14 @@ async def acknowledge(ctx: Context) -> Reply:
     return Reply(text=None, button_label=f"已收到（{format_time(ctx.now, now=ctx.now)}）")
 
 
+async def acknowledge_typed(ctx: Context) -> str:
+    """收到 typed (C2): acknowledges every reminder the sender has not acknowledged yet."""
+    fresh = await ack_outstanding(ctx.session, ctx.sender.userid, ctx.now)
+    if not fresh:
+        return "您没有待确认的提醒。"
+    return f"已确认收到 {fresh} 项提醒（{format_time(ctx.now, now=ctx.now)}）。"
+
+
 LOG = CommandGrammar(
     fields=(FieldSpec("单位", required=True, aliases=("部门",), example="市财政局"),)
 )
@@ -513,6 +522,17 @@ async def reminder_log(ctx: Context) -> str:
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        key="ack_typed",
+        name="收到",
+        aliases=("已收到",),
+        summary="确认收到发给您的提醒（与点“收到”按钮相同）",
+        usage="收到",
+        example="收到",
+        handler=acknowledge_typed,
+        roles=ALL_ROLES,
+        rules=("R14",),
+    ),
     CommandSpec(
         key="reminder_log",
         name="提醒记录",

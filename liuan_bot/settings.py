@@ -86,6 +86,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     calendar_events: bool = False
     preview_to_spokespersons: bool = False
+    resend_interval_min: float = 60.0  # 补发: minutes before an announcement may be resent again
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -260,6 +261,7 @@ def load_settings(
         max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, minimum=1024)),
         calendar_events=flag("CALENDAR_EVENTS", False),
         preview_to_spokespersons=flag("PREVIEW_TO_SPOKESPERSONS", False),
+        resend_interval_min=number("RESEND_INTERVAL_MIN", 60.0),
     )
     if problems:
         raise SettingsError(problems)

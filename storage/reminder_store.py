@@ -333,6 +333,21 @@ async def ack_batch(session: AsyncSession, batch: str, userid: str, now: datetim
     return fresh if rows else -1
 
 
+async def ack_outstanding(session: AsyncSession, userid: str, now: datetime) -> int:
+    """A typed 收到 (issue 9 C2): every reminder this person has not acknowledged yet."""
+    rows = (
+        await session.exec(
+            select(ReminderDelivery)
+            .where(col(ReminderDelivery.userid) == userid)
+            .where(col(ReminderDelivery.acked_at).is_(None))
+        )
+    ).all()
+    for row in rows:
+        row.acked_at = utc(now)
+        session.add(row)
+    return len(rows)
+
+
 async def unit_reminder_log(
     session: AsyncSession, unit_pk: int, *, limit: int
 ) -> list[tuple[ReminderInstance, list[tuple[ReminderDelivery, datetime | None]]]]:
