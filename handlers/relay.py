@@ -32,7 +32,7 @@ from storage.relay_store import (
     release_channels,
     undelivered_channels,
 )
-from storage.roster_store import unit_members, userids_with_role
+from storage.roster_store import unit_members, unit_name, userids_with_role
 from storage.tables import Conference, Release, ReleaseChannel
 
 WEBSITE_TEMPLATES = ("portal", "news_site")
@@ -44,6 +44,7 @@ STATE_LABELS = {
     "notified": "已通知转载",
     "undelivered": "未送达",
 }
+_NO_RELEASE = "{record_id} 还没有发布记录（发布会召开并报告“已召开”后才开始转发）。"
 NO_RECIPIENT = "未送达：没有可用的接收人（未配置编辑，群机器人也未接入）"
 
 
@@ -203,7 +204,7 @@ async def _release(ctx: Context) -> tuple[Release, list[ReleaseChannel]]:
     record_id = record_id_of(ctx)
     release = await release_by_record(ctx.session, record_id)
     if release is None:
-        raise NotFound(f"{record_id} 还没有发布记录（发布会召开并报告“已召开”后才开始转发）。")
+        raise NotFound(_NO_RELEASE.format(record_id=record_id))
     return release, await release_channels(ctx.session, release.id)
 
 
@@ -280,6 +281,12 @@ async def release_status(ctx: Context) -> str:
     """发布情况 ID: one release across all channels."""
     require_fields(ctx, STATUS)
     release, rows = await _release(ctx)
+    editor = Role.CHANNEL_EDITOR in ctx.sender.roles or any(
+        ctx.sender.userid in c.editors for c in ctx.deps.relay.channels
+    )
+    if not editor and not ctx.sender.may_act_for(await unit_name(ctx.session, release.unit_id)):
+        # E7: another unit's record reveals nothing, not even that it exists
+        raise NotFound(_NO_RELEASE.format(record_id=release.record_id))
     ctx.push(
         await mark_failed_deliveries(
             ctx.session,
