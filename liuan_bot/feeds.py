@@ -318,10 +318,10 @@ def unit_type_rank(unit_type: str) -> int:
 
 def directory_order(units: Iterable[DirectoryUnit]) -> list[DirectoryUnit]:
     """Units with at least one public spokesperson: 市直部门, 县区, 开发区, then the rest;
-    by name within each group."""
+    within each group in the order given, which is the roster's official order (E7)."""
     return sorted(
         (unit for unit in units if unit.spokespersons),
-        key=lambda unit: (unit_type_rank(unit.unit_type), unit.unit_type, unit.unit),
+        key=lambda unit: (unit_type_rank(unit.unit_type), unit.unit_type),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -121,6 +122,11 @@ async def running_bot(
     )
     client = TestClient(TestServer(bot.app()))
     await client.start_server()
+    composer = bot.deps.relay.composer
+    if composer is not None and not composer.loaded:
+        # jieba once per test process, outside any reply budget: no test depends on how fast
+        # this machine loads it (issue 9 F3)
+        await asyncio.to_thread(composer.load)
     try:
         yield Harness(bot, client, fake, clock, CallbackSigner(TOKEN, AES_KEY, CORP_ID))
     finally:
