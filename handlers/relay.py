@@ -27,6 +27,7 @@ from storage.outbox_store import enqueue
 from storage.relay_store import (
     FailedDelivery,
     failed_relay_deliveries,
+    last_preview,
     relay_source,
     release_by_record,
     release_channels,
@@ -156,16 +157,81 @@ def preview_text(ctx: Context, conf: Conference, unit: str) -> str:
     )
 
 
-async def send_preview(ctx: Context, conf: Conference, unit: str) -> None:
-    """R21: a scheduled conference is announced on the website channels (and, if configured,
-    to every spokesperson)."""
-    text = preview_text(ctx, conf, unit)
+def _website_messages(ctx: Context, text: str, note: str) -> list[Outgoing]:
+    """`text` to the editors and robots of the website channels (R21); `note` tells the
+    editors what to do with it on their channel."""
+    out: list[Outgoing] = []
+    per_editor: dict[str, list[str]] = {}  # one message per editor, naming all their channels
     for channel in ctx.deps.relay.channels:
         if channel.template in WEBSITE_TEMPLATES and not channel.county:
-            ctx.push(text_to_users(channel.editors, f"{text}\n（请在“{channel.name}”发布预告）"))
-            ctx.push(_robot_messages(ctx, channel, text))
+            for editor in channel.editors:
+                per_editor.setdefault(editor, []).append(channel.name)
+            out += _robot_messages(ctx, channel, text)
+    by_names: dict[tuple[str, ...], list[str]] = {}
+    for editor, names in per_editor.items():
+        by_names.setdefault(tuple(names), []).append(editor)
+    for names, editors in by_names.items():
+        where = "”、“".join(names)
+        out = text_to_users(editors, f"{text}\n（{note.format(name=where)}）") + out
+    return out
+
+
+async def _to_preview_audience(ctx: Context, text: str, note: str) -> None:
+    ctx.push(_website_messages(ctx, text, note))
     if ctx.deps.relay.preview_to_spokespersons:
         ctx.push(text_to_users(await userids_with_role(ctx.session, Role.SPOKESPERSON), text))
+
+
+async def send_preview(ctx: Context, conf: Conference, unit: str) -> None:
+    """R21: a scheduled conference is announced on the website channels (and, if configured,
+    to every spokesperson). Scheduled again after a preview went out, the channels get a
+    【改期】 correction instead of a second preview (issue 9 B1)."""
+    last = await last_preview(ctx.session, conf.record_id)
+    starts_at = conf.starts_at.isoformat() if conf.starts_at else ""
+    if last is not None and last.action == "preview":
+        before = (last.starts_at, last.venue)
+        if before == (starts_at, conf.venue):
+            return  # nothing the public was told has changed
+        await _to_preview_audience(
+            ctx, _rescheduled_text(ctx, conf, unit, *before), "请更新“{name}”上的发布预告"
+        )
+        action = "preview_corrected"
+    else:
+        await _to_preview_audience(ctx, preview_text(ctx, conf, unit), "请在“{name}”发布预告")
+        action = "preview"
+    await record_audit(
+        ctx,
+        action,
+        conf.record_id,
+        old=None,
+        new=None,
+        detail={"starts_at": starts_at, "venue": conf.venue},
+    )
+
+
+def _rescheduled_text(
+    ctx: Context, conf: Conference, unit: str, old_start: str, old_venue: str
+) -> str:
+    before = when(ctx, datetime.fromisoformat(old_start)) if old_start else "待定时间"
+    return (
+        f"【改期】{unit}新闻发布会《{conf.topic}》原定于{before}在{old_venue or '待定地点'}召开，"
+        f"现改为{when(ctx, conf.starts_at)}在{conf.venue or '待定地点'}召开。"
+    )
+
+
+async def retract_preview(ctx: Context, conf: Conference, unit: str) -> bool:
+    """B1: a conference whose preview went out is withdrawn: the website channels (and the
+    spokespersons, when they had the preview) get a 【取消】 notice. Called by 撤回; True when
+    a notice was sent."""
+    last = await last_preview(ctx.session, conf.record_id)
+    if last is None or last.action == "preview_retracted":
+        return False
+    at = when(ctx, datetime.fromisoformat(last.starts_at)) if last.starts_at else "待定时间"
+    venue = last.venue or "待定地点"
+    text = f"【取消】原定于{at}在{venue}召开的{unit}新闻发布会《{conf.topic}》已取消。"
+    await _to_preview_audience(ctx, text, "请撤下“{name}”上的发布预告")
+    await record_audit(ctx, "preview_retracted", conf.record_id, old=None, new=None)
+    return True
 
 
 # ------------------------------------------------------------------ 已发布 and 发布情况

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import OutboxMessage, Release, ReleaseChannel
+from storage.tables import AuditEntry, OutboxMessage, Release, ReleaseChannel
+
+PREVIEW_ACTIONS = ("preview", "preview_corrected", "preview_retracted")
 
 
 def relay_source(record_id: str, channel: str) -> str:
@@ -74,3 +76,32 @@ async def undelivered_channels(
         for release, channel in rows.all()
         if (release.record_id, channel.channel) in by_key
     ]
+
+
+@dataclass(frozen=True)
+class PreviewEvent:
+    """The latest thing the websites were told about a conference (B1)."""
+
+    action: str  # "preview" (sent or corrected) or "preview_retracted"
+    starts_at: str  # ISO time as told, or ""
+    venue: str
+
+
+async def last_preview(session: AsyncSession, record_id: str) -> PreviewEvent | None:
+    """The latest preview event of a conference (sent, corrected or retracted), from the
+    audit log."""
+    row = (
+        await session.exec(
+            select(AuditEntry)
+            .where(
+                col(AuditEntry.record_id) == record_id,
+                col(AuditEntry.action).in_(PREVIEW_ACTIONS),
+            )
+            .order_by(col(AuditEntry.id).desc())
+        )
+    ).first()
+    if row is None:
+        return None
+    action = "preview_retracted" if row.action == "preview_retracted" else "preview"
+    detail = row.detail or {}
+    return PreviewEvent(action, str(detail.get("starts_at", "")), str(detail.get("venue", "")))

@@ -131,7 +131,7 @@ async def test_r21_the_calendar_lists_scheduled_filed_and_held_conferences_in_ut
     await ok(h, "newsoffice", f"审核 {rid} 通过")
     await ok(h, "approver", f"审批 {rid} 同意")
     await ok(h, "newsoffice", f"排期 {rid} 时间：12月3日上午10点 地点：市政府新闻发布厅")
-    # a self-held one filed by text and later withdrawn: not on the calendar
+    # a self-held one filed by text and later withdrawn: on the calendar as cancelled (B1)
     withdrawn = record_id(
         await ok(
             h,
@@ -200,9 +200,17 @@ async def test_r21_the_calendar_lists_scheduled_filed_and_held_conferences_in_ut
     assert "VERSION:2.0" in lines
     assert "X-WR-CALNAME:六安市政府新闻发布会" in lines
     events = events_of(lines)
-    assert set(events) == {f"{rid}@liuan-bot", "BA-2026-0100@liuan-bot", "BA-2026-0101@liuan-bot"}
+    assert set(events) == {
+        f"{rid}@liuan-bot",
+        "BA-2026-0100@liuan-bot",
+        "BA-2026-0101@liuan-bot",
+        f"{withdrawn}@liuan-bot",
+    }
     assert "不应出现" not in raw.decode("utf-8")
-    assert "撤回的发布会" not in raw.decode("utf-8")
+    cancelled = events[f"{withdrawn}@liuan-bot"]
+    assert cancelled["STATUS"] == "CANCELLED"  # issue 9 B1: not dropped
+    assert unescape(cancelled["SUMMARY"]).startswith("【已取消】《撤回的发布会》")
+    assert int(cancelled["SEQUENCE"]) > 0  # a change clients must apply
 
     scheduled = events[f"{rid}@liuan-bot"]
     assert scheduled["DTSTART"] == "20261203T020000Z"
@@ -231,7 +239,12 @@ async def test_r21_the_calendar_lists_scheduled_filed_and_held_conferences_in_ut
     assert "要点" not in unescape(filed["DESCRIPTION"])
     # in start order
     uids = [line.removeprefix("UID:") for line in lines if line.startswith("UID:")]
-    assert uids == ["BA-2026-0100@liuan-bot", f"{rid}@liuan-bot", "BA-2026-0101@liuan-bot"]
+    assert uids == [
+        "BA-2026-0100@liuan-bot",
+        f"{rid}@liuan-bot",
+        f"{withdrawn}@liuan-bot",
+        "BA-2026-0101@liuan-bot",
+    ]
 
 
 async def test_r21_the_calendar_is_cacheable_and_answers_304_when_unchanged(
