@@ -28,6 +28,7 @@ from storage.relay_store import (
     FailedDelivery,
     failed_relay_deliveries,
     last_preview,
+    record_preview,
     relay_source,
     release_by_record,
     release_channels,
@@ -168,8 +169,8 @@ def _website_messages(ctx: Context, text: str, note: str) -> list[Outgoing]:
                 per_editor.setdefault(editor, []).append(channel.name)
             out += _robot_messages(ctx, channel, text)
     by_names: dict[tuple[str, ...], list[str]] = {}
-    for editor, names in per_editor.items():
-        by_names.setdefault(tuple(names), []).append(editor)
+    for editor, channel_names in per_editor.items():
+        by_names.setdefault(tuple(channel_names), []).append(editor)
     for names, editors in by_names.items():
         where = "”、“".join(names)
         out = text_to_users(editors, f"{text}\n（{note.format(name=where)}）") + out
@@ -187,32 +188,22 @@ async def send_preview(ctx: Context, conf: Conference, unit: str) -> None:
     to every spokesperson). Scheduled again after a preview went out, the channels get a
     【改期】 correction instead of a second preview (issue 9 B1)."""
     last = await last_preview(ctx.session, conf.record_id)
-    starts_at = conf.starts_at.isoformat() if conf.starts_at else ""
-    if last is not None and last.action == "preview":
-        before = (last.starts_at, last.venue)
-        if before == (starts_at, conf.venue):
+    if last is not None and last.action != "retracted":
+        if (last.starts_at, last.venue) == (conf.starts_at, conf.venue):
             return  # nothing the public was told has changed
-        await _to_preview_audience(
-            ctx, _rescheduled_text(ctx, conf, unit, *before), "请更新“{name}”上的发布预告"
-        )
-        action = "preview_corrected"
+        text = _rescheduled_text(ctx, conf, unit, last.starts_at, last.venue)
+        await _to_preview_audience(ctx, text, "请更新“{name}”上的发布预告")
+        action = "corrected"
     else:
         await _to_preview_audience(ctx, preview_text(ctx, conf, unit), "请在“{name}”发布预告")
-        action = "preview"
-    await record_audit(
-        ctx,
-        action,
-        conf.record_id,
-        old=None,
-        new=None,
-        detail={"starts_at": starts_at, "venue": conf.venue},
-    )
+        action = "sent"
+    record_preview(ctx.session, conf.record_id, action, conf.starts_at, conf.venue, ctx.now)
 
 
 def _rescheduled_text(
-    ctx: Context, conf: Conference, unit: str, old_start: str, old_venue: str
+    ctx: Context, conf: Conference, unit: str, old_start: datetime | None, old_venue: str
 ) -> str:
-    before = when(ctx, datetime.fromisoformat(old_start)) if old_start else "待定时间"
+    before = when(ctx, old_start) if old_start else "待定时间"
     return (
         f"【改期】{unit}新闻发布会《{conf.topic}》原定于{before}在{old_venue or '待定地点'}召开，"
         f"现改为{when(ctx, conf.starts_at)}在{conf.venue or '待定地点'}召开。"
@@ -224,13 +215,13 @@ async def retract_preview(ctx: Context, conf: Conference, unit: str) -> bool:
     spokespersons, when they had the preview) get a 【取消】 notice. Called by 撤回; True when
     a notice was sent."""
     last = await last_preview(ctx.session, conf.record_id)
-    if last is None or last.action == "preview_retracted":
+    if last is None or last.action == "retracted":
         return False
-    at = when(ctx, datetime.fromisoformat(last.starts_at)) if last.starts_at else "待定时间"
+    at = when(ctx, last.starts_at) if last.starts_at else "待定时间"
     venue = last.venue or "待定地点"
     text = f"【取消】原定于{at}在{venue}召开的{unit}新闻发布会《{conf.topic}》已取消。"
     await _to_preview_audience(ctx, text, "请撤下“{name}”上的发布预告")
-    await record_audit(ctx, "preview_retracted", conf.record_id, old=None, new=None)
+    record_preview(ctx.session, conf.record_id, "retracted", last.starts_at, last.venue, ctx.now)
     return True
 
 

@@ -5,13 +5,13 @@ so a failed delivery can be traced back to its channel."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import AuditEntry, OutboxMessage, Release, ReleaseChannel
-
-PREVIEW_ACTIONS = ("preview", "preview_corrected", "preview_retracted")
+from liuan_bot.clock import utc
+from storage.tables import ConferencePreview, OutboxMessage, Release, ReleaseChannel
 
 
 def relay_source(record_id: str, channel: str) -> str:
@@ -78,30 +78,31 @@ async def undelivered_channels(
     ]
 
 
-@dataclass(frozen=True)
-class PreviewEvent:
-    """The latest thing the websites were told about a conference (B1)."""
-
-    action: str  # "preview" (sent or corrected) or "preview_retracted"
-    starts_at: str  # ISO time as told, or ""
-    venue: str
-
-
-async def last_preview(session: AsyncSession, record_id: str) -> PreviewEvent | None:
-    """The latest preview event of a conference (sent, corrected or retracted), from the
-    audit log."""
-    row = (
+async def last_preview(session: AsyncSession, record_id: str) -> ConferencePreview | None:
+    """The latest thing the websites were told about a conference (B1), or None."""
+    return (
         await session.exec(
-            select(AuditEntry)
-            .where(
-                col(AuditEntry.record_id) == record_id,
-                col(AuditEntry.action).in_(PREVIEW_ACTIONS),
-            )
-            .order_by(col(AuditEntry.id).desc())
+            select(ConferencePreview)
+            .where(col(ConferencePreview.record_id) == record_id)
+            .order_by(col(ConferencePreview.id).desc())
         )
     ).first()
-    if row is None:
-        return None
-    action = "preview_retracted" if row.action == "preview_retracted" else "preview"
-    detail = row.detail or {}
-    return PreviewEvent(action, str(detail.get("starts_at", "")), str(detail.get("venue", "")))
+
+
+def record_preview(
+    session: AsyncSession,
+    record_id: str,
+    action: str,
+    starts_at: datetime | None,
+    venue: str,
+    now: datetime,
+) -> None:
+    session.add(
+        ConferencePreview(
+            record_id=record_id,
+            action=action,
+            starts_at=utc(starts_at) if starts_at else None,
+            venue=venue,
+            at=utc(now),
+        )
+    )

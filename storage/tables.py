@@ -402,3 +402,17 @@ class ReleaseChannel(SQLModel, table=True):
     sent_at: datetime | None = None
     published_at: datetime | None = None
     confirmed_by: str | None = Field(default=None, max_length=64)
+
+
+class ConferencePreview(SQLModel, table=True):
+    """What the website channels were told about a conference (R21, issue 9 B1): the 发布预告,
+    a 【改期】 correction or a 【取消】 retraction, with the time and venue as told."""
+
+    __tablename__ = "conference_previews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, index=True)
+    action: str = Field(max_length=16)  # sent | corrected | retracted
+    starts_at: datetime | None = None
+    venue: str = Field(default="", max_length=200)
+    at: datetime
