@@ -171,9 +171,9 @@ class Bot:
         self.reminders = replace(
             load_reminder_engine(self.deps.sessions, self.clock),
             wake_outbox=self.worker.wake,
-            relay_channels={
-                c.key: (c.name, c.editors) for c in self.deps.relay.channels if not c.county
-            },
+            # every channel's name (the county one too: E1, no channel id in the digest);
+            # only channels with editors and state "sent" are ever reminded
+            relay_channels={c.key: (c.name, c.editors) for c in self.deps.relay.channels},
         )
         engine = self.reminders
 

@@ -130,7 +130,7 @@ async def _relays(
             rel.record_id,
             rel.topic,
             ch.channel,
-            channels.get(ch.channel, (ch.channel, ()))[0],
+            channels.get(ch.channel, ("已停用的渠道", ()))[0],  # never the channel id (E1)
             channels.get(ch.channel, ("", ()))[1],
             ch.state,
             ch.sent_at.astimezone(tz) if ch.sent_at else None,

@@ -35,7 +35,12 @@ async def ok(h: Harness, user: str, text: str) -> str:
 
 
 def texts(h: Harness, user: str, needle: str) -> list[str]:
-    return [d.text for d in h.fake.delivered_to(user) if d.msgtype == "text" and needle in d.text]
+    """What `user` read containing `needle`: texts, and reminders sent as cards (C1)."""
+    return [
+        d.text
+        for d in h.fake.delivered_to(user)
+        if d.msgtype in ("text", "template_card") and needle in d.text
+    ]
 
 
 async def test_r23_relay_pieces_confirmations_reminder_and_digest(harness: Harness) -> None:

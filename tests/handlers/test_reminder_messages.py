@@ -43,3 +43,49 @@ async def test_c2_typed_shou_dao_acknowledges_the_senders_outstanding_reminders(
     _, again = await h.send_text(user, "收到")
     assert again is not None
     assert "没有待确认的提醒" in again
+
+
+async def test_c1_one_reminder_is_one_card_with_its_button_and_one_copy_per_person(
+    harness: Harness,
+) -> None:
+    """demo is both spokesperson and liaison of 市财政局: one message, a card carrying the
+    reminder text and its 收到 button, not a text followed by a card."""
+    h = harness
+    status, reply = await h.send_text("demo", "突发 事件：化工园区一企业发生火灾 级别：重大")
+    assert status == 200
+    assert reply is not None
+    h.clock.advance(hours=1, minutes=1)
+    before = len(h.fake.delivered_to("demo"))
+    await _sweep(h)
+    got = h.fake.delivered_to("demo")[before:]
+    first = [d for d in got if "突发事件首发" in d.text]
+    assert len(first) == 1
+    [card] = first
+    key = card.content["button_list"][0]["key"]
+    same_batch = [d for d in got if (d.content.get("button_list") or [{}])[0].get("key") == key]
+    assert same_batch == [card]  # no separate 收到 card for it
+    assert card.msgtype == "template_card"
+    assert card.content["main_title"]["title"] == "突发事件首发"
+    assert "化工园区一企业发生火灾" in card.content["sub_title_text"]
+    [button] = card.content["button_list"]
+    assert button["text"] == "收到"
+    status, clicked = await h.send_event(
+        "demo",
+        "template_card_event",
+        event_key=button["key"],
+        task_id=card.content["task_id"],
+        card_type="button_interaction",
+    )
+    assert clicked is not None
+    assert clicked["ReplaceName"].startswith("已收到")
+
+
+def test_c1_a_reminder_too_long_for_a_card_goes_as_text_then_its_card() -> None:
+    from handlers.reminders import reminder_messages
+
+    long_text = "【季度发布会】" + "很长的提醒内容。" * 40
+    messages = reminder_messages("rm-1", ["a"], long_text, 1)
+    assert [m.body["msgtype"] for m in messages] == ["text", "template_card"]
+    short = reminder_messages("rm-2", ["a", "b"], "【季度发布会】市财政局尚未召开。", 1)
+    assert [m.body["msgtype"] for m in short] == ["template_card"]
+    assert short[0].target == "a|b"
