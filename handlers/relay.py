@@ -110,7 +110,7 @@ async def start_release(ctx: Context, conf: Conference, unit: str) -> str:
         )
         if channel.county:
             text = (
-                f"【转载通知 · R21】请县区政府网站“新闻发布”栏目转载市政府新闻发布"
+                f"【转载通知】请县区政府网站“新闻发布”栏目转载市政府新闻发布"
                 f"《{conf.topic}》：\n\n{piece.text}"
             )
         else:
@@ -137,7 +137,7 @@ async def start_release(ctx: Context, conf: Conference, unit: str) -> str:
         detail={"channels": [c.key for c in relay.channels]},
     )
     sent = [c.name for c in relay.channels if not c.county and c.name not in undelivered]
-    reply = f"已将发布素材发给{len(sent)}个渠道的编辑（R19–R23），各渠道发布后回复“已发布”。"
+    reply = f"已将发布素材发给{len(sent)}个渠道的编辑，各渠道发布后回复“已发布”。"
     if undelivered:
         note = (
             f"{conf.record_id}《{conf.topic}》未能发出：{'、'.join(undelivered)}（{NO_RECIPIENT}）"

@@ -150,3 +150,6 @@ async def test_e1_a_whole_relay_run_shows_people_no_english_word(harness: Harnes
     assert len(read) > 20
     leaks = {text: english_words(text) for text in read if english_words(text)}
     assert leaks == {}
+    spokesperson = [d.text for d in h.fake.delivered if d.to == "demo"] + replies
+    coded = [t for t in spokesperson if re.search(r"R\d{1,2}(?!\d)", _URL.sub("", t))]
+    assert not [t for t in coded if "计入：" not in t], coded  # 已召开 counts: records
