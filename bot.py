@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import shlex
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -411,27 +413,66 @@ async def _schema_ready(settings: Settings) -> bool:
         await engine.dispose()
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"  # what `bot.py console` reaches without --url
+
+
+def _python_command() -> str:
+    """How to run this interpreter from here, as a person would type it (F1)."""
+    exe = Path(sys.executable)
+    try:
+        shown = str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(exe)
+    return shlex.quote(shown)
+
+
+def _bind(host: str, port: int) -> socket.socket | None:
+    """The listening socket, bound before anything else runs (F1: no sweep, no outbox on a
+    port that turns out to be taken); None (with one Chinese line) when the port is in use."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"端口 {port} 已被占用：请关闭占用它的程序，"
+                f"或换一个端口，例如 LIUAN_HTTP_PORT={port + 1} make run。",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"无法在 {host}:{port} 上监听：{exc.strerror}（见 LIUAN_HTTP_PORT）",
+                file=sys.stderr,
+            )
+        return None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
 def _serve(
     settings: Settings, host: str | None, port: int | None, clock: Clock | None = None
-) -> None:
+) -> int:
     settings = replace(
         settings, http_host=host or settings.http_host, http_port=port or settings.http_port
     )
+    sock = _bind(settings.http_host, settings.http_port)
+    if sock is None:
+        return 2
     bot = build_bot(settings, clock=clock, environ=os.environ)
     if settings.sandbox:
+        url = "" if settings.public_url == DEFAULT_PUBLIC_URL else f" --url {settings.public_url}"
         print(
             f"沙箱模式：未设置 LIUAN_WECOM_SECRET，消息不会发往企业微信。\n"
             f"  查看机器人发出的消息：{settings.public_url}/sandbox/\n"
-            f"  在终端里和机器人对话：python bot.py console --user demo",
+            f"  在另一个终端里和机器人对话：{_python_command()} bot.py console --user demo{url}",
             flush=True,
         )
-    web.run_app(
-        bot.app(),
-        host=settings.http_host,
-        port=settings.http_port,
-        access_log_class=PathOnlyAccessLogger,
-        print=None,
-    )
+    web.run_app(bot.app(), sock=sock, access_log_class=PathOnlyAccessLogger, print=None)
+    return 0
 
 
 def _parse(text: str, now_text: str | None) -> int:
@@ -520,13 +561,12 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("rehearsal clock: the bot believes it is %s", start.isoformat())
         if not asyncio.run(_schema_ready(settings)):
             print(
-                "数据库尚未初始化或无法连接：请先运行 python bot.py db upgrade"
+                f"数据库尚未初始化或无法连接：请先运行 {_python_command()} bot.py db upgrade"
                 "（make run 会自动完成），并检查 LIUAN_DATABASE_URL。",
                 file=sys.stderr,
             )
             return 2
-        _serve(settings, args.host, args.port, clock)
-        return 0
+        return _serve(settings, args.host, args.port, clock)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         return 0
@@ -536,6 +576,13 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"无法读取名册文件 {args.file}：{exc.strerror}", file=sys.stderr)
             return 1
+        if not asyncio.run(_schema_ready(settings)):
+            print(
+                f"数据库尚未初始化：请先运行 {_python_command()} bot.py db upgrade，再导入名册"
+                "（make demo 会依次完成），并检查 LIUAN_DATABASE_URL。",
+                file=sys.stderr,
+            )
+            return 2
         return asyncio.run(_roster_import(settings, data, args.if_empty))
     if args.command == "reminders":
         return asyncio.run(_reminders_preview(settings, args.at, args.unit))
