@@ -54,6 +54,7 @@ from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.inbound import Incoming
+from liuan_bot.wecom.simulate import CallbackSigner, event_xml
 from storage.conference_store import set_schedule_id
 from storage.engine import (
     SessionFactory,
@@ -191,6 +192,32 @@ class Bot:
         mode = "沙箱模式" if self.settings.sandbox else "正式模式"
         log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
 
+    async def sandbox_click(self, user: str, key: str, task_id: str, card_type: str) -> str | None:
+        """Sandbox mode (issue 9 C2): a button pressed in the viewer reaches the bot as the real
+        encrypted card-event callback WeCom would send; returns the label of its reply."""
+        signer = CallbackSigner(
+            self.settings.token.reveal(), self.settings.aes_key.reveal(), self.settings.corp_id
+        )
+        now = int(self.clock.now().timestamp())
+        plaintext = event_xml(
+            corp_id=self.settings.corp_id,
+            from_user=user,
+            event="template_card_event",
+            create_time=now,
+            agent_id=self.settings.agent_id,
+            event_key=key,
+            task_id=task_id,
+            card_type=card_type,
+        )
+        signed = signer.sign(plaintext, timestamp=now)
+        assert self._http is not None
+        url = f"{self.settings.public_url}/wecom/callback"
+        async with self._http.post(url, params=signed.query, data=signed.body) as resp:
+            body = await resp.read()
+        if resp.status != 200 or not body:
+            return None
+        return signer.open_reply(body).get("ReplaceName") or None
+
     async def _after_delivery(self, row: Claimed, result: Delivered) -> None:
         """Follow-ups of a delivery (issue 5): a new calendar event's id is kept on its
         conference; WeCom's `invaliduser` for an announcement goes back to its sender."""
@@ -253,7 +280,12 @@ def build_bot(
     metrics = Metrics()
     fake = sandbox_fake
     if settings.sandbox and fake is None and api_base is None:
-        fake = FakeWeCom(corp_id=settings.corp_id, secret=settings.secret.reveal(), clock=clock)
+        fake = FakeWeCom(
+            corp_id=settings.corp_id,
+            secret=settings.secret.reveal(),
+            clock=clock,
+            journal=settings.data_dir / "sandbox-messages.jsonl",  # survives a restart (C2)
+        )
     base = api_base or (
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
@@ -313,6 +345,8 @@ def build_bot(
         webhook_keys=webhook_keys(robots, environ or {}),
     )
     bot_ref.append(bot)
+    if fake is not None and sandbox_fake is None:
+        fake.on_click = bot.sandbox_click
     return bot
 
 
