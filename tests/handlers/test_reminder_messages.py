@@ -89,3 +89,25 @@ def test_c1_a_reminder_too_long_for_a_card_goes_as_text_then_its_card() -> None:
     short = reminder_messages("rm-2", ["a", "b"], "【季度发布会】市财政局尚未召开。", 1)
     assert [m.body["msgtype"] for m in short] == ["template_card"]
     assert short[0].target == "a|b"
+
+
+async def test_c1_start_up_catch_up_stays_within_30_messages_a_minute_per_member(
+    harness: Harness,
+) -> None:
+    """Reminders due while the bot was down all fall due at once; WeCom silently drops more
+    than 30 app messages a minute to one member, so the rest wait for the next minute."""
+    h = harness
+    for n in range(34):
+        status, _ = await h.send_text("demo", f"突发 事件：第{n + 1}号测试事件 级别：重大")
+        assert status == 200
+    await h.deliver_outbox(rounds=40)
+    h.clock.advance(hours=2)  # the first-release reminders of all 34 are due now
+    start = len(h.fake.delivered_to("demo"))
+    await _sweep(h)
+    await h.deliver_outbox(rounds=40)
+    first_minute = h.fake.delivered_to("demo")[start:]
+    assert 0 < len(first_minute) <= 30
+    h.clock.advance(seconds=61)
+    await h.deliver_outbox(rounds=40)
+    later = h.fake.delivered_to("demo")[start:]
+    assert len([d for d in later if "突发事件首发" in d.text]) == 34  # none lost
