@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import secrets
+import shlex
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -56,6 +58,7 @@ from liuan_bot.wecom.api import WeComApiClient
 from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
+from liuan_bot.wecom.simulate import CallbackSigner, event_xml
 from storage.conference_store import set_schedule_id
 from storage.engine import (
     SessionFactory,
@@ -205,9 +208,9 @@ class Bot:
         self.reminders = replace(
             load_reminder_engine(self.deps.sessions, self.clock, self.deps.records.reminders),
             wake_outbox=self.worker.wake,
-            relay_channels={
-                c.key: (c.name, c.editors) for c in self.deps.relay.channels if not c.county
-            },
+            # every channel's name (the county one too: E1, no channel id in the digest);
+            # only channels with editors and state "sent" are ever reminded
+            relay_channels={c.key: (c.name, c.editors) for c in self.deps.relay.channels},
         )
         engine = self.reminders
 
@@ -221,6 +224,32 @@ class Bot:
             self._tasks.append(asyncio.create_task(self.inbox.run_sweeps(self.sweep_every_s)))
         mode = "沙箱模式" if self.settings.sandbox else "正式模式"
         log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
+
+    async def sandbox_click(self, user: str, key: str, task_id: str, card_type: str) -> str | None:
+        """Sandbox mode (issue 9 C2): a button pressed in the viewer reaches the bot as the real
+        encrypted card-event callback WeCom would send; returns the label of its reply."""
+        signer = CallbackSigner(
+            self.settings.token.reveal(), self.settings.aes_key.reveal(), self.settings.corp_id
+        )
+        now = int(self.clock.now().timestamp())
+        plaintext = event_xml(
+            corp_id=self.settings.corp_id,
+            from_user=user,
+            event="template_card_event",
+            create_time=now,
+            agent_id=self.settings.agent_id,
+            event_key=key,
+            task_id=task_id,
+            card_type=card_type,
+        )
+        signed = signer.sign(plaintext, timestamp=now)
+        assert self._http is not None
+        url = f"{self.settings.public_url}/wecom/callback"
+        async with self._http.post(url, params=signed.query, data=signed.body) as resp:
+            body = await resp.read()
+        if resp.status != 200 or not body:
+            return None
+        return signer.open_reply(body).get("ReplaceName") or None
 
     async def _after_delivery(self, row: Claimed, result: Delivered) -> None:
         """Follow-ups of a delivery (issue 5): a new calendar event's id is kept on its
@@ -274,7 +303,12 @@ def build_bot(
     metrics = Metrics()
     fake = sandbox_fake
     if settings.sandbox and fake is None and api_base is None:
-        fake = FakeWeCom(corp_id=settings.corp_id, secret=settings.secret.reveal(), clock=clock)
+        fake = FakeWeCom(
+            corp_id=settings.corp_id,
+            secret=settings.secret.reveal(),
+            clock=clock,
+            journal=settings.data_dir / "sandbox-messages.jsonl",  # survives a restart (C2)
+        )
     base = api_base or (
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
@@ -323,6 +357,8 @@ def build_bot(
         run_scheduler=run_scheduler,
         webhook_keys=webhook_keys(robots, environ or {}),
     )
+    if fake is not None and sandbox_fake is None:
+        fake.on_click = bot.sandbox_click
     return bot
 
 
@@ -524,18 +560,62 @@ async def _schema_ready(settings: Settings) -> bool:
         await engine.dispose()
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"  # what `bot.py console` reaches without --url
+
+
+def _python_command() -> str:
+    """How to run this interpreter from here, as a person would type it (F1)."""
+    exe = Path(sys.executable)
+    try:
+        shown = str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(exe)
+    return shlex.quote(shown)
+
+
+def _bind(host: str, port: int) -> socket.socket | None:
+    """The listening socket, bound before anything else runs (F1: no sweep, no outbox on a
+    port that turns out to be taken); None (with one Chinese line) when the port is in use."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"端口 {port} 已被占用：请关闭占用它的程序，"
+                f"或换一个端口，例如 LIUAN_HTTP_PORT={port + 1} make run。",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"无法在 {host}:{port} 上监听：{exc.strerror}（见 LIUAN_HTTP_PORT）",
+                file=sys.stderr,
+            )
+        return None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
 def _serve(
     settings: Settings, host: str | None, port: int | None, clock: Clock | None = None
-) -> None:
+) -> int:
     settings = replace(
         settings, http_host=host or settings.http_host, http_port=port or settings.http_port
     )
+    sock = _bind(settings.http_host, settings.http_port)
+    if sock is None:
+        return 2
     bot = build_bot(settings, clock=clock, environ=os.environ)
     if settings.sandbox:
+        url = "" if settings.public_url == DEFAULT_PUBLIC_URL else f" --url {settings.public_url}"
         print(
             f"沙箱模式：未设置 LIUAN_WECOM_SECRET，消息不会发往企业微信。\n"
             f"  查看机器人发出的消息：{settings.public_url}/sandbox/\n"
-            f"  在终端里和机器人对话：python bot.py console --user demo",
+            f"  在另一个终端里和机器人对话：{_python_command()} bot.py console --user demo{url}",
             flush=True,
         )
     limits = ServerLimits(settings.http_header_timeout_s, settings.http_max_connections)
@@ -544,8 +624,10 @@ def _serve(
         settings.http_host,
         settings.http_port,
         limits,
+        sock=sock,
         access_log_class=PathOnlyAccessLogger,
     )
+    return 0
 
 
 def _parse(text: str, now_text: str | None) -> int:
@@ -645,13 +727,12 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("rehearsal clock: the bot believes it is %s", start.isoformat())
         if not asyncio.run(_schema_ready(settings)):
             print(
-                "数据库尚未初始化或无法连接：请先运行 python bot.py db upgrade"
+                f"数据库尚未初始化或无法连接：请先运行 {_python_command()} bot.py db upgrade"
                 "（make run 会自动完成），并检查 LIUAN_DATABASE_URL。",
                 file=sys.stderr,
             )
             return 2
-        _serve(settings, args.host, args.port, clock)
-        return 0
+        return _serve(settings, args.host, args.port, clock)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         return 0
@@ -661,6 +742,13 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"无法读取名册文件 {args.file}：{exc.strerror}", file=sys.stderr)
             return 1
+        if not asyncio.run(_schema_ready(settings)):
+            print(
+                f"数据库尚未初始化：请先运行 {_python_command()} bot.py db upgrade，再导入名册"
+                "（make demo 会依次完成），并检查 LIUAN_DATABASE_URL。",
+                file=sys.stderr,
+            )
+            return 2
         return asyncio.run(_roster_import(settings, data, args.if_empty))
     if args.command == "reminders":
         return asyncio.run(_reminders_preview(settings, args.at, args.unit))

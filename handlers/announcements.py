@@ -8,21 +8,26 @@ card with an 已阅 button; WeCom's `invaliduser` results are recorded and told 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.common import bool_value, record_audit, record_id_of, require_fields, text_value
+from handlers.common import (
+    bool_value,
+    record_audit,
+    record_id_of,
+    require_fields,
+    text_value,
+    when,
+)
 from handlers.context import Context
 from liuan_bot.clock import utc
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
-from liuan_bot.domain.roles import Role, parse_role
-from liuan_bot.errors import NotFound, UsageError
+from liuan_bot.domain.roles import ALL_ROLES, Role, parse_role
+from liuan_bot.errors import Conflict, NotFound, UsageError
 from liuan_bot.groups import Group
 from liuan_bot.messages import (
     MAX_USERS_PER_SEND,
@@ -32,9 +37,18 @@ from liuan_bot.messages import (
     split_text,
     text_to_users,
 )
+from storage.announcement_store import (
+    PersonRow,
+    active_people,
+    announcement_by_record,
+    last_resend_at,
+    names_by_userid,
+    recipients_of,
+    unread_announcements,
+)
 from storage.outbox_store import enqueue
 from storage.records import next_record_id
-from storage.tables import Announcement, AnnouncementRecipient, Person, Unit
+from storage.tables import Announcement, AnnouncementRecipient
 
 ANNOUNCE = CommandGrammar(
     fields=(
@@ -50,28 +64,19 @@ ANNOUNCE = CommandGrammar(
     )
 )
 BY_ID = CommandGrammar(record="required", record_prefixes=("GG",))
+RESEND = CommandGrammar(record="required", record_prefixes=("GG",), decisions=("确认",))
+READ = CommandGrammar(record="optional", record_prefixes=("GG",))
 EVERYONE = ("全体", "全部", "所有人", "全员")
 _SPLIT = re.compile(r"[、,;，；\s]+")
 
 
-async def _people(session: AsyncSession) -> list[tuple[str, str, str, frozenset[Role]]]:
-    rows = (
-        await session.exec(
-            select(Person.userid, Person.name, Unit.name, Person.roles)
-            .join(Unit, col(Unit.id) == col(Person.unit_id))
-            .where(col(Person.active))
-            .order_by(col(Person.userid))
-        )
-    ).all()
-    return [
-        (u, n, unit, frozenset(r for r in map(parse_role, roles) if r))
-        for u, n, unit, roles in rows
-    ]
+async def _people(session: AsyncSession) -> list[PersonRow]:
+    return await active_people(session)
 
 
 def _resolve(
     tokens: list[str],
-    people: list[tuple[str, str, str, frozenset[Role]]],
+    people: list[PersonRow],
     groups: Mapping[str, Group],
 ) -> tuple[list[str], list[Group], list[str]]:
     """User ids and groups named by 对象, and the tokens that name nothing."""
@@ -209,21 +214,10 @@ async def announce(ctx: Context) -> str:
 
 async def _load(ctx: Context) -> tuple[Announcement, list[AnnouncementRecipient]]:
     record_id = record_id_of(ctx)
-    row = (
-        await ctx.session.exec(
-            select(Announcement).where(col(Announcement.record_id) == record_id)
-        )
-    ).first()
+    row = await announcement_by_record(ctx.session, record_id)
     if row is None:
         raise NotFound(f"没有找到公告 {record_id}，请核对编号。")
-    recipients = (
-        await ctx.session.exec(
-            select(AnnouncementRecipient).where(
-                col(AnnouncementRecipient.announcement_id) == row.id
-            )
-        )
-    ).all()
-    return row, list(recipients)
+    return row, await recipients_of(ctx.session, row.id)
 
 
 async def receipts(ctx: Context) -> str:
@@ -236,15 +230,17 @@ async def receipts(ctx: Context) -> str:
     read = [r for r in recipients if r.read_at is not None]
     invalid = [r for r in recipients if r.invalid]
     unread = [r for r in recipients if r.read_at is None and not r.invalid]
-    by_unit: dict[str, list[str]] = defaultdict(list)
-    for r in unread:
+    by_unit: dict[str, list[str]] = {unit: [] for _, unit in names.values()}
+    order = {u: i for i, u in enumerate(names)}  # E7: the roster's official order
+    for r in sorted(unread, key=lambda item: order.get(item.userid, len(order))):
         name, unit = names.get(r.userid, (r.userid, "未知单位"))
-        by_unit[unit].append(name)
+        by_unit.setdefault(unit, []).append(name)
+    by_unit = {unit: people for unit, people in by_unit.items() if people}
     lines = [
         f"{row.record_id} 阅读情况：共 {len(recipients)} 人，已阅 {len(read)} 人，"
         f"未阅 {len(unread)} 人" + (f"，账号无效 {len(invalid)} 人" if invalid else "") + "。"
     ]
-    for unit, people in sorted(by_unit.items())[:30]:
+    for unit, people in list(by_unit.items())[:30]:
         lines.append(f"· {unit}：{'、'.join(people)}")
     if len(by_unit) > 30:
         lines.append(f"……另有 {len(by_unit) - 30} 个单位")
@@ -254,14 +250,27 @@ async def receipts(ctx: Context) -> str:
 
 
 async def resend(ctx: Context) -> str:
-    """补发 GG-…: the announcement again, to those who have not read it (once per call)."""
-    require_fields(ctx, BY_ID)
+    """补发 GG-… 确认: the announcement again, to those who have not read it. Without 确认 it
+    only says what would happen (C3); within the configured interval it is refused."""
+    require_fields(ctx, RESEND)
     row, recipients = await _load(ctx)
     if not row.receipt:
         return f"{row.record_id} 发送时未要求回执，不知道谁没有看，无法补发。"
     unread = [r for r in recipients if r.read_at is None and not r.invalid]
     if not unread:
         return f"{row.record_id} 所有人都已阅，无需补发。"
+    interval = timedelta(minutes=ctx.deps.settings.resend_interval_min)
+    last = await last_resend_at(ctx.session, row.record_id)
+    if last is not None and ctx.now - last < interval:
+        raise Conflict(
+            f"{row.record_id} 已于{when(ctx, last)}补发过，"
+            f"{when(ctx, last + interval)}以后才能再次补发。"
+        )
+    if ctx.fields.decision != "确认":
+        return (
+            f"将向 {len(unread)} 位未阅的人补发 {row.record_id}。"
+            f"确认请发送：补发 {row.record_id} 确认"
+        )
     round_ = max(r.resent for r in unread) + 1
     for r in unread:
         r.resent += 1
@@ -286,60 +295,65 @@ async def resend(ctx: Context) -> str:
     return f"已向 {len(users)} 位未阅的人补发 {row.record_id}（第 {round_} 次补发）。"
 
 
-async def mark_read(ctx: Context) -> Reply:
-    """An 已阅 click."""
-    record_id = (ctx.incoming.event_key or "").split("|", 1)[-1]
-    row = (
-        await ctx.session.exec(
-            select(Announcement).where(col(Announcement.record_id) == record_id)
-        )
-    ).first()
-    recipient = None
-    if row is not None:
-        recipient = (
-            await ctx.session.exec(
-                select(AnnouncementRecipient)
-                .where(col(AnnouncementRecipient.announcement_id) == row.id)
-                .where(col(AnnouncementRecipient.userid) == ctx.sender.userid)
-            )
-        ).first()
-    if recipient is None:
-        return Reply(text="这条公告不是发给您的。", button_label="无需确认")
+async def _mark(ctx: Context, record_id: str) -> AnnouncementRecipient | None:
+    row = await announcement_by_record(ctx.session, record_id)
+    if row is None:
+        return None
+    found = await recipients_of(ctx.session, row.id, [ctx.sender.userid])
+    if not found:
+        return None
+    recipient = found[0]
     if recipient.read_at is None:
         recipient.read_at = utc(ctx.now)
         ctx.session.add(recipient)
+    return recipient
+
+
+async def mark_read(ctx: Context) -> Reply:
+    """An 已阅 click."""
+    record_id = (ctx.incoming.event_key or "").split("|", 1)[-1]
+    recipient = await _mark(ctx, record_id)
+    if recipient is None:
+        return Reply(text="这条公告不是发给您的。", button_label="无需确认")
     return Reply(text=None, button_label="已阅")
+
+
+async def read_typed(ctx: Context) -> str:
+    """已阅 GG-… typed (C2): the same as the button. Without an id, the only unread one."""
+    require_fields(ctx, READ)
+    record_id = ctx.fields.record_id
+    if record_id is None:
+        unread = await unread_announcements(ctx.session, ctx.sender.userid)
+        if not unread:
+            return "您没有待确认的公告。"
+        if len(unread) > 1:
+            ids = "、".join(a.record_id for a in unread)
+            raise UsageError(
+                f"您有 {len(unread)} 条公告未确认（{ids}），请写明编号，"
+                f"例如：已阅 {unread[0].record_id}"
+            )
+        record_id = unread[0].record_id
+    recipient = await _mark(ctx, record_id)
+    if recipient is None:
+        return f"公告 {record_id} 不是发给您的，无需确认。"
+    return f"已确认阅读公告 {record_id}。"
 
 
 async def record_invalid(
     session: AsyncSession, record_id: str, invalid: list[str], now: datetime
 ) -> list[Outgoing]:
     """WeCom returned `invaliduser` for an announcement batch: record it, tell the sender."""
-    row = (
-        await session.exec(select(Announcement).where(col(Announcement.record_id) == record_id))
-    ).first()
+    row = await announcement_by_record(session, record_id)
     if row is None or not invalid:
         return []
-    recipients = (
-        await session.exec(
-            select(AnnouncementRecipient)
-            .where(col(AnnouncementRecipient.announcement_id) == row.id)
-            .where(col(AnnouncementRecipient.userid).in_(invalid))
-        )
-    ).all()
+    recipients = await recipients_of(session, row.id, invalid)
     fresh = [r for r in recipients if not r.invalid]
     for r in fresh:
         r.invalid = True
         session.add(r)
     if not fresh:
         return []
-    names = dict(
-        (
-            await session.exec(
-                select(Person.userid, Person.name).where(col(Person.userid).in_(invalid))
-            )
-        ).all()
-    )
+    names = await names_by_userid(session, invalid)
     who = "、".join(f"{names.get(r.userid, r.userid)}（{r.userid}）" for r in fresh)
     return text_to_users(
         [row.sender],
@@ -376,11 +390,22 @@ COMMANDS: tuple[CommandSpec, ...] = (
         key="resend",
         name="补发",
         aliases=("再发一次",),
-        summary="向尚未阅读公告的人补发一次",
-        usage="补发 编号",
-        example="补发 GG-2026-0001",
+        summary="向尚未阅读公告的人补发一次（需确认，间隔内不能重复）",
+        usage="补发 编号 [确认]",
+        example="补发 GG-2026-0001 确认",
         handler=resend,
         roles=frozenset({Role.NEWS_OFFICE}),
-        grammar=BY_ID,
+        grammar=RESEND,
+    ),
+    CommandSpec(
+        key="read_typed",
+        name="已阅",
+        aliases=("已读",),
+        summary="确认已阅读公告（与点“已阅”按钮相同）",
+        usage="已阅 [编号]",
+        example="已阅 GG-2026-0001",
+        handler=read_typed,
+        roles=ALL_ROLES,
+        grammar=READ,
     ),
 )

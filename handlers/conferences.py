@@ -26,7 +26,7 @@ from handlers.common import (
 from handlers.context import Context
 from handlers.decisions import close_cards, send_review_card
 from handlers.plans import RISK_FIELD, link_from_field
-from handlers.relay import send_preview, start_release
+from handlers.relay import retract_preview, send_preview, start_release
 from handlers.speakers import credit, match_unit_speakers, roster_warning, unknown_line
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
@@ -617,6 +617,7 @@ async def withdraw(ctx: Context) -> str:
         ctx, "withdraw", conf.record_id, old=old, new=conf.state, detail={"reason": reason}
     )
     await close_cards(ctx, conf.record_id, "已撤回")
+    await retract_preview(ctx, conf, unit)  # B1: 【取消】 to the websites that had the preview
     await notify_role(
         ctx,
         Role.NEWS_OFFICE,

@@ -22,7 +22,12 @@ from liuan_bot.feeds import (
     render_directory_json,
 )
 from storage.engine import read_only
-from storage.feed_store import calendar_conferences, public_spokespersons, recent_releases
+from storage.feed_store import (
+    calendar_conferences,
+    public_spokespersons,
+    recent_releases,
+    revision_counts,
+)
 from storage.tables import Conference, Person, Unit
 
 CALENDAR_PATH = "/feeds/conferences.ics"
@@ -40,7 +45,7 @@ CALENDAR_HISTORY = timedelta(days=365)  # the latest ~12 months, plus everything
 Feed = Callable[[], Awaitable[tuple[str, str]]]
 
 
-def _item(conf: Conference, unit: str) -> ConferenceItem:
+def _item(conf: Conference, unit: str, sequence: int = 0) -> ConferenceItem:
     held = conf.state == "held"
     return ConferenceItem(
         record_id=conf.record_id,
@@ -56,6 +61,8 @@ def _item(conf: Conference, unit: str) -> ConferenceItem:
         transcript_url=conf.transcript_url if held else "",
         video_url=conf.video_url if held else "",
         live=conf.live,
+        cancelled=conf.state == "withdrawn",
+        sequence=sequence,
     )
 
 
@@ -65,7 +72,9 @@ async def conference_calendar(deps: Deps) -> tuple[str, str]:
     async with deps.sessions() as session:
         await read_only(session)
         rows = await calendar_conferences(session, since)
-    return ICS_TYPE, render_calendar(_item(conf, unit) for conf, unit in rows)
+        sequences = await revision_counts(session, [conf.record_id for conf, _ in rows])
+    items = (_item(conf, unit, sequences.get(conf.record_id, 0)) for conf, unit in rows)
+    return ICS_TYPE, render_calendar(items)
 
 
 async def release_feed(deps: Deps) -> tuple[str, str]:

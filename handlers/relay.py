@@ -27,12 +27,14 @@ from storage.outbox_store import enqueue
 from storage.relay_store import (
     FailedDelivery,
     failed_relay_deliveries,
+    last_preview,
+    record_preview,
     relay_source,
     release_by_record,
     release_channels,
     undelivered_channels,
 )
-from storage.roster_store import unit_members, userids_with_role
+from storage.roster_store import unit_members, unit_name, userids_with_role
 from storage.tables import Conference, Release, ReleaseChannel
 
 WEBSITE_TEMPLATES = ("portal", "news_site")
@@ -44,6 +46,7 @@ STATE_LABELS = {
     "notified": "已通知转载",
     "undelivered": "未送达",
 }
+_NO_RELEASE = "{record_id} 还没有发布记录（发布会召开并报告“已召开”后才开始转发）。"
 NO_RECIPIENT = "未送达：没有可用的接收人（未配置编辑，群机器人也未接入）"
 
 
@@ -107,7 +110,7 @@ async def start_release(ctx: Context, conf: Conference, unit: str) -> str:
         )
         if channel.county:
             text = (
-                f"【转载通知 · R21】请县区政府网站“新闻发布”栏目转载市政府新闻发布"
+                f"【转载通知】请县区政府网站“新闻发布”栏目转载市政府新闻发布"
                 f"《{conf.topic}》：\n\n{piece.text}"
             )
         else:
@@ -134,7 +137,7 @@ async def start_release(ctx: Context, conf: Conference, unit: str) -> str:
         detail={"channels": [c.key for c in relay.channels]},
     )
     sent = [c.name for c in relay.channels if not c.county and c.name not in undelivered]
-    reply = f"已将发布素材发给{len(sent)}个渠道的编辑（R19–R23），各渠道发布后回复“已发布”。"
+    reply = f"已将发布素材发给{len(sent)}个渠道的编辑，各渠道发布后回复“已发布”。"
     if undelivered:
         note = (
             f"{conf.record_id}《{conf.topic}》未能发出：{'、'.join(undelivered)}（{NO_RECIPIENT}）"
@@ -155,16 +158,71 @@ def preview_text(ctx: Context, conf: Conference, unit: str) -> str:
     )
 
 
-async def send_preview(ctx: Context, conf: Conference, unit: str) -> None:
-    """R21: a scheduled conference is announced on the website channels (and, if configured,
-    to every spokesperson)."""
-    text = preview_text(ctx, conf, unit)
+def _website_messages(ctx: Context, text: str, note: str) -> list[Outgoing]:
+    """`text` to the editors and robots of the website channels (R21); `note` tells the
+    editors what to do with it on their channel."""
+    out: list[Outgoing] = []
+    per_editor: dict[str, list[str]] = {}  # one message per editor, naming all their channels
     for channel in ctx.deps.relay.channels:
         if channel.template in WEBSITE_TEMPLATES and not channel.county:
-            ctx.push(text_to_users(channel.editors, f"{text}\n（请在“{channel.name}”发布预告）"))
-            ctx.push(_robot_messages(ctx, channel, text))
+            for editor in channel.editors:
+                per_editor.setdefault(editor, []).append(channel.name)
+            out += _robot_messages(ctx, channel, text)
+    by_names: dict[tuple[str, ...], list[str]] = {}
+    for editor, channel_names in per_editor.items():
+        by_names.setdefault(tuple(channel_names), []).append(editor)
+    for names, editors in by_names.items():
+        where = "”、“".join(names)
+        out = text_to_users(editors, f"{text}\n（{note.format(name=where)}）") + out
+    return out
+
+
+async def _to_preview_audience(ctx: Context, text: str, note: str) -> None:
+    ctx.push(_website_messages(ctx, text, note))
     if ctx.deps.relay.preview_to_spokespersons:
         ctx.push(text_to_users(await userids_with_role(ctx.session, Role.SPOKESPERSON), text))
+
+
+async def send_preview(ctx: Context, conf: Conference, unit: str) -> None:
+    """R21: a scheduled conference is announced on the website channels (and, if configured,
+    to every spokesperson). Scheduled again after a preview went out, the channels get a
+    【改期】 correction instead of a second preview (issue 9 B1)."""
+    last = await last_preview(ctx.session, conf.record_id)
+    if last is not None and last.action != "retracted":
+        if (last.starts_at, last.venue) == (conf.starts_at, conf.venue):
+            return  # nothing the public was told has changed
+        text = _rescheduled_text(ctx, conf, unit, last.starts_at, last.venue)
+        await _to_preview_audience(ctx, text, "请更新“{name}”上的发布预告")
+        action = "corrected"
+    else:
+        await _to_preview_audience(ctx, preview_text(ctx, conf, unit), "请在“{name}”发布预告")
+        action = "sent"
+    record_preview(ctx.session, conf.record_id, action, conf.starts_at, conf.venue, ctx.now)
+
+
+def _rescheduled_text(
+    ctx: Context, conf: Conference, unit: str, old_start: datetime | None, old_venue: str
+) -> str:
+    before = when(ctx, old_start) if old_start else "待定时间"
+    return (
+        f"【改期】{unit}新闻发布会《{conf.topic}》原定于{before}在{old_venue or '待定地点'}召开，"
+        f"现改为{when(ctx, conf.starts_at)}在{conf.venue or '待定地点'}召开。"
+    )
+
+
+async def retract_preview(ctx: Context, conf: Conference, unit: str) -> bool:
+    """B1: a conference whose preview went out is withdrawn: the website channels (and the
+    spokespersons, when they had the preview) get a 【取消】 notice. Called by 撤回; True when
+    a notice was sent."""
+    last = await last_preview(ctx.session, conf.record_id)
+    if last is None or last.action == "retracted":
+        return False
+    at = when(ctx, last.starts_at) if last.starts_at else "待定时间"
+    venue = last.venue or "待定地点"
+    text = f"【取消】原定于{at}在{venue}召开的{unit}新闻发布会《{conf.topic}》已取消。"
+    await _to_preview_audience(ctx, text, "请撤下“{name}”上的发布预告")
+    record_preview(ctx.session, conf.record_id, "retracted", last.starts_at, last.venue, ctx.now)
+    return True
 
 
 # ------------------------------------------------------------------ 已发布 and 发布情况
@@ -203,7 +261,7 @@ async def _release(ctx: Context) -> tuple[Release, list[ReleaseChannel]]:
     record_id = record_id_of(ctx)
     release = await release_by_record(ctx.session, record_id)
     if release is None:
-        raise NotFound(f"{record_id} 还没有发布记录（发布会召开并报告“已召开”后才开始转发）。")
+        raise NotFound(_NO_RELEASE.format(record_id=record_id))
     return release, await release_channels(ctx.session, release.id)
 
 
@@ -280,6 +338,12 @@ async def release_status(ctx: Context) -> str:
     """发布情况 ID: one release across all channels."""
     require_fields(ctx, STATUS)
     release, rows = await _release(ctx)
+    editor = Role.CHANNEL_EDITOR in ctx.sender.roles or any(
+        ctx.sender.userid in c.editors for c in ctx.deps.relay.channels
+    )
+    if not editor and not ctx.sender.may_act_for(await unit_name(ctx.session, release.unit_id)):
+        # E7: another unit's record reveals nothing, not even that it exists
+        raise NotFound(_NO_RELEASE.format(record_id=release.record_id))
     ctx.push(
         await mark_failed_deliveries(
             ctx.session,

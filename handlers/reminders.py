@@ -9,6 +9,7 @@ message; each message is followed by a card with a 收到 button.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,13 +28,14 @@ from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.commands.timeparse import format_time
 from liuan_bot.domain.calendar import WorkingCalendar
 from liuan_bot.domain.reminders import Plan, Reminder, ReminderConfig, next_precise, plan
-from liuan_bot.domain.roles import Role
+from liuan_bot.domain.roles import ALL_ROLES, Role
 from liuan_bot.errors import NotFound
 from liuan_bot.messages import Outgoing, Reply, card_to_users, text_to_users
 from storage.engine import SessionFactory, transaction
 from storage.outbox_store import enqueue
 from storage.reminder_store import (
     ack_batch,
+    ack_outstanding,
     claim,
     evidence_keys,
     insert_deliveries,
@@ -45,6 +47,7 @@ from storage.roster_store import names_of, unit_id, userids_with_role
 
 log = logging.getLogger("handlers.reminders")
 
+MISSED_LABELS = {"R8": "季度发布会", "R9": "半年出席", "R10": "年度出席"}
 ACCOUNTABILITY_LABELS = {
     "R8": "季度未召开新闻发布会",
     "R9": "半年未出席市政府新闻发布会",
@@ -96,24 +99,24 @@ def render(r: Reminder, now: datetime) -> str:
     if k == "r8_due":
         if "scheduled" in d:
             return (
-                f"【季度发布会 · R8】{d['unit']}已排期 {_d(d['scheduled'], now)} 召开发布会。"
+                f"【季度发布会】{d['unit']}已排期 {_d(d['scheduled'], now)} 召开发布会。"
                 "召开后请发送“已召开 编号 发布人：…”，"
                 f"计入{d['period']}（截止{_day(d['deadline'])}）。"
             )
         return (
-            f"【季度发布会 · R8】{d['unit']}{d['period']}尚未召开新闻发布会，"
+            f"【季度发布会】{d['unit']}{d['period']}尚未召开新闻发布会，"
             f"截止{_day(d['deadline'])}。请申请市政府新闻发布会（申请发布会）或自办后备案（备案）；"
             "召开后发送“已召开”即停止提醒。"
         )
     if k == "r9_due":
         return (
-            f"【半年出席 · R9】{d['unit']}的新闻发言人（或负责同志）{d['period']}尚未出席"
+            f"【半年出席】{d['unit']}的新闻发言人（或负责同志）{d['period']}尚未出席"
             f"市政府新闻发布会，截止{_day(d['deadline'])}。请申请市政府新闻发布会；"
             "出席并报告“已召开”后停止提醒。"
         )
     if k == "r10_due":
         return (
-            f"【年度出席 · R10】{d['unit']}主要负责人{d['period']}尚未出席市政府新闻发布会，"
+            f"【年度出席】{d['unit']}主要负责人{d['period']}尚未出席市政府新闻发布会，"
             f"截止{_day(d['deadline'])}。请申请市政府新闻发布会；出席并报告“已召开”后停止提醒。"
         )
     if k.endswith("_missed"):
@@ -124,56 +127,57 @@ def render(r: Reminder, now: datetime) -> str:
             "R10": "主要负责人未出席市政府新闻发布会",
         }[rule]
         units = _names(d["units"])
+        label = f"【{d['period']}{MISSED_LABELS[rule]}】"
         if not units:
-            return f"【{d['period']} · {rule}】全部重点单位均已完成，没有{what}的单位。"
+            return f"{label}全部重点单位均已完成，没有{what}的单位。"
         return (
-            f"【{d['period']} · {rule}】{what}的重点单位（{len(d['units'])}个，"  # type: ignore[arg-type]
+            f"{label}{what}的重点单位（{len(d['units'])}个，"  # type: ignore[arg-type]
             f"已记入问责清单）：{units}"
         )
     if k == "r17_first_release":
         return (
-            f"【突发事件首发 · R17】{d['record_id']}《{d['title']}》发生已超过1小时，尚未发布"
+            f"【突发事件首发】{d['record_id']}《{d['title']}》发生已超过1小时，尚未发布"
             f"权威信息。请立即发布并发送“首发 {d['record_id']} 内容：…”。"
             f"发布会时限：{_d(d['deadline'], now)}。"
         )
     if k == "r17_due":
         return (
-            f"【24小时时限 · R17】{d['record_id']}《{d['title']}》距发布会时限还剩约"
+            f"【24小时时限】{d['record_id']}《{d['title']}》距发布会时限还剩约"
             f"{d['hours_left']}小时（{_d(d['deadline'], now)}）。请尽快召开新闻发布会"
             f"（申请或备案时写“事件：{d['record_id']}”），召开后发送“已召开”即停止计时。"
         )
     if k == "r17_overdue":
         return (
-            f"【已超时 · R17】{d['unit']} {d['record_id']}《{d['title']}》发生已满24小时，"
-            "仍未召开新闻发布会，已记入问责清单（热点回应不及时，R14）。召开后仍请发送“已召开”。"
+            f"【已超时】{d['unit']} {d['record_id']}《{d['title']}》发生已满24小时，"
+            "仍未召开新闻发布会，已记入问责清单（热点回应不及时）。召开后仍请发送“已召开”。"
         )
     if k == "r18_prepare":
         extra = "和政策吹风会" if d.get("briefing") else ""
         return (
-            f"【政策解读 · R18】{d['record_id']}《{d['title']}》"
+            f"【政策解读】{d['record_id']}《{d['title']}》"
             f"将于{_d(d['publish_at'], now)}公布，"
             f"解读材料仍为待定。请提前准备解读材料{extra}，公布时同步发布；"
             f"补充解读链接（政策 {d['record_id']} 解读：链接）后停止提醒。"
         )
     if k == "r18_published":
         return (
-            f"【政策已公布 · R18】{d['unit']} {d['record_id']}《{d['title']}》已到公布时间，"
+            f"【政策已公布】{d['unit']} {d['record_id']}《{d['title']}》已到公布时间，"
             f"仍未提交解读链接。请立即发布解读并补充链接（政策 {d['record_id']} 解读：链接）；"
             "24小时后仍缺失将记入问责清单。"
         )
     if k == "r18_overdue":
         return (
-            f"【政策未解读 · R18】{d['unit']} {d['record_id']}《{d['title']}》公布已满24小时，"
-            "仍无解读材料，已记入问责清单（重大政策不解读，R14）。"
+            f"【政策未解读】{d['unit']} {d['record_id']}《{d['title']}》公布已满24小时，"
+            "仍无解读材料，已记入问责清单（重大政策不解读）。"
         )
     if k == "r5_due":
         return (
-            f"【发言人名单报送 · R5】{d['unit']}尚未报送{d['year']}年新闻发言人名单。"
+            f"【发言人名单报送】{d['unit']}尚未报送{d['year']}年新闻发言人名单。"
             "请联络员或主要负责人发送“报送发言人 姓名：… 职务：… 手机：…”，报送后停止提醒。"
         )
     if k == "r5_missing":
         units = _names(d["units"])
-        return f"【{d['year']}年发言人名单 · R5】截至1月底" + (
+        return f"【{d['year']}年发言人名单】截至1月底" + (
             f"仍未报送的单位：{units}" if units else "各单位均已报送。"
         )
     if k == "r7_training":
@@ -185,7 +189,7 @@ def render(r: Reminder, now: datetime) -> str:
         if d["soon"]:
             parts.append(f"3个月内到期：{_names(d['soon'])}")
         body = "；\n".join(parts) if parts else "所有发言人和主要负责人均在培训有效期内。"
-        return f"【发言人培训 · R7】\n{body}"
+        return f"【发言人培训】\n{body}"
     if k == "conference_eve":
         return (
             f"【发布会提醒】{d['record_id']}《{d['topic']}》将于{_d(d['starts_at'], now)}在"
@@ -199,14 +203,15 @@ def render(r: Reminder, now: datetime) -> str:
         )
     if k == "relay_unconfirmed":
         return (
-            f"【转发提醒 · R23】{d['record_id']}《{d['topic']}》的发布素材已于"
+            f"【转发提醒】{d['record_id']}《{d['topic']}》的发布素材已于"
             f"{_d(d['sent_at'], now)}发给“{d['channel']}”，至今未确认发布。发布后请回复："
             f"已发布 {d['record_id']} 渠道：{d['channel']} 链接：…"
             "（无法发布请写 结果：失败 原因：…）"
         )
     if k == "relay_digest":
         return _digest(d["rows"])
-    return f"【提醒 · {r.rule}】{r.kind}"
+    log.error("no wording for reminder kind %s (%s)", r.kind, r.key)
+    return "【提醒】您有一项待办事项，请发送“我的”查看。"
 
 
 def _digest(rows: object) -> str:
@@ -214,7 +219,7 @@ def _digest(rows: object) -> str:
     by_release: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
     for record_id, topic, channel, state, link in rows if isinstance(rows, tuple) else ():
         by_release[(record_id, topic)].append((channel, state, link))
-    lines = ["【今日发布转发情况 · R23】"]
+    lines = ["【今日发布转发情况】"]
     for (record_id, topic), channels in by_release.items():
         done = [c for c, state, _ in channels if state == "published"]
         missing = [c for c, state, _ in channels if state in ("pending", "sent")]
@@ -227,6 +232,12 @@ def _digest(rows: object) -> str:
     return "\n".join(lines)
 
 
+# WeCom suggests at most about 160 characters of sub_title_text on a button card; a longer
+# message (several reminders merged) goes as text, followed by its 收到 card.
+CARD_TEXT_MAX = 160
+_LABEL = re.compile(r"^【([^】]{1,30})】")
+
+
 def _ack_card(batch: str, count: int, first_line: str) -> dict[str, Any]:
     return {
         "card_type": "button_interaction",
@@ -236,6 +247,34 @@ def _ack_card(batch: str, count: int, first_line: str) -> dict[str, Any]:
         "task_id": batch,
         "button_list": [{"text": "收到", "style": 1, "key": f"ack|{batch}"}],
     }
+
+
+def _reminder_card(batch: str, text: str) -> dict[str, Any] | None:
+    """C1: the reminder itself as a card with its 收到 button — one message, not a text and
+    then a card. None when the text does not fit a card."""
+    found = _LABEL.match(text)
+    title = found.group(1) if found else "提醒"
+    body = text[found.end() :] if found else text
+    if len(body) > CARD_TEXT_MAX or "\n\n" in body:
+        return None
+    return {
+        "card_type": "button_interaction",
+        "source": {"desc": "六安政务新闻发布"},
+        "main_title": {"title": title},
+        "sub_title_text": body,
+        "task_id": batch,
+        "button_list": [{"text": "收到", "style": 1, "key": f"ack|{batch}"}],
+    }
+
+
+def reminder_messages(batch: str, users: Sequence[str], text: str, count: int) -> list[Outgoing]:
+    """One reminder message per person: a card when it fits, else text and its 收到 card."""
+    card = _reminder_card(batch, text)
+    if card is not None:
+        return card_to_users(users, card)
+    return text_to_users(users, text) + card_to_users(
+        users, _ack_card(batch, count, text.split("\n")[0])
+    )
 
 
 def _instance_row(r: Reminder, status: str, now: datetime, text: str) -> dict[str, object]:
@@ -363,9 +402,7 @@ async def _send(
     owner: list[str] = []  # the batch of each message
     batches = _messages(mine, texts)
     for batch, users, text, items in batches:
-        for message in text_to_users(users, text) + card_to_users(
-            users, _ack_card(batch, len(items), text.split("\n")[0])
-        ):
+        for message in reminder_messages(batch, users, text, len(items)):
             messages.append(message)
             owner.append(batch)
     queued = await enqueue(
@@ -465,6 +502,14 @@ async def acknowledge(ctx: Context) -> Reply:
     return Reply(text=None, button_label=f"已收到（{format_time(ctx.now, now=ctx.now)}）")
 
 
+async def acknowledge_typed(ctx: Context) -> str:
+    """收到 typed (C2): acknowledges every reminder the sender has not acknowledged yet."""
+    fresh = await ack_outstanding(ctx.session, ctx.sender.userid, ctx.now)
+    if not fresh:
+        return "您没有待确认的提醒。"
+    return f"已确认收到 {fresh} 项提醒（{format_time(ctx.now, now=ctx.now)}）。"
+
+
 LOG = CommandGrammar(
     fields=(FieldSpec("单位", required=True, aliases=("部门",), example="市财政局"),)
 )
@@ -478,6 +523,12 @@ RULE_NAMES = {
     "R7": "培训",
     "CONF": "发布会",
 }
+
+
+def log_label(text: str, rule: str) -> str:
+    """E1: what a 提醒记录 line calls a reminder — its own Chinese heading, never a key."""
+    found = _LABEL.match(text or "")
+    return found.group(1) if found else RULE_NAMES.get(rule, "提醒")
 
 
 async def reminder_log(ctx: Context) -> str:
@@ -503,15 +554,23 @@ async def reminder_log(ctx: Context) -> str:
                 else "未确认"
             )
             who.append(f"{names.get(delivery.userid, delivery.userid)}（{sent}，{ack}）")
-        step = instance.key.split("|")[-1]
-        lines.append(
-            f"· {format_time(instance.recorded_at, now=ctx.now)} {instance.rule}"
-            f"{RULE_NAMES.get(instance.rule, '')}·{step}：" + "、".join(who)
-        )
+        at = format_time(instance.recorded_at, now=ctx.now)
+        lines.append(f"· {at} {log_label(instance.text, instance.rule)}：" + "、".join(who))
     return "\n".join(lines)
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        key="ack_typed",
+        name="收到",
+        aliases=("已收到",),
+        summary="确认收到发给您的提醒（与点“收到”按钮相同）",
+        usage="收到",
+        example="收到",
+        handler=acknowledge_typed,
+        roles=ALL_ROLES,
+        rules=("R14",),
+    ),
     CommandSpec(
         key="reminder_log",
         name="提醒记录",

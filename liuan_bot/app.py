@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import resource
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
@@ -262,18 +263,32 @@ class GuardedRunner(web.AppRunner):
 
 
 async def start_guarded(
-    app: web.Application, host: str, port: int, limits: ServerLimits, **kwargs: object
+    app: web.Application,
+    host: str,
+    port: int,
+    limits: ServerLimits,
+    *,
+    sock: socket.socket | None = None,
+    **kwargs: object,
 ) -> GuardedRunner:
-    """Set up and start `app` on host:port behind the limits; the caller cleans up."""
+    """Set up and start `app` on host:port (or on `sock`, already bound) behind the limits;
+    the caller cleans up."""
     install_log_redaction()
     runner = GuardedRunner(app, limits, **kwargs)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
+    await site.start()
     return runner
 
 
 def run_guarded(
-    app: web.Application, host: str, port: int, limits: ServerLimits, **kwargs: object
+    app: web.Application,
+    host: str,
+    port: int,
+    limits: ServerLimits,
+    *,
+    sock: socket.socket | None = None,
+    **kwargs: object,
 ) -> None:
     """Like `web.run_app`, behind `ServerLimits`; returns on SIGINT/SIGTERM after cleanup."""
     loop = asyncio.new_event_loop()
@@ -282,7 +297,9 @@ def run_guarded(
 
     async def main() -> None:
         nonlocal runner
-        runner = await start_guarded(app, host, port, limits, handle_signals=True, **kwargs)
+        runner = await start_guarded(
+            app, host, port, limits, sock=sock, handle_signals=True, **kwargs
+        )
         await asyncio.Event().wait()
 
     task = loop.create_task(main())

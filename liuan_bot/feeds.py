@@ -63,6 +63,8 @@ class ConferenceItem:
     transcript_url: str = ""
     video_url: str = ""
     live: bool = False
+    cancelled: bool = False  # withdrawn after it was public (B1): STATUS:CANCELLED
+    sequence: int = 0  # RFC 5545 SEQUENCE: bumped by every public change
 
     @property
     def held(self) -> bool:
@@ -178,14 +180,20 @@ def _ics_time(moment: datetime) -> str:
     return _utc(moment).strftime("%Y%m%dT%H%M%SZ")
 
 
+def _summary(item: ConferenceItem) -> str:
+    mark = "【已取消】" if item.cancelled else ""
+    return f"{mark}《{item.topic}》（{item.unit}）"
+
+
 def _vevent(item: ConferenceItem, start: datetime) -> list[str]:
     lines = [
         "BEGIN:VEVENT",
         f"UID:{ics_escape(item.record_id)}@{UID_DOMAIN}",
+        f"SEQUENCE:{item.sequence}",
         f"DTSTAMP:{_ics_time(item.updated_at)}",
         f"DTSTART:{_ics_time(start)}",
         f"DTEND:{_ics_time(start + EVENT_LENGTH)}",
-        f"SUMMARY:{ics_escape(f'《{item.topic}》（{item.unit}）')}",
+        f"SUMMARY:{ics_escape(_summary(item))}",
     ]
     if item.venue.strip():
         lines.append(f"LOCATION:{ics_escape(item.venue.strip())}")
@@ -193,7 +201,8 @@ def _vevent(item: ConferenceItem, start: datetime) -> list[str]:
     link = _public_url(item.transcript_url) or _public_url(item.video_url)
     if item.held and link:
         lines.append(f"URL:{link}")
-    lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE", "END:VEVENT"]
+    status = "CANCELLED" if item.cancelled else "CONFIRMED"
+    lines += [f"STATUS:{status}", "TRANSP:OPAQUE", "END:VEVENT"]
     return lines
 
 
@@ -318,10 +327,10 @@ def unit_type_rank(unit_type: str) -> int:
 
 def directory_order(units: Iterable[DirectoryUnit]) -> list[DirectoryUnit]:
     """Units with at least one public spokesperson: 市直部门, 县区, 开发区, then the rest;
-    by name within each group."""
+    within each group in the order given, which is the roster's official order (E7)."""
     return sorted(
         (unit for unit in units if unit.spokespersons),
-        key=lambda unit: (unit_type_rank(unit.unit_type), unit.unit_type, unit.unit),
+        key=lambda unit: (unit_type_rank(unit.unit_type), unit.unit_type),
     )
 
 

@@ -9,6 +9,7 @@ handler; under `-W error` any of these would break start-up. Importing it inside
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,8 +28,21 @@ def quiet_jieba() -> Iterator[None]:
         yield
 
 
+_TOKENIZERS: dict[Path, Any] = {}
+_LOADING = threading.Lock()
+
+
 def domain_tokenizer(dict_path: Path) -> Any:
-    """A private `jieba.Tokenizer` with the domain dictionary (slow: ~1 s; call once)."""
+    """A private `jieba.Tokenizer` with the domain dictionary (slow: ~1 s), built once per
+    process and dictionary and then shared read-only (suggestions and the relay alike)."""
+    key = dict_path.resolve()
+    with _LOADING:
+        if key not in _TOKENIZERS:
+            _TOKENIZERS[key] = _build(dict_path)
+        return _TOKENIZERS[key]
+
+
+def _build(dict_path: Path) -> Any:
     with quiet_jieba():
         import jieba
 

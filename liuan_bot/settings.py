@@ -92,6 +92,7 @@ class Settings:
     preview_to_spokespersons: bool = False
     # WeCom's daily budget of app-message recipient sends: licensed seats × 200 (§3.4)
     daily_recipient_budget: int = 500 * 200
+    resend_interval_min: float = 60.0  # 补发: minutes before an announcement may be resent again
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -277,6 +278,7 @@ def load_settings(
                 minimum=1,
             )
         ),
+        resend_interval_min=number("RESEND_INTERVAL_MIN", 60.0),
     )
     if problems:
         raise SettingsError(problems)

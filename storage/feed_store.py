@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.workflow import State
-from storage.tables import Conference, Person, Unit
+from storage.tables import AuditEntry, Conference, Person, Unit
 
 # Conferences the public may see on the calendar: settled (scheduled or filed) or held.
 CALENDAR_STATES = (State.SCHEDULED.value, State.FILED.value, State.HELD.value)
+# Changes a calendar client must see (RFC 5545 SEQUENCE): each one bumps the event's sequence.
+REVISIONS = ("schedule", "amend", "withdraw")
 
 
 async def calendar_conferences(
@@ -28,7 +30,19 @@ async def calendar_conferences(
         await session.exec(
             select(Conference, Unit.name)
             .join(Unit, col(Unit.id) == col(Conference.unit_id))
-            .where(col(Conference.state).in_(CALENDAR_STATES))
+            .where(
+                or_(
+                    col(Conference.state).in_(CALENDAR_STATES),
+                    # B1: withdrawn after it was public: shown as cancelled, not dropped
+                    (col(Conference.state) == State.WITHDRAWN.value)
+                    & col(Conference.record_id).in_(
+                        select(AuditEntry.record_id).where(
+                            col(AuditEntry.action) == "withdraw",
+                            col(AuditEntry.old_state).in_(CALENDAR_STATES),
+                        )
+                    ),
+                )
+            )
             .where(
                 or_(
                     col(Conference.starts_at) >= start,
@@ -39,6 +53,18 @@ async def calendar_conferences(
         )
     ).all()
     return [(conf, name) for conf, name in rows]
+
+
+async def revision_counts(session: AsyncSession, record_ids: list[str]) -> dict[str, int]:
+    """How many public changes (排期, 修改, 撤回) each conference had: its ICS SEQUENCE."""
+    if not record_ids:
+        return {}
+    rows = await session.exec(
+        select(AuditEntry.record_id, func.count())
+        .where(col(AuditEntry.record_id).in_(record_ids), col(AuditEntry.action).in_(REVISIONS))
+        .group_by(col(AuditEntry.record_id))
+    )
+    return {str(rid): int(n) for rid, n in rows.all()}
 
 
 async def recent_releases(session: AsyncSession, limit: int) -> list[tuple[Conference, str]]:

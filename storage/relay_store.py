@@ -5,11 +5,13 @@ so a failed delivery can be traced back to its channel."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import OutboxMessage, Release, ReleaseChannel
+from liuan_bot.clock import utc
+from storage.tables import ConferencePreview, OutboxMessage, Release, ReleaseChannel
 
 
 def relay_source(record_id: str, channel: str) -> str:
@@ -77,3 +79,33 @@ async def undelivered_channels(
         for release, channel in rows.all()
         if (release.record_id, channel.channel) in by_key
     ]
+
+
+async def last_preview(session: AsyncSession, record_id: str) -> ConferencePreview | None:
+    """The latest thing the websites were told about a conference (B1), or None."""
+    return (
+        await session.exec(
+            select(ConferencePreview)
+            .where(col(ConferencePreview.record_id) == record_id)
+            .order_by(col(ConferencePreview.id).desc())
+        )
+    ).first()
+
+
+def record_preview(
+    session: AsyncSession,
+    record_id: str,
+    action: str,
+    starts_at: datetime | None,
+    venue: str,
+    now: datetime,
+) -> None:
+    session.add(
+        ConferencePreview(
+            record_id=record_id,
+            action=action,
+            starts_at=utc(starts_at) if starts_at else None,
+            venue=venue,
+            at=utc(now),
+        )
+    )

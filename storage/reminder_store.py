@@ -130,7 +130,7 @@ async def _relays(
             rel.record_id,
             rel.topic,
             ch.channel,
-            channels.get(ch.channel, (ch.channel, ()))[0],
+            channels.get(ch.channel, ("已停用的渠道", ()))[0],  # never the channel id (E1)
             channels.get(ch.channel, ("", ()))[1],
             ch.state,
             ch.sent_at.astimezone(tz) if ch.sent_at else None,
@@ -331,6 +331,21 @@ async def ack_batch(session: AsyncSession, batch: str, userid: str, now: datetim
             session.add(row)
             fresh += 1
     return fresh if rows else -1
+
+
+async def ack_outstanding(session: AsyncSession, userid: str, now: datetime) -> int:
+    """A typed 收到 (issue 9 C2): every reminder this person has not acknowledged yet."""
+    rows = (
+        await session.exec(
+            select(ReminderDelivery)
+            .where(col(ReminderDelivery.userid) == userid)
+            .where(col(ReminderDelivery.acked_at).is_(None))
+        )
+    ).all()
+    for row in rows:
+        row.acked_at = utc(now)
+        session.add(row)
+    return len(rows)
 
 
 async def unit_reminder_log(

@@ -41,6 +41,10 @@ async def import_roster(
     stamp = utc(now)
     units = {u.name: u for u in (await session.exec(select(Unit))).all()}
     units_created = units_updated = people_created = people_updated = 0
+    phones: dict[str, str] = {}
+    for row in rows:
+        if row.office_phone:
+            phones.setdefault(row.unit, row.office_phone)
     for row in rows:
         unit = units.get(row.unit)
         if unit is None:
@@ -54,7 +58,11 @@ async def import_roster(
             session.add(unit)
             units[row.unit] = unit
             units_created += 1
-        elif (unit.unit_type, unit.key_unit) != (row.unit_type.value, row.key_unit):
+        phone = phones.get(row.unit, "")
+        if phone and unit.office_phone != phone:  # B3: the unit's news-release contact (R6)
+            unit.office_phone, unit.updated_at = phone, stamp
+            session.add(unit)
+        if (unit.unit_type, unit.key_unit) != (row.unit_type.value, row.key_unit):
             unit.unit_type, unit.key_unit, unit.updated_at = (
                 row.unit_type.value,
                 row.key_unit,

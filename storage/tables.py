@@ -478,3 +478,17 @@ class RiskLink(SQLModel, table=True):
     target_record_id: str = Field(max_length=16, index=True)
     linked_by: str = Field(max_length=64)
     linked_at: datetime
+
+
+class ConferencePreview(SQLModel, table=True):
+    """What the website channels were told about a conference (R21, issue 9 B1): the 发布预告,
+    a 【改期】 correction or a 【取消】 retraction, with the time and venue as told."""
+
+    __tablename__ = "conference_previews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(max_length=16, index=True)
+    action: str = Field(max_length=16)  # sent | corrected | retracted
+    starts_at: datetime | None = None
+    venue: str = Field(default="", max_length=200)
+    at: datetime

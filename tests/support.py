@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -132,6 +133,13 @@ async def running_bot(
     )
     client = TestClient(TestServer(bot.app()))
     await client.start_server()
+    # jieba once per test process, outside any reply budget: no test depends on how fast
+    # this machine loads it (issue 9 F3)
+    composer, suggester = bot.deps.relay.composer, bot.deps.suggester
+    if composer is not None and not composer.loaded:
+        await asyncio.to_thread(composer.load)
+    if suggester is not None and not suggester.loaded:
+        await asyncio.to_thread(suggester.load)
     try:
         yield Harness(bot, client, fake, clock, CallbackSigner(TOKEN, AES_KEY, CORP_ID))
     finally:

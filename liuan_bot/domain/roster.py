@@ -66,6 +66,9 @@ ROSTER_HEADER: tuple[str, ...] = (
     "手机",
     "公开",
 )
+# B3 (R6): optional last column, the unit's news-release office phone, shown in the directory.
+OFFICE_PHONE_COLUMN = "新闻发布联系电话"
+_OFFICE_PHONE = re.compile(r"[0-9０-９][0-9０-９\-－—（）() 转]{5,24}")
 
 _TRUE_WORDS = frozenset({"是", "y", "1", "true"})
 _FALSE_WORDS = frozenset({"否", "n", "0", "false", ""})
@@ -106,6 +109,7 @@ class RosterRow:
     title: str
     mobile: str
     public: bool
+    office_phone: str = ""  # the unit's news-release contact (R6), optional column
 
 
 @dataclass(frozen=True)
@@ -153,13 +157,18 @@ def parse_roster_csv(data: bytes) -> RosterParseResult:
     errors: list[RosterProblem] = []
     records = _records(text, errors)
     header_line: int | None = None
+    with_phone = False
     for line, cells in records:
         if any(cells):
             header_line = line
-            if _without_trailing_empty(cells) != list(ROSTER_HEADER):
+            header = _without_trailing_empty(cells)
+            with_phone = header == [*ROSTER_HEADER, OFFICE_PHONE_COLUMN]
+            if header != list(ROSTER_HEADER) and not with_phone:
                 errors.append(
                     RosterProblem(
-                        line, f"表头不正确，应为：{','.join(ROSTER_HEADER)}（共 9 列）。"
+                        line,
+                        f"表头不正确，应为：{','.join(ROSTER_HEADER)}（共 9 列；"
+                        f"可在最后加一列“{OFFICE_PHONE_COLUMN}”）。",
                     )
                 )
                 return RosterParseResult(rows=(), errors=tuple(errors), warnings=())
@@ -172,7 +181,7 @@ def parse_roster_csv(data: bytes) -> RosterParseResult:
         )
         return RosterParseResult(rows=(), errors=tuple(errors), warnings=())
 
-    checker = _RowChecker()
+    checker = _RowChecker(with_phone)
     for line, cells in records:
         if any(cells):
             checker.check(line, cells)
@@ -230,7 +239,9 @@ def _r4_unit_warnings(rows: Iterable[RosterRow]) -> list[tuple[str, RosterProble
 class _RowChecker:
     """Checks data rows one by one, remembering what later rows must agree with."""
 
-    def __init__(self) -> None:
+    def __init__(self, with_phone: bool = False) -> None:
+        self.with_phone = with_phone
+        self._phones: dict[str, tuple[int, str]] = {}
         self.rows: list[RosterRow] = []
         self.errors: list[RosterProblem] = []
         self.units_with_errors: set[str] = set()
@@ -248,18 +259,21 @@ class _RowChecker:
         cells = _without_trailing_empty(raw_cells)
         if cells == list(ROSTER_HEADER):
             return ["重复的表头行，请删除。"]
-        columns = len(ROSTER_HEADER)
+        columns = len(ROSTER_HEADER) + (1 if self.with_phone else 0)
         if len(cells) > columns:
             return [
                 f"本行有 {len(cells)} 列，应为 {columns} 列"
                 "（单元格内容含英文逗号时，请改用中文逗号或用英文引号括起来）。"
             ]
+        if self.with_phone and len(raw_cells) == columns - 1:
+            raw_cells = [*raw_cells, ""]  # an empty last cell that a spreadsheet left out
         if len(raw_cells) < columns:
             return [
                 f"本行只有 {len(raw_cells)} 列，应为 {columns} 列"
                 "（请检查是否少了单元格，或有未配对的英文引号）。"
             ]
-        cells = raw_cells[:columns]
+        cells = raw_cells[: len(ROSTER_HEADER)]
+        phone_text = raw_cells[len(ROSTER_HEADER)].strip() if self.with_phone else ""
         (
             unit,
             unit_type_text,
@@ -329,6 +343,19 @@ class _RowChecker:
         if public is None:
             problems.append(f"“公开”填的“{public_text}”无法识别，应填“是”或“否”。")
 
+        if phone_text and not _OFFICE_PHONE.fullmatch(phone_text):
+            problems.append(
+                f"{OFFICE_PHONE_COLUMN}“{phone_text}”不正确，应为电话号码，"
+                "例如 0564-3379001，或留空。"
+            )
+        elif phone_text and unit:
+            first_line, first_phone = self._phones.setdefault(unit, (line, phone_text))
+            if first_phone != phone_text:
+                problems.append(
+                    f"单位“{unit}”的{OFFICE_PHONE_COLUMN}为“{phone_text}”，"
+                    f"与第{first_line}行的“{first_phone}”不一致（每个单位填一个号码即可）。"
+                )
+
         if problems or unit_type is None or key_unit is None or mobile is None or public is None:
             return problems
         self.rows.append(
@@ -343,6 +370,7 @@ class _RowChecker:
                 title=title,
                 mobile=mobile,
                 public=public,
+                office_phone=phone_text,
             )
         )
         return []

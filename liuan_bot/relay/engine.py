@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,8 +168,21 @@ def _read_words(path: Path) -> frozenset[str]:
     )
 
 
+_LOADED: dict[tuple[Path, Path], Engine] = {}
+_LOADING = threading.Lock()
+
+
 def load_engine(dict_path: Path, stopwords_path: Path) -> Engine:
-    """Import jieba and build the relay's tokenizer and extractor (slow: call once)."""
+    """Import jieba and build the relay's tokenizer and extractor (slow: once per process and
+    pair of files; an Engine is immutable and shared)."""
+    key = (dict_path.resolve(), stopwords_path.resolve())
+    with _LOADING:
+        if key not in _LOADED:
+            _LOADED[key] = _build_engine(dict_path, stopwords_path)
+        return _LOADED[key]
+
+
+def _build_engine(dict_path: Path, stopwords_path: Path) -> Engine:
     stopwords = _read_words(stopwords_path) | RELAY_STOPWORDS
     domain_words = frozenset(line.split()[0] for line in _read_words(dict_path))
     tokenizer = domain_tokenizer(dict_path)

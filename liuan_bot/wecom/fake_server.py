@@ -3,7 +3,9 @@
 It speaks the subset of the API the bot uses (gettoken, message/send, update_template_card,
 appchat/send, webhook/send), records every request and every message it "delivered", applies
 WeCom's duplicate check, and can be told to fail: errcodes, HTTP errors, slow answers, expired
-tokens. `sandbox_routes()` shows the delivered messages to a person (沙箱消息).
+tokens. `sandbox_routes()` shows the delivered messages (沙箱消息): cards with their fields
+and buttons that send a real encrypted card-event callback to the bot (`on_click`, wired by
+bot.py), filtered by person, in pages, kept across restarts in a JSONL journal (issue 9 C2).
 
 Routes are relative to the application root, so `app()` can be served alone or mounted as a
 sub-app (e.g. at `/sandbox/api`).
@@ -17,14 +19,19 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from liuan_bot.clock import Clock
 
-DeliveryKind = Literal["app", "appchat", "webhook", "card_update"]
+DeliveryKind = Literal["app", "appchat", "webhook", "card_update", "card_click"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# (user, button key, task id, card type) -> the label the bot's reply puts on the button
+CardClick = Callable[[str, str, str, str], Awaitable[str | None]]
+PAGE_SIZE = 30
 
 GETTOKEN = "/cgi-bin/gettoken"
 MESSAGE_SEND = "/cgi-bin/message/send"
@@ -41,6 +48,7 @@ KIND_LABELS: dict[str, str] = {
     "appchat": "群聊",
     "webhook": "群机器人",
     "card_update": "卡片更新",
+    "card_click": "点击按钮",
 }
 
 
@@ -125,6 +133,7 @@ class FakeWeCom:
         known_users: set[str] | None = None,
         clock: Clock | None = None,
         duplicate_check: bool = True,
+        journal: Path | None = None,
     ) -> None:
         self.corp_id = corp_id
         self.secret = secret
@@ -140,6 +149,11 @@ class FakeWeCom:
         self._response_code_seq = 0
         self.schedules: dict[str, dict[str, Any]] = {}
         self._schedule_seq = 0
+        self.on_click: CardClick | None = None  # the sandbox's buttons (set by bot.py)
+        self._clicked: dict[tuple[str, str], str] = {}  # (user, task id) -> button label
+        self._journal = journal
+        if journal is not None:
+            self._load_journal(journal)
 
     # -- inspection ----------------------------------------------------------------------
 
@@ -419,6 +433,47 @@ class FakeWeCom:
         self._delivery_seq += 1
         message = DeliveredMessage(self._delivery_seq, kind, to, msgtype, content, body, now)
         self._state.delivered.append(message)
+        if self._journal is not None:
+            self._write_journal(message)
+
+    def _load_journal(self, path: Path) -> None:
+        """Messages of earlier runs (sandbox mode), so the viewer survives a restart."""
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                message = DeliveredMessage(
+                    int(row["seq"]),
+                    row["kind"],
+                    str(row["to"]),
+                    str(row["msgtype"]),
+                    dict(row["content"]),
+                    {},
+                    datetime.fromisoformat(row["at"]),
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line after a crash
+            if message.kind == "card_click":
+                self._clicked[(message.to, str(message.content.get("task_id")))] = str(
+                    message.content.get("replace_name", "")
+                )
+            self._state.delivered.append(message)
+            self._delivery_seq = max(self._delivery_seq, message.seq)
+
+    def _write_journal(self, message: DeliveredMessage) -> None:
+        assert self._journal is not None
+        row = {
+            "seq": message.seq,
+            "kind": message.kind,
+            "to": message.to,
+            "msgtype": message.msgtype,
+            "content": message.content,
+            "at": message.at.isoformat(),
+        }
+        self._journal.parent.mkdir(parents=True, exist_ok=True)
+        with self._journal.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def _now(self) -> datetime:
         return self.clock.now() if self.clock is not None else datetime.now(UTC)
@@ -426,16 +481,83 @@ class FakeWeCom:
     # -- sandbox viewer ------------------------------------------------------------------
 
     def sandbox_routes(self) -> web.Application:
-        """Viewer sub-app (mount at `/sandbox`): `GET /` page and `GET /messages.json`."""
+        """Viewer sub-app (mount at `/sandbox`): `GET /` page (`?to=` a person, `?page=`),
+        `GET /messages.json`, and `POST /click` for a card's button."""
         app = web.Application()
         app.router.add_get("/", self._sandbox_page)
         app.router.add_get("/messages.json", self._sandbox_messages)
+        app.router.add_post("/click", self._sandbox_click)
         return app
 
     async def _sandbox_page(self, request: web.Request) -> web.StreamResponse:
-        rows = "\n".join(_html_row(m) for m in reversed(self._state.delivered))
-        page = _PAGE.format(rows=rows or '<tr><td colspan="5">暂无消息</td></tr>')
-        return web.Response(text=page, content_type="text/html", charset="utf-8")
+        to = request.query.get("to") or None
+        try:
+            page = max(1, int(request.query.get("page", "1")))
+        except ValueError:
+            page = 1
+        shown = [
+            m
+            for m in reversed(self._state.delivered)
+            if m.kind != "card_click" and (to is None or m.to == to)
+        ]
+        pages = max(1, -(-len(shown) // PAGE_SIZE))
+        page = min(page, pages)
+        rows = "\n".join(
+            self._html_row(m) for m in shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        )
+        people = sorted({m.to for m in self._state.delivered if m.kind == "app"})
+        links = ['<a href="./">全部</a>'] + [
+            f'<a href="./?{urlencode({"to": p})}">{html.escape(p)}</a>' for p in people
+        ]
+        nav = []
+        for label, number in (("上一页", page - 1), ("下一页", page + 1)):
+            if 1 <= number <= pages:
+                query = urlencode({**({"to": to} if to else {}), "page": number})
+                nav.append(f'<a href="./?{query}">{label}</a>')
+        page_html = _PAGE.format(
+            rows=rows or '<tr><td colspan="5">暂无消息</td></tr>',
+            people=" · ".join(links),
+            who=html.escape(f"发给 {to} 的消息" if to else "全部消息"),
+            nav=" ".join(nav),
+            position=f"第 {page}/{pages} 页，共 {len(shown)} 条",
+            refresh='<meta http-equiv="refresh" content="5">' if page == 1 else "",
+        )
+        return web.Response(text=page_html, content_type="text/html", charset="utf-8")
+
+    async def _sandbox_click(self, request: web.Request) -> web.StreamResponse:
+        """A button pressed in the viewer: a real encrypted card event goes to the bot."""
+        form = await request.post()
+        user, key = str(form.get("user", "")), str(form.get("key", ""))
+        task_id, card_type = str(form.get("task_id", "")), str(form.get("card_type", ""))
+        if not (user and key and task_id):
+            raise web.HTTPBadRequest(text="缺少按钮信息")
+        if self.on_click is None:
+            raise web.HTTPConflict(text="沙箱未接入机器人，按钮无法使用")
+        label = await self.on_click(user, key, task_id, card_type or "button_interaction")
+        if label:
+            self._clicked[(user, task_id)] = label
+            self._deliver(
+                "card_click",
+                user,
+                "button",
+                {"task_id": task_id, "key": key, "replace_name": label},
+                {},
+            )
+        raise web.HTTPSeeOther(f"./?{urlencode({'to': user})}")
+
+    def _html_row(self, message: DeliveredMessage) -> str:
+        cells = [
+            message.at.strftime("%Y-%m-%d %H:%M:%S"),
+            KIND_LABELS.get(message.kind, message.kind),
+            message.to,
+            message.msgtype,
+        ]
+        tds = "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
+        if message.msgtype == "template_card":
+            content = _card_html(message, self._clicked)
+        else:
+            content = html.escape(message.text)
+        return f'<tr>{tds}<td class="content">{content}</td></tr>'
 
     async def _sandbox_messages(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -453,7 +575,7 @@ class FakeWeCom:
                 "at": m.at.isoformat(),
             }
             for m in self._state.delivered
-            if m.seq > since and (to is None or m.to == to)
+            if m.seq > since and (to is None or m.to == to) and m.kind != "card_click"
         ]
         return web.json_response({"messages": messages}, dumps=_dumps)
 
@@ -462,38 +584,79 @@ _PAGE = """<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="refresh" content="3">
+{refresh}
 <title>沙箱消息</title>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border: 1px solid #ccc; padding: 0.4em; text-align: left; vertical-align: top; }}
 td.content {{ white-space: pre-wrap; }}
+.card {{ border: 1px solid #9ab; border-radius: 6px; padding: 0.5em; background: #f7fafc; }}
+.card h3 {{ margin: 0 0 0.3em; font-size: 1.05em; }}
+.card .desc {{ color: #555; }}
+.card form {{ display: inline; }}
+.card button {{ margin: 0.3em 0.3em 0 0; }}
 </style>
 </head>
 <body>
 <h1>沙箱消息</h1>
-<p>最新的消息在最上面，页面每 3 秒自动刷新。</p>
+<p>按人查看：{people}</p>
+<p>{who}（最新的在最上面；第一页每 5 秒自动刷新）。{position} {nav}</p>
 <table>
 <thead><tr><th>时间</th><th>类型</th><th>接收方</th><th>消息类型</th><th>内容</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
 </table>
+<p>{nav}</p>
 </body>
 </html>
 """
 
 
-def _html_row(message: DeliveredMessage) -> str:
-    cells = [
-        message.at.strftime("%Y-%m-%d %H:%M:%S"),
-        KIND_LABELS.get(message.kind, message.kind),
-        message.to,
-        message.msgtype,
-    ]
-    tds = "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
-    return f'<tr>{tds}<td class="content">{html.escape(message.text)}</td></tr>'
+def _card_html(message: DeliveredMessage, clicked: dict[tuple[str, str], str]) -> str:
+    """A template card with its fields, and its buttons as forms that click for real."""
+    card = message.content
+    title = card.get("main_title") or {}
+    parts = ['<div class="card">']
+    source = (card.get("source") or {}).get("desc")
+    if source:
+        parts.append(f'<div class="desc">{html.escape(str(source))}</div>')
+    parts.append(f"<h3>{html.escape(str(title.get('title', '')))}</h3>")
+    if title.get("desc"):
+        parts.append(f'<div class="desc">{html.escape(str(title["desc"]))}</div>')
+    if card.get("sub_title_text"):
+        parts.append(f"<div>{html.escape(str(card['sub_title_text']))}</div>")
+    for item in card.get("horizontal_content_list") or []:
+        key, value = (
+            html.escape(str(item.get("keyname", ""))),
+            html.escape(str(item.get("value", ""))),
+        )
+        parts.append(f"<div>{key}：{value}</div>")
+    task_id = str(card.get("task_id", ""))
+    done = clicked.get((message.to, task_id))
+    buttons = card.get("button_list") or []
+    if done:
+        parts.append(f"<div><strong>{html.escape(done)}</strong></div>")
+    elif message.kind == "app":
+        for button in buttons:
+            fields = {
+                "user": message.to,
+                "key": str(button.get("key", "")),
+                "task_id": task_id,
+                "card_type": str(card.get("card_type", "")),
+            }
+            hidden = "".join(
+                f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+                for name, value in fields.items()
+            )
+            label = html.escape(str(button.get("text", "")))
+            parts.append(
+                f'<form method="post" action="click">{hidden}<button type="submit">{label}'
+                "</button></form>"
+            )
+    parts.append("</div>")
+    return "".join(parts)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any] | None:

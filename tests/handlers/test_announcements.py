@@ -16,7 +16,7 @@ from storage.migrate import upgrade
 from storage.roster_store import import_roster
 from storage.tables import AnnouncementRecipient
 from tests.conftest import load_demo_roster
-from tests.support import Harness, make_settings, running_bot
+from tests.support import ROOT, Harness, make_settings, running_bot
 
 
 async def ok(h: Harness, user: str, text: str) -> str:
@@ -74,11 +74,58 @@ async def test_an_announcement_reaches_everyone_by_user_id_with_read_receipts(
     receipts = await ok(h, "newsoffice", f"回执 {record}")
     assert f"共 {len(liaisons)} 人，已阅 1 人，未阅 {len(liaisons) - 1} 人" in receipts
     before = len(h.fake.delivered)
-    resent = await ok(h, "newsoffice", f"补发 {record}")
+    asked = await ok(h, "newsoffice", f"补发 {record}")
+    assert f"确认请发送：补发 {record} 确认" in asked
+    await h.deliver_outbox()
+    assert h.fake.delivered[before:] == []  # C3: nothing before the confirmation
+    resent = await ok(h, "newsoffice", f"补发 {record} 确认")
     assert f"已向 {len(liaisons) - 1} 位未阅的人补发" in resent
     await h.deliver_outbox()
     again = {d.to for d in h.fake.delivered[before:] if d.msgtype == "text"}
     assert again == liaisons - {"demo"}
+
+
+async def test_c3_resend_cannot_be_repeated_within_the_interval(harness: Harness) -> None:
+    h = harness
+    record = gg(await ok(h, "newsoffice", "公告 对象：联络员 内容：请报送计划。 回执：是"))
+    assert "已向" in await ok(h, "newsoffice", f"补发 {record} 确认")
+    await h.deliver_outbox()
+    sent = len(h.fake.delivered)
+    h.clock.advance(minutes=30)
+    refused = await ok(h, "newsoffice", f"补发 {record} 确认")
+    assert "已于" in refused
+    assert "以后才能再次补发" in refused
+    await h.deliver_outbox()
+    assert len(h.fake.delivered) == sent
+    h.clock.advance(minutes=31)  # past the default 60 minutes
+    assert "第 2 次补发" in await ok(h, "newsoffice", f"补发 {record} 确认")
+
+
+async def test_c2_typed_read_acknowledges_an_announcement(harness: Harness) -> None:
+    h = harness
+    record = gg(await ok(h, "newsoffice", "公告 对象：联络员 内容：请报送计划。 回执：是"))
+    second = gg(await ok(h, "newsoffice", "公告 对象：联络员 内容：周五开会。 回执：是"))
+    assert "请写明编号" in await ok(h, "demo", "已阅")  # two unread: which one?
+    assert f"已确认阅读公告 {record}" in await ok(h, "demo", f"已阅 {record}")
+    assert f"已确认阅读公告 {second}" in await ok(h, "demo", "已阅")  # the only one left
+    assert "没有待确认的公告" in await ok(h, "demo", "已阅")
+    assert "不是发给您的" in await ok(h, "zhengxuejun", f"已阅 {record}")
+    receipts = await ok(h, "newsoffice", f"回执 {record}")
+    assert "已阅 1 人" in receipts
+
+
+async def test_e7_receipts_list_units_in_the_roster_order(harness: Harness) -> None:
+    h = harness
+    record = gg(await ok(h, "newsoffice", "公告 对象：联络员 内容：请报送计划。 回执：是"))
+    receipts = await ok(h, "newsoffice", f"回执 {record}")
+    listed = [line[2:].split("：")[0] for line in receipts.splitlines() if line.startswith("· ")]
+    roster_units: list[str] = []
+    for line in (ROOT / "config" / "demo-roster.csv").read_text(encoding="utf-8").splitlines()[1:]:
+        unit = line.split(",")[0]
+        if unit in listed and unit not in roster_units:
+            roster_units.append(unit)
+    assert len(listed) > 3
+    assert listed == roster_units
 
 
 async def test_unknown_audiences_are_refused_and_nothing_is_sent(harness: Harness) -> None:

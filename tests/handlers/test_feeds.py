@@ -131,7 +131,7 @@ async def test_r21_the_calendar_lists_scheduled_filed_and_held_conferences_in_ut
     await ok(h, "newsoffice", f"审核 {rid} 通过")
     await ok(h, "approver", f"审批 {rid} 同意")
     await ok(h, "newsoffice", f"排期 {rid} 时间：12月3日上午10点 地点：市政府新闻发布厅")
-    # a self-held one filed by text and later withdrawn: not on the calendar
+    # a self-held one filed by text and later withdrawn: on the calendar as cancelled (B1)
     withdrawn = record_id(
         await ok(
             h,
@@ -200,9 +200,17 @@ async def test_r21_the_calendar_lists_scheduled_filed_and_held_conferences_in_ut
     assert "VERSION:2.0" in lines
     assert "X-WR-CALNAME:六安市政府新闻发布会" in lines
     events = events_of(lines)
-    assert set(events) == {f"{rid}@liuan-bot", "BA-2026-0100@liuan-bot", "BA-2026-0101@liuan-bot"}
+    assert set(events) == {
+        f"{rid}@liuan-bot",
+        "BA-2026-0100@liuan-bot",
+        "BA-2026-0101@liuan-bot",
+        f"{withdrawn}@liuan-bot",
+    }
     assert "不应出现" not in raw.decode("utf-8")
-    assert "撤回的发布会" not in raw.decode("utf-8")
+    cancelled = events[f"{withdrawn}@liuan-bot"]
+    assert cancelled["STATUS"] == "CANCELLED"  # issue 9 B1: not dropped
+    assert unescape(cancelled["SUMMARY"]).startswith("【已取消】《撤回的发布会》")
+    assert int(cancelled["SEQUENCE"]) > 0  # a change clients must apply
 
     scheduled = events[f"{rid}@liuan-bot"]
     assert scheduled["DTSTART"] == "20261203T020000Z"
@@ -231,7 +239,12 @@ async def test_r21_the_calendar_lists_scheduled_filed_and_held_conferences_in_ut
     assert "要点" not in unescape(filed["DESCRIPTION"])
     # in start order
     uids = [line.removeprefix("UID:") for line in lines if line.startswith("UID:")]
-    assert uids == ["BA-2026-0100@liuan-bot", f"{rid}@liuan-bot", "BA-2026-0101@liuan-bot"]
+    assert uids == [
+        "BA-2026-0100@liuan-bot",
+        f"{rid}@liuan-bot",
+        f"{withdrawn}@liuan-bot",
+        "BA-2026-0101@liuan-bot",
+    ]
 
 
 async def test_r21_the_calendar_is_cacheable_and_answers_304_when_unchanged(
@@ -427,8 +440,10 @@ async def test_r6_the_directory_lists_only_public_spokespersons_with_office_phon
     assert [p["name"] for p in units["市公安局"]["spokespersons"]] == ["吴寿山"]
 
     rank = {"市直部门": 0, "县区": 1, "开发区": 2}
-    order = [(rank.get(u["unit_type"], 3), u["unit"]) for u in document["units"]]
-    assert order == sorted(order)
+    lines = DEMO_ROSTER.read_text(encoding="utf-8").splitlines()
+    roster = list(dict.fromkeys(line.split(",")[0] for line in lines))
+    order = [(rank.get(u["unit_type"], 3), roster.index(u["unit"])) for u in document["units"]]
+    assert order == sorted(order)  # by kind of unit, then the roster's official order (E7)
     assert [u["unit_type"] for u in document["units"]][-2:] == ["开发区", "开发区"]
 
     status, headers, raw_html = await get(h, "/directory")
@@ -582,8 +597,18 @@ def test_directory_order_puts_departments_then_counties_then_zones_then_others()
         DirectoryUnit("市甲局", "市直部门", None, person),
         DirectoryUnit("无人单位", "市直部门", None, ()),
     ]
-    expected = [*sorted(["市乙局", "市甲局"]), *sorted(["县乙", "县甲"]), "开发区甲", "其他单位"]
+    expected = ["市乙局", "市甲局", "县乙", "县甲", "开发区甲", "其他单位"]
     assert [u.unit for u in directory_order(units)] == expected
+
+
+def test_e7_directory_keeps_the_roster_order_within_a_group() -> None:
+    person = (Spokesperson("甲", "副局长"),)
+    units = [
+        DirectoryUnit("市政府办公室", "市直部门", None, person),
+        DirectoryUnit("市发展改革委", "市直部门", None, person),
+        DirectoryUnit("市教育局", "市直部门", None, person),
+    ]
+    assert [u.unit for u in directory_order(units)] == ["市政府办公室", "市发展改革委", "市教育局"]
 
 
 def test_directory_html_escapes_and_shows_an_empty_state() -> None:
@@ -598,3 +623,53 @@ def test_directory_html_escapes_and_shows_an_empty_state() -> None:
     assert '<a href="tel:05641234">0564-1234</a>' in page
     empty = render_directory_html([], datetime(1970, 1, 1, tzinfo=UTC))
     assert "暂无公开的新闻发言人信息" in empty
+
+
+async def test_b3_the_roster_csv_carries_the_units_news_release_phone_to_the_directory(
+    harness: Harness,
+) -> None:
+    """Issue 9 B3 (R6): an optional last column 新闻发布联系电话, one number per unit."""
+    from liuan_bot.domain.roster import OFFICE_PHONE_COLUMN, parse_roster_csv
+    from storage.roster_store import import_roster
+
+    h = harness
+    lines = DEMO_ROSTER.read_text(encoding="utf-8").splitlines()
+    rows = [f"{lines[0]},{OFFICE_PHONE_COLUMN}"]
+    for line in lines[1:]:
+        unit = line.split(",")[0]
+        rows.append(line + (",0564-3370001" if unit == "市财政局" else ","))
+    parsed = parse_roster_csv("\n".join(rows).encode())
+    assert parsed.errors == ()
+    async with transaction(h.bot.deps.sessions) as session:
+        await import_roster(session, parsed.rows, h.clock.now())
+    _, _, raw = await get(h, "/directory.json")
+    units = {u["unit"]: u for u in json.loads(raw)["units"]}
+    assert units["市财政局"]["office_phone"] == "0564-3370001"
+    _, _, page = await get(h, "/directory")
+    assert '<a href="tel:05643370001">0564-3370001</a>' in page.decode()
+
+
+def test_b3_a_wrong_or_conflicting_office_phone_is_reported_with_its_row() -> None:
+    from liuan_bot.domain.roster import OFFICE_PHONE_COLUMN, ROSTER_HEADER, parse_roster_csv
+
+    header = ",".join((*ROSTER_HEADER, OFFICE_PHONE_COLUMN))
+    data = "\n".join(
+        [
+            header,
+            "市财政局,市直部门,是,张三,zhangsan,新闻发言人,副局长,,是,0564-3370001",
+            "市财政局,市直部门,是,李四,lisi,联络员,科长,,否,0564-3370002",
+            "市教育局,市直部门,是,王五,wangwu,新闻发言人,副局长,,是,办公室",
+        ]
+    ).encode()
+    parsed = parse_roster_csv(data)
+    messages = {p.line: p.message for p in parsed.errors}
+    assert "与第2行的“0564-3370001”不一致" in messages[3]
+    assert "新闻发布联系电话“办公室”不正确" in messages[4]
+    nine = parse_roster_csv(
+        (
+            ",".join(ROSTER_HEADER)
+            + "\n"
+            + "市财政局,市直部门,是,张三,zhangsan,新闻发言人,副局长,,是"
+        ).encode()
+    )
+    assert nine.errors == ()  # the column stays optional

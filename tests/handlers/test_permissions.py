@@ -47,6 +47,8 @@ EXPECTED: dict[str, set[str]] = {
     "announce": {N},
     "receipts": {N},
     "resend": {N},
+    "ack_typed": EVERYONE,
+    "read_typed": EVERYONE,
     "published": {"渠道编辑", N},
     "release_status": {"渠道编辑", N, D, M, S, L},
     "plan": UNIT,

@@ -56,9 +56,16 @@ async def ack_all(h: Harness) -> None:
 ACKED: set[tuple[str, str]] = set()
 
 
+R17_HEADINGS = ("突发事件首发", "24小时时限", "已超时")
+
+
 def r17_texts(h: Harness, user: str) -> list[str]:
-    """Reminder texts (not the 收到 cards that follow them) a user received."""
-    return [d.text for d in h.fake.delivered_to(user) if d.msgtype == "text" and "R17" in d.text]
+    """R17 reminders a user received (each one message: a card with its 收到 button)."""
+    return [
+        d.text
+        for d in h.fake.delivered_to(user)
+        if d.msgtype in ("text", "template_card") and d.text.startswith(R17_HEADINGS)
+    ]
 
 
 async def open_incident(h: Harness) -> str:
@@ -165,7 +172,8 @@ async def test_r14_the_reminder_log_shows_delivery_and_acknowledgement_times(
     assert log[1] is not None
     text = log[1]
     assert "市财政局 · 提醒记录" in text
-    assert "R1724小时时限·first_release" in text
+    assert "突发事件首发：" in text  # E1: the reminder's own heading, no internal key
+    assert "first_release" not in text
     assert "张演示（送达" in text
     assert "确认" in text
     refused = await h.send_text("demo", "提醒记录 单位：市财政局")
