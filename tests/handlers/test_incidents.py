@@ -120,7 +120,7 @@ async def test_r11_an_incident_without_fields_lists_every_missing_one_with_an_ex
     reply = await say(harness, "demo", "突发")
 
     assert "还缺少：事件、级别。" in reply
-    assert "突发\n事件：网传我市惠民补贴停发\n级别：较大\n发生时间：今天早上8点" in reply
+    assert "突发\n事件：（请填写，例如 网传我市惠民补贴停发）\n级别：（请填写" in reply
     assert await rows(harness, Incident) == []
 
 
