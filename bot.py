@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,13 +37,14 @@ from handlers.reminders import ReminderEngine, preview, sweep
 from liuan_bot.app import PathOnlyAccessLogger, Routes, create_app
 from liuan_bot.calendar_loader import load_calendar, warn_if_unknown
 from liuan_bot.clock import Clock, ShiftedClock, SystemClock
+from liuan_bot.commands.fields import lexicon
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
 from liuan_bot.groups import load_groups, webhook_keys
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
-from liuan_bot.relay import Composer, load_channels
+from liuan_bot.relay import ChannelSpec, Composer, load_channels
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
@@ -267,7 +268,7 @@ def build_bot(
     deps = Deps(
         sessions,
         clock,
-        registry or build_registry(),
+        registry or build_registry(configured_lexicons(relay.channels)),
         settings,
         suggester=suggester,
         groups=groups,
@@ -433,6 +434,12 @@ def _serve(
     )
 
 
+def configured_lexicons(channels: Iterable[ChannelSpec]) -> dict[str, dict[str, str]]:
+    """What the grammars resolve from configuration: channel aliases (issue 9 E4)."""
+    named = [(c.name, (c.key, *c.aliases)) for c in channels if not c.county]
+    return {"channel": lexicon(named)}
+
+
 def _parse(text: str, now_text: str | None) -> int:
     import json
     from datetime import datetime
@@ -450,7 +457,9 @@ def _parse(text: str, now_text: str | None) -> int:
             now = now.replace(tzinfo=SHANGHAI)
     else:
         now = SystemClock(SHANGHAI).now()
-    result = understand(build_registry(), text, now.astimezone(SHANGHAI))
+    channels = load_channels(ROOT / "config" / "channels.toml")
+    registry = build_registry(configured_lexicons(channels))
+    result = understand(registry, text, now.astimezone(SHANGHAI))
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -100,7 +100,7 @@ class CommandGrammar:
     one_of: tuple[tuple[str, ...], ...] = ()
     # a decision word must be given (审核 SQ-… without 通过/驳回 is refused by the grammar)
     decision_required: bool = False
-    # text that is not `键：值` goes to this field: 审核 SQ12 因为主题重复，不同意 → 理由
+    # text that is not `键：值` goes to this field: 审核 SQ12 因为材料不全，不同意 → 理由
     free_field: str | None = None
     # how the decision is named in a refusal (审核结论, 审批结论)
     decision_label: str = "结论"
@@ -172,6 +172,16 @@ def match_name(token: str, names: Iterable[str]) -> str | None:
         return token
     near = [name for name in names if token and token in name]
     return near[0] if len(near) == 1 else None
+
+
+def lexicon(entries: Iterable[tuple[str, Iterable[str]]]) -> dict[str, str]:
+    """A vocabulary for `FieldSpec.lexicon`: every alias (and the name itself) → the name.
+    An alias claimed by two names is dropped: it must be written out."""
+    found: dict[str, set[str]] = {}
+    for name, aliases in entries:
+        for alias in (name, *aliases):
+            found.setdefault(normalise(alias), set()).add(name)
+    return {alias: next(iter(names)) for alias, names in found.items() if len(names) == 1}
 
 
 def _spaced(key: str) -> str:
@@ -348,7 +358,7 @@ def _strip_tails(rest: str, grammar: CommandGrammar, out: ParsedFields) -> str:
 
 def _take_decision(rest: str, grammar: CommandGrammar, out: ParsedFields) -> str:
     """The decision word at the start (审核 SQ12 驳回 …) or at the end of a sentence
-    (审核 SQ12 因为主题重复，不同意)."""
+    (审核 SQ12 因为材料不全，不同意)."""
     words = sorted((*grammar.decisions, *grammar.decision_aliases), key=len, reverse=True)
     for word in words:
         if rest.startswith(word):
@@ -369,8 +379,7 @@ _KeyAt = tuple[re.Match[str] | None, FieldSpec]  # None: the free field, from th
 def _key_matches(rest: str, grammar: CommandGrammar) -> list[_KeyAt]:
     """The keys that start fields, in order. A key with a colon always does; a key without
     one (voice input: `主题 冬季供暖 时间 明天上午10点`) only when something follows it, it
-    does not follow another key directly, its field is not given yet, and, inside prose,
-    when its field is required."""
+    does not follow another key directly and its field is not given yet."""
     pattern = _key_pattern(grammar)
     if pattern is None:
         return []
@@ -382,13 +391,7 @@ def _key_matches(rest: str, grammar: CommandGrammar) -> list[_KeyAt]:
         if ":" not in match.group("sep"):
             after = rest[match.end() :].strip(_ENDS)
             before = rest[taken[-1][0].end() : match.start()] if taken else rest[: match.start()]
-            current = taken[-1][1] if taken else None
-            if (
-                not after
-                or (taken and not before.strip(_ENDS))
-                or spec.name in given
-                or (current is not None and current.prose and not spec.required)
-            ):
+            if not after or (taken and not before.strip(_ENDS)) or spec.name in given:
                 continue
         taken.append((match, spec))
         given.add(spec.name)
