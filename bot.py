@@ -256,7 +256,6 @@ def build_bot(
     base = api_base or (
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
-    suggester = Suggester(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt")
     channels_file = ROOT / "config" / "channels.toml"
     groups, robots = load_groups(channels_file)
     relay = RelayConfig(
@@ -265,10 +264,14 @@ def build_bot(
         directory_url=f"{settings.public_url}/directory",
         preview_to_spokespersons=settings.preview_to_spokespersons,
     )
+    registry = registry or build_registry(configured_lexicons(relay.channels))
+    suggester = Suggester(
+        ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt", registry
+    )
     deps = Deps(
         sessions,
         clock,
-        registry or build_registry(configured_lexicons(relay.channels)),
+        registry,
         settings,
         suggester=suggester,
         groups=groups,

@@ -35,6 +35,7 @@ from typing import Protocol
 
 from liuan_bot.commands.fields import RECORD_PREFIXES, parse_record_id
 from liuan_bot.commands.grammar import normalise
+from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.commands.timeparse import ParsedTime, Prefer, TimeParseError, find_time
 from liuan_bot.jieba_loader import domain_tokenizer
 
@@ -68,12 +69,24 @@ class Suggestion:
     message: str  # command word + one "字段：值" per line, placeholders for the rest
     reason: str  # short Chinese explanation
 
+    @property
+    def reply(self) -> str:
+        """The answer to the free text: why, and the command ready to copy."""
+        reason = self.reason.rstrip("。")
+        if "\n" not in self.message:
+            return f"{reason}。可以直接发送：\n\n{self.message}"
+        return f"{reason}。可以复制下面的内容，补全后发送：\n\n{self.message}"
+
 
 @dataclass(frozen=True)
 class _Command:
+    """A command as the suggester writes it: word, fields and hints come from the command's
+    grammar in the registry (issue 11 §5: one source of truth); the rest is how free text
+    maps onto it."""
+
     word: str
     key: str
-    fields: tuple[tuple[str, bool], ...]  # (canonical name, required), in message order
+    fields: tuple[tuple[str, bool], ...]  # (canonical name, required), in grammar order
     reason: str
     time_field: str | None = None
     prefer: Prefer = "future"
@@ -82,93 +95,64 @@ class _Command:
     hints: tuple[tuple[str, str], ...] = ()  # choices shown in a placeholder: 级别 → 重大/较大…
 
 
-_CONFERENCE_FIELDS = (
-    ("主题", True),
-    ("时间", True),
-    ("发布人", True),
-    ("地点", False),
-    ("类型", False),
-    ("直播", False),
-    ("事件", False),
-)
-_COMMANDS: dict[str, _Command] = {
-    "apply": _Command(
-        "申请发布会",
-        "apply",
-        _CONFERENCE_FIELDS,
-        "看起来您想申请召开发布会",
-        "时间",
-        subject="主题",
-    ),
-    "file": _Command(
-        "备案",
-        "file",
-        (
-            ("主题", True),
-            ("时间", True),
-            ("地点", True),
-            ("发布人", True),
-            ("类型", False),
-            ("直播", False),
-            ("事件", False),
-        ),
-        "看起来您要为本单位自办的发布会备案",
-        "时间",
-        subject="主题",
-    ),
-    "incident": _Command(
-        "突发",
-        "incident",
-        (("事件", True), ("级别", True), ("发生时间", False)),
-        "看起来您要报告一起突发事件",
-        "发生时间",
-        "past",
-        subject="事件",
-        by_clause=True,
-        hints=(("级别", "特别重大/重大/较大/一般"),),
-    ),
-    "hot_issue": _Command(
-        "舆情",
-        "hot_issue",
-        (("内容", True), ("来源", False), ("链接", False)),
-        "看起来您要报告一条舆情",
-        subject="内容",
-        by_clause=True,
-    ),
-    "policy": _Command(
-        "政策",
-        "policy",
-        (("标题", True), ("公布时间", True), ("解读", False), ("吹风会", False)),
-        "看起来您要报备即将公布的政策文件",
-        "公布时间",
-        subject="标题",
-    ),
-    "risk": _Command(
-        "风险评估",
-        "risk",
-        (("事项", True), ("类型", True), ("等级", True), ("措施", False)),
-        "看起来您要函告一项风险评估",
-        subject="事项",
-        hints=(("类型", "重大政策/重大举措/重大活动/敏感事项"), ("等级", "高/中/低")),
-    ),
-    "roster": _Command(
-        "报送发言人",
-        "roster",
-        (("姓名", True), ("职务", True), ("手机", True)),
-        "看起来您要报送新闻发言人",
-    ),
-    "training": _Command(
-        "培训",
-        "training",
-        (("姓名", True), ("日期", True), ("课程", False)),  # 姓名 stands for 企业微信账号 too
-        "看起来您要登记新闻发言人培训",
-        "日期",
-        "past",
-        subject="课程",
-    ),
-    "status": _Command("我的", "status", (), "看起来您想查看本单位事项的办理进度"),
-    "detail": _Command("详情", "detail", (), "看起来您想查看这件事项的详情"),
+@dataclass(frozen=True)
+class _Intent:
+    """What only the suggester knows about a command: why it is suggested, and which field
+    takes the topic. Everything else is read from the command's grammar."""
+
+    reason: str
+    subject: str | None = None
+    by_clause: bool = False
+
+
+_INTENTS: dict[str, _Intent] = {
+    "apply": _Intent("看起来您想申请召开发布会", "主题"),
+    "file": _Intent("看起来您要为本单位自办的发布会备案", "主题"),
+    "incident": _Intent("看起来您要报告一起突发事件", "事件", by_clause=True),
+    "hot_issue": _Intent("看起来您要报告一条舆情", "内容", by_clause=True),
+    "policy": _Intent("看起来您要报备即将公布的政策文件", "标题"),
+    "risk": _Intent("看起来您要函告一项风险评估", "事项"),
+    "roster": _Intent("看起来您要报送新闻发言人"),
+    "training": _Intent("看起来您要登记新闻发言人培训", "课程"),
+    "status": _Intent("看起来您想查看本单位事项的办理进度"),
+    "detail": _Intent("看起来您想查看这件事项的详情"),
 }
+
+
+def _command_from_grammar(spec: CommandSpec, intent: _Intent) -> _Command:
+    """The suggester's view of a registered command, derived from its grammar."""
+    grammar = spec.grammar
+    # of fields that stand for one another (姓名 or 企业微信账号) only the first is asked for
+    others = {name for group in grammar.one_of for name in group[1:]}
+    fields = tuple(
+        (field.name, field.required) for field in grammar.fields if field.name not in others
+    )
+    timed = next((field for field in grammar.fields if field.kind == "time"), None)
+    hints = tuple(
+        (field.name, "/".join(field.choices))
+        for field in grammar.fields
+        if field.kind == "choice" and field.required and field.choices
+    )
+    return _Command(
+        spec.name,
+        spec.key,
+        fields,
+        intent.reason,
+        timed.name if timed is not None else None,
+        timed.prefer if timed is not None else "future",
+        intent.subject,
+        intent.by_clause,
+        hints,
+    )
+
+
+def command_table(registry: Registry) -> dict[str, _Command]:
+    """Every command the suggester may suggest, as the registry declares it."""
+    return {
+        key: _command_from_grammar(registry.by_key(key), intent)
+        for key, intent in _INTENTS.items()
+    }
+
 
 # --- intent cues ----------------------------------------------------------------------------
 
@@ -266,8 +250,41 @@ _CONFERENCE_NOUNS = (
 )  # fmt: skip
 _SELF_HELD = re.compile(
     r"自办|自己(?:开|办|搞|组织|召开|举办|举行)|我们自己|自行(?:召开|举办|组织)"
-    r"|本单位(?:召开|举办)|备案|报备"
+    r"|(?:本单位|我单位|单位里|局里|委里|办里|院里|本局|我局|本委|我委|部门里?)\s*(?:自己)?"
+    r"(?:召开|举办|举行|组织|开|办|搞)|备案|报备"
 )
+# A question about counts (我们单位这季度开了几场？): `我的` shows the 4·2·1 progress.
+_COUNT = re.compile(
+    r"(?:开了|开过|办了|召开了|举办了|举行了|出席了|参加了|完成了|搞了)\s*(?:几|多少)\s*[场次个回]"
+    r"|(?:几|多少)\s*[场次](?:发布会)?\s*(?:了|呢|啊|\?|$)|还差\s*(?:几|多少)"
+    r"|(?:达标|完成任务|完成情况|考核情况)(?:了|没|吗|怎么样|如何|\?)"
+)
+_COUNT_REASON = "看起来您想了解本单位的完成情况，“我的”会列出本季度的发布会场次和4·2·1进度"
+# Greetings and thanks alone: a short polite answer, no command.
+_GREETING = (
+    r"(?:(?:你|您|你们|您们|大家|各位|老师|领导)好|早上好|上午好|下午好|晚上好|早安|早|哈喽|嗨"
+    r"|hi|hello|在吗|在不在|在么)"
+)
+_COURTESY = (
+    r"(?:谢谢|多谢|感谢|辛苦|麻烦|有劳)(?:你们|您们|你|您|大家|各位|啦|了|哈|啊|呀|咯)*"
+    r"|(?:好的|好|嗯|ok)(?=.*(?:谢|辛苦))"
+)
+_SMALL_TALK = re.compile(
+    rf"(?:(?:{_GREETING}|{_COURTESY})(?:呀|啊|哈|吗|呢|啦)*[\s,.。!?~、…]*)+", re.IGNORECASE
+)
+_THANKS = re.compile(r"谢|辛苦|麻烦|有劳")
+THANKS_REPLY = "不客气！有需要随时发消息给我，发送“帮助”可查看可用命令。"
+GREETING_REPLY = "您好！我是六安市政务新闻发布助手，发送“帮助”可查看可用命令和示例。"
+
+
+def small_talk(text: str) -> str | None:
+    """The answer to a greeting or thanks alone (你好, 谢谢, 辛苦了), or None (issue 9 E3)."""
+    norm = normalise(text).strip()
+    if not norm or _SMALL_TALK.fullmatch(norm) is None:
+        return None
+    return THANKS_REPLY if _THANKS.search(norm) else GREETING_REPLY
+
+
 # A question about one's own records (我们的申请批了没): 我的.
 _QUERY = re.compile(
     r"(?:申请|备案|事项|审批|审核|查询|查一下|查看|查)[^，,。]{0,6}(?:进度|怎么样了|状态)"
@@ -448,12 +465,18 @@ class _Run:
 class Suggester:
     """Reads free text and suggests a command; jieba is loaded once, on first use or `load()`."""
 
-    def __init__(self, dict_path: Path, stopwords_path: Path) -> None:
+    def __init__(self, dict_path: Path, stopwords_path: Path, registry: Registry) -> None:
+        self._commands = command_table(registry)
         self._dict_path = dict_path
         self._stopwords_path = stopwords_path
         self._lock = threading.Lock()
         self._tokenizer: _Tokenizer | None = None
         self._stopwords: frozenset[str] = frozenset()
+
+    @staticmethod
+    def small_talk(text: str) -> str | None:
+        """Greetings and thanks, answered without loading jieba."""
+        return small_talk(text)
 
     @property
     def loaded(self) -> bool:
@@ -492,9 +515,11 @@ class Suggester:
         best_score = scores.get(best, 0.0)
 
         if record is not None and (_QUERY.search(norm) or best_score < _STRONG):
-            return _detail(record[0])
+            return _detail(self._commands["detail"], record[0])
+        if _COUNT.search(norm):
+            return _build(self._commands["status"], {}, [], _COUNT_REASON)
         if _QUERY.search(norm):
-            return _build(_COMMANDS["status"], {}, [])
+            return _build(self._commands["status"], {}, [])
         if any(noun in norm for noun in _CONFERENCE_NOUNS):
             best = "conference"
         elif best_score < _MIN_SCORE:
@@ -504,7 +529,7 @@ class Suggester:
             if not _WANT.search(norm) or _DONE.search(norm):
                 return None  # 发布会的稿子写好了, 上周的发布会开得很成功: no request
             key = "file" if _SELF_HELD.search(norm) else "apply"
-        return self._fill(_COMMANDS[key], norm, now, record)
+        return self._fill(self._commands[key], norm, now, record)
 
     # --- filling the fields ----------------------------------------------------------------
 
@@ -842,8 +867,7 @@ def _roster_extras(norm: str, values: dict[str, str]) -> None:
         values["手机"] = mobile.group(0)
 
 
-def _detail(record: str) -> Suggestion:
-    command = _COMMANDS["detail"]
+def _detail(command: _Command, record: str) -> Suggestion:
     return Suggestion(
         command=command.word,
         key=command.key,
