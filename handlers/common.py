@@ -20,6 +20,7 @@ def require_fields(ctx: Context, grammar: CommandGrammar, *, exact_times: bool =
     own message corrected, ready to copy (issue 9 E2)."""
     fields = ctx.fields
     problems = list(fields.errors)
+    exact_times = exact_times and not grammar.exact_times  # else the grammar said it already
     if exact_times:
         for name in fields.inexact:
             problems.append(f"{name}：请写明几点几分，例如“12月3日上午10点”")

@@ -80,6 +80,7 @@ INCIDENT = FieldSpec("事件", "record", aliases=("关联事件", "突发事件"
 
 APPLY = CommandGrammar(fields=(TOPIC, TIME, SPEAKERS, VENUE, KIND, CONTENT, LIVE, INCIDENT))
 FILE = CommandGrammar(
+    exact_times=True,
     fields=(
         TOPIC,
         TIME,
@@ -89,9 +90,10 @@ FILE = CommandGrammar(
         CONTENT,
         LIVE,
         INCIDENT,
-    )
+    ),
 )
 SCHEDULE = CommandGrammar(
+    exact_times=True,
     record="required",
     record_prefixes=("SQ",),
     fields=(

@@ -104,6 +104,8 @@ class CommandGrammar:
     free_field: str | None = None
     # how the decision is named in a refusal (审核结论, 审批结论)
     decision_label: str = "结论"
+    # times must give the hour (备案, 排期): `明天上午` is refused by the grammar
+    exact_times: bool = False
 
     def spec(self, name: str) -> FieldSpec:
         for item in self.fields:
@@ -445,6 +447,10 @@ def parse_fields(text: str, grammar: CommandGrammar, now: datetime) -> ParsedFie
         out.raw[spec.name] = raw
         if raw:
             _convert(spec, raw, now, out)
+    if grammar.exact_times:
+        for name in out.inexact:
+            out.errors.append(f"{name}：请写明几点几分，例如“12月3日上午10点”")
+            out.invalid.append(name)
     if grammar.decision_required and out.decision is None:
         out.decision_missing = True
         options = "或".join(f"“{word}”" for word in grammar.decisions)
