@@ -75,3 +75,12 @@ async def test_e4_an_editor_confirms_with_the_channel_alias(harness: Harness) ->
     radio = next(row for row in rows if row.channel == "radio_tv")
     assert radio.state == "published"
     assert radio.link == "https://tv.luan.cn/1"
+
+
+async def test_e4_a_unit_short_name_works_for_the_responsible_unit(harness: Harness) -> None:
+    _status, reply = await harness.send_text(
+        "newsoffice", "突发 事件：城区一路段积水 级别：一般 责任单位：应急管理局"
+    )
+    assert reply is not None
+    assert "名册里没有" not in reply
+    assert "市应急管理局" in reply
