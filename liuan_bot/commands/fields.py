@@ -60,7 +60,7 @@ _POLITE_TAIL = re.compile(
     r"[\s,.。!~]*)+$"
 )
 # A trailing 确认 confirms a value the bot asked about (an implausible time).
-_CONFIRM_TAIL = re.compile(r"[\s,.。!;]*(?:确认无误|确认)[\s,.。!]*$")
+_CONFIRM_TAIL = re.compile(r"(?:^|[\s,.。!;]+)(?:确认无误|确认)[\s,.。!]*$")  # not 已确认
 
 
 @dataclass(frozen=True)

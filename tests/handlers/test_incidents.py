@@ -169,7 +169,8 @@ async def test_r3_the_news_office_must_name_the_responsible_unit(harness: Harnes
 
 @pytest.mark.parametrize(
     ("named", "hint"),
-    [("财政局", "市财政局"), ("市教育厅", "市教育局"), ("火星局", "请填写名册中的单位全称")],
+    # 财政局 alone is 市财政局, as in 公告 (issue 9 E4; tests/commands/test_vocabulary.py)
+    [("市教育厅", "市教育局"), ("火星局", "请填写名册中的单位全称")],
 )
 async def test_r3_an_unknown_responsible_unit_is_answered_with_close_names(
     harness: Harness, named: str, hint: str
