@@ -605,3 +605,8 @@ def test_the_suggester_source_holds_no_copy_of_the_field_lists() -> None:
     assert '("主题", True)' not in source
     assert '("事件", True)' not in source
     assert "_CONFERENCE_FIELDS" not in source
+
+
+def test_e4_an_id_with_em_dashes_in_free_text_is_found(suggester: Suggester) -> None:
+    got = _suggest(suggester, "SQ—2026—0012 现在到哪一步了？")
+    assert (got.key, got.message) == ("detail", "详情 SQ-2026-0012")
