@@ -22,7 +22,7 @@ import secrets
 import shlex
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ from handlers.reminders import ReminderEngine, preview, sweep
 from liuan_bot.app import PathOnlyAccessLogger, Routes, ServerLimits, create_app, run_guarded
 from liuan_bot.calendar_loader import CalendarFile, warn_if_unknown
 from liuan_bot.clock import Clock, ShiftedClock, SystemClock
+from liuan_bot.commands.fields import lexicon
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
 from liuan_bot.domain.reminders import ReminderConfig
@@ -50,7 +51,7 @@ from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
 from liuan_bot.pacing import InProcessPacer, Pacer
 from liuan_bot.records_config import load_records_config
-from liuan_bot.relay import Composer, load_channels
+from liuan_bot.relay import ChannelSpec, Composer, load_channels
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
@@ -312,7 +313,6 @@ def build_bot(
     base = api_base or (
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
-    suggester = Suggester(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt")
     channels_file = ROOT / "config" / "channels.toml"
     groups, robots = load_groups(channels_file)
     relay = RelayConfig(
@@ -322,10 +322,14 @@ def build_bot(
         preview_to_spokespersons=settings.preview_to_spokespersons,
         robots_ready=frozenset(webhook_keys(robots, environ or {})),
     )
+    registry = registry or build_registry(configured_lexicons(relay.channels))
+    suggester = Suggester(
+        ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt", registry
+    )
     deps = Deps(
         sessions,
         clock,
-        registry or build_registry(),
+        registry,
         settings,
         suggester=suggester,
         groups=groups,
@@ -630,6 +634,12 @@ def _serve(
     return 0
 
 
+def configured_lexicons(channels: Iterable[ChannelSpec]) -> dict[str, dict[str, str]]:
+    """What the grammars resolve from configuration: channel aliases (issue 9 E4)."""
+    named = [(c.name, (c.key, *c.aliases)) for c in channels if not c.county]
+    return {"channel": lexicon(named)}
+
+
 def _parse(text: str, now_text: str | None) -> int:
     import json
     from datetime import datetime
@@ -647,7 +657,9 @@ def _parse(text: str, now_text: str | None) -> int:
             now = now.replace(tzinfo=SHANGHAI)
     else:
         now = SystemClock(SHANGHAI).now()
-    result = understand(build_registry(), text, now.astimezone(SHANGHAI))
+    channels = load_channels(ROOT / "config" / "channels.toml")
+    registry = build_registry(configured_lexicons(channels))
+    result = understand(registry, text, now.astimezone(SHANGHAI))
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.context import Context
-from liuan_bot.commands.fields import CommandGrammar, FieldValue, example_message
+from liuan_bot.commands.fields import CommandGrammar, FieldValue, retry_message
 from liuan_bot.commands.timeparse import TimeParseError, format_time, parse_time
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.workflow import NotAllowed, Refusal
@@ -19,9 +19,11 @@ from storage.roster_store import unit_id, userids_with_role
 
 
 def require_fields(ctx: Context, grammar: CommandGrammar, *, exact_times: bool = False) -> None:
-    """Raise one `UsageError` listing every problem and every missing field, with an example."""
+    """Raise one `UsageError` listing every problem and every missing field, with the sender's
+    own message corrected, ready to copy (issue 9 E2)."""
     fields = ctx.fields
     problems = list(fields.errors)
+    exact_times = exact_times and not grammar.exact_times  # else the grammar said it already
     if exact_times:
         for name in fields.inexact:
             problems.append(f"{name}：请写明几点几分，例如“12月3日上午10点”")
@@ -31,8 +33,10 @@ def require_fields(ctx: Context, grammar: CommandGrammar, *, exact_times: bool =
     if fields.missing:
         lines.append(f"还缺少：{'、'.join(fields.missing)}。")
     lines += problems
-    example = example_message(ctx.word, grammar, fields.record_id)
-    lines.append(f"请按这个格式补全后重新发送：\n{example}")
+    if exact_times:
+        fields.invalid += [name for name in fields.inexact if name not in fields.invalid]
+    retry = retry_message(ctx.word, grammar, fields, ctx.now)
+    lines.append(f"请改正后重新发送：\n{retry}")
     raise UsageError("\n".join(lines))
 
 

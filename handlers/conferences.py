@@ -98,6 +98,7 @@ APPLY = CommandGrammar(
     fields=(TOPIC, TIME, SPEAKERS, VENUE, KIND, CONTENT, LIVE, INCIDENT, RISK_FIELD)
 )
 FILE = CommandGrammar(
+    exact_times=True,
     fields=(
         TOPIC,
         TIME,
@@ -108,9 +109,10 @@ FILE = CommandGrammar(
         LIVE,
         INCIDENT,
         RISK_FIELD,
-    )
+    ),
 )
 SCHEDULE = CommandGrammar(
+    exact_times=True,
     record="required",
     record_prefixes=("SQ",),
     fields=(

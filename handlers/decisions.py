@@ -48,12 +48,16 @@ REVIEW = CommandGrammar(
         "拒绝": "驳回",
         "同意": "通过",
     },
+    decision_required=True,
+    decision_label="审核结论",
+    free_field="理由",
     fields=(
         FieldSpec(
             "理由",
             aliases=("原因", "意见", "审核意见", "说明"),
             example="主题与上月发布会重复，建议合并",
             prose=True,
+            required_if=("驳回",),
         ),
     ),
 )
@@ -62,6 +66,9 @@ APPROVE = CommandGrammar(
     record_prefixes=("SQ",),
     decisions=("同意", "不同意"),
     decision_aliases={"批准": "同意", "通过": "同意", "不批准": "不同意", "驳回": "不同意"},
+    decision_required=True,
+    decision_label="审批结论",
+    free_field="意见",
     fields=(
         FieldSpec("意见", aliases=("审批意见", "批示", "理由"), example="同意召开", prose=True),
     ),

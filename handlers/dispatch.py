@@ -55,12 +55,15 @@ class Outcome:
 
 
 async def _unknown_command(deps: Deps, text: str, ctx: Context) -> str:
-    """Free text: the likely command, pre-filled and ready to copy; else the closest words."""
+    """Free text: a polite answer to greetings and thanks; the likely command, pre-filled and
+    ready to copy; else the closest words. (jieba was loaded before the transaction.)"""
+    polite = deps.suggester.small_talk(text) if deps.suggester is not None else None
+    if polite is not None:
+        return polite
     if deps.suggester is not None and deps.suggester.loaded and len(text) >= 4:
         found = deps.suggester.suggest(text, ctx.now)
         if found is not None and deps.registry.by_key(found.key).allowed(ctx.sender.roles):
-            reason = found.reason.rstrip("。")
-            return f"{reason}。可以复制下面的内容，补全后发送：\n\n{found.message}"
+            return found.reply
     suggestions = [s for s in deps.registry.closest(text) if s.allowed(ctx.sender.roles)]
     if suggestions:
         names = "”“".join(s.name for s in suggestions)

@@ -35,8 +35,8 @@ from liuan_bot.commands.fields import (
     CommandGrammar,
     FieldSpec,
     ParsedFields,
-    example_message,
     parse_fields,
+    retry_message,
 )
 from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.roles import UNIT_ROLES, Role
@@ -433,8 +433,9 @@ def _read_filing(ctx: Context) -> list[Spokesperson]:
     if len({p.name for p in people}) < len(people):
         problems.append("同一位发言人写了两次，请每人只写一组。")
     if problems:
-        example = example_message(ctx.word, ROSTER)
-        raise UsageError("\n".join([*problems, f"请按这个格式补全后重新发送：\n{example}"]))
+        lines = [retry_message(ctx.word, ROSTER, groups[0], ctx.now)]  # their own text (E2)
+        lines += [retry_message("", ROSTER, fields, ctx.now).lstrip("\n") for fields in groups[1:]]
+        raise UsageError("\n".join([*problems, "请改正后重新发送：\n" + "\n\n".join(lines)]))
     return people
 
 

@@ -31,7 +31,7 @@ from handlers.common import (
     when,
 )
 from handlers.context import Context
-from liuan_bot.commands.fields import CommandGrammar, FieldSpec
+from liuan_bot.commands.fields import CommandGrammar, FieldSpec, match_name
 from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.incidents import (
     STATE_LABELS,
@@ -174,8 +174,9 @@ def _link(ctx: Context) -> str:
 
 async def _unit_by_name(ctx: Context, name: str) -> tuple[str, int]:
     units = {u.name: u.id for u in await all_units(ctx.session) if u.id is not None}
-    if name in units:
-        return name, units[name]
+    short = match_name(name, units)  # 应急管理局 → 市应急管理局, as in 公告 (issue 9 E4)
+    if short is not None:
+        return short, units[short]
     near = [n for n in units if name in n or n in name]
     hint = "、".join(near[:3] or get_close_matches(name, list(units), n=3, cutoff=0.5))
     guess = f"您是不是想写：{hint}？" if hint else "请填写名册中的单位全称，例如“市财政局”。"

@@ -7,6 +7,8 @@ and dispatch all read the result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from handlers import announcements, conferences, filings, incidents, relay, reminders, status
 from handlers.evaluation import COMMANDS as EVALUATION_COMMANDS
 from handlers.help import help_command, whoami_command
@@ -55,5 +57,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 
-def build_registry() -> Registry:
-    return Registry(COMMANDS)
+def build_registry(lexicons: Mapping[str, Mapping[str, str]] | None = None) -> Registry:
+    """The registry; `lexicons` are the configured vocabularies the grammars resolve (the
+    channels' aliases: 广电 → 六安市广播电视台), from `channel_lexicon`."""
+    return Registry(COMMANDS, lexicons)

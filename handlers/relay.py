@@ -231,7 +231,9 @@ PUBLISHED = CommandGrammar(
     record="required",
     record_prefixes=("SQ", "BA"),
     fields=(
-        FieldSpec("渠道", required=True, aliases=("平台", "栏目"), example="微博"),
+        FieldSpec(
+            "渠道", required=True, aliases=("平台", "栏目"), example="微博", lexicon="channel"
+        ),
         FieldSpec(
             "链接", "link", aliases=("网址", "地址"), example="https://weibo.com/luanfabu/123"
         ),

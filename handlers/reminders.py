@@ -43,7 +43,7 @@ from storage.reminder_store import (
     record_accountability,
     unit_reminder_log,
 )
-from storage.roster_store import names_of, unit_id, userids_with_role
+from storage.roster_store import names_of, unit_id, unit_name, userids_with_role
 
 log = logging.getLogger("handlers.reminders")
 
@@ -538,6 +538,7 @@ async def reminder_log(ctx: Context) -> str:
     found = await unit_id(ctx.session, name)
     if found is None:
         raise NotFound(f"名册里没有“{name}”，请核对单位全称。")
+    name = await unit_name(ctx.session, found)  # 财政局 → 市财政局
     entries = await unit_reminder_log(ctx.session, found, limit=50)
     if not entries:
         return f"{name} 还没有收到过提醒。"

@@ -64,7 +64,7 @@ async def _unit_for_status(ctx: Context) -> tuple[int, str]:
         found = await unit_id(ctx.session, asked)
         if found is None:
             raise NotFound(f"名册里没有“{asked}”，请核对单位全称。")
-        return found, asked
+        return found, await unit_name(ctx.session, found)  # 财政局 → 市财政局
     found = await unit_id(ctx.session, ctx.sender.unit)
     if found is None:
         raise NotFound("名册里找不到您的单位，请联系市政府新闻办。")

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
+from liuan_bot.commands.fields import match_name
 from liuan_bot.domain.members import Member
 from liuan_bot.domain.roles import Role, parse_role
 from liuan_bot.domain.roster import RosterRow
@@ -144,7 +145,14 @@ async def userids_with_role(
 
 
 async def unit_id(session: AsyncSession, name: str) -> int | None:
-    return (await session.exec(select(Unit.id).where(col(Unit.name) == name))).first()
+    """The unit named `name`, or the only unit whose name contains it (财政局 → 市财政局), as
+    公告 resolves units (issue 9 E4)."""
+    found = (await session.exec(select(Unit.id).where(col(Unit.name) == name))).first()
+    if found is not None or not name:
+        return found
+    units = {unit.name: unit.id for unit in await all_units(session)}
+    short = match_name(name, units)
+    return units[short] if short is not None else None
 
 
 async def unit_name(session: AsyncSession, unit_pk: int) -> str:

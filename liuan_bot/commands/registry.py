@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -50,8 +50,17 @@ class Match:
 class Registry:
     """All command specs; finds the one a message starts with."""
 
-    def __init__(self, specs: Iterable[CommandSpec]) -> None:
-        self.specs: tuple[CommandSpec, ...] = tuple(specs)
+    def __init__(
+        self,
+        specs: Iterable[CommandSpec],
+        lexicons: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        # configured vocabularies (channel aliases…) bound into the grammars: parse and the
+        # handlers see the same fields
+        self.specs: tuple[CommandSpec, ...] = tuple(
+            replace(spec, grammar=spec.grammar.bind(lexicons)) if lexicons else spec
+            for spec in specs
+        )
         self._by_word: dict[str, CommandSpec] = {}
         keys: set[str] = set()
         for spec in self.specs:
@@ -96,10 +105,11 @@ class Registry:
         return [spec for spec in self.specs if spec.allowed(role_set)]
 
 
-def as_json_value(value: FieldValue) -> str | list[str]:
-    """How `parse` prints a field: ISO 8601 times, lists of names, strings otherwise."""
+def as_json_value(value: FieldValue, end: datetime | None = None) -> str | list[str]:
+    """How `parse` prints a field: ISO 8601 times (a range as start/end), lists of names,
+    strings otherwise."""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat() + (f"/{end.isoformat()}" if end is not None else "")
     if isinstance(value, list):
         return list(value)
     return str(value)
@@ -121,7 +131,9 @@ def understand(registry: Registry, text: str, now: datetime) -> dict[str, Any]:
         if spec.name in parsed.values:
             value = parsed.values[spec.name]
             fields[spec.name] = (
-                parsed.raw[spec.name] if spec.kind in ("bool", "link") else as_json_value(value)
+                parsed.raw[spec.name]
+                if spec.kind == "bool"
+                else as_json_value(value, parsed.ends.get(spec.name))
             )
     if parsed.decision is not None:
         fields["结论"] = parsed.decision

@@ -8,6 +8,7 @@ API
     parse_time(text, now, prefer=)  the whole text is one time expression → ParsedTime
     find_time(text, now, prefer=)   the first time expression inside free text → (ParsedTime,
                                     start, end) with the span in the ORIGINAL text, or None
+    implausible(parsed, now, prefer=) why a time looks mistyped (year 2099, 03:00), or None
     format_time(at, now=None)       "12月3日（周四）10:00" ("2027年1月5日（周二）09:00" when the
                                     year is not now's year, or when no `now` is given)
     TimeParseError                  a UsageError (and ValueError) whose `.message` is the Chinese
@@ -54,7 +55,11 @@ Rules
   ("这个时间已经过去了：…，请确认日期"). prefer="past" (incidents): an exact time more than
   5 minutes ahead, or a part of day / day that starts more than 5 minutes ahead, is refused
   ("这个时间还没到：…"). 现在/刚才/刚刚 → `now` itself (exact) for both.
-- Ranges `10:00-11:30`, `10点到11点半`, `10:00~11:30`, `上午10点至下午2点`: the start is taken.
+- Ranges `10:00-11:30`, `10点到11点半`, `14:30—16:00`, `上午10点至下午2点`, `下午2点到4点` (the
+  end takes the start's part of day): `at` is the start and `end` the end, on the same day; an
+  end not after the start is refused.
+- Years by name: `明年1月5日`, `今年12月3日`, `去年`, `后年`. Dotted dates `1.15`, `12.3` (before a
+  time, a part of day or at the end) are month.day like `12/3`.
 - Invalid dates and times (`2月30日`, `13月`, `2027年2月29日`, `25点`, `10点60分`) are refused
   naming the problem; anything not understood is refused with two or three accepted forms.
 - find_time: the first expression wins, with two exceptions for free text: a bare hour with no
@@ -80,6 +85,7 @@ __all__ = [
     "TimeParseError",
     "find_time",
     "format_time",
+    "implausible",
     "parse_time",
 ]
 
@@ -93,6 +99,7 @@ class ParsedTime:
     at: datetime
     exact: bool
     text: str
+    end: datetime | None = None  # the end of a range (14:30-16:00), same zone and day
 
 
 class TimeParseError(UsageError, ValueError):
@@ -123,9 +130,10 @@ _YMD = (
 )
 _MREL = rf"(?P<mr>本月|这个?月|下个?月|上个?月)\s*(?P<mrd>{_NUM})\s*[日号]"
 _MD = rf"(?P<mo>{_NUM})\s*月\s*(?P<md>{_NUM})(?:\s*[日号])?"
+_YRMD = rf"(?P<yr>今年|明年|去年|后年|前年)\s*(?P<yrm>{_NUM})\s*月\s*(?P<yrd>{_NUM})(?:\s*[日号])?"
 # 12/3, and 12-3 only where a date is plausible (12-03 10:00, not 2-3个人).
 _MDS = (
-    r"(?<![0-9/.\-])(?P<so>[0-9]{1,2})(?:/|-(?=[0-9]{1,2}(?:\s+[0-9]|\s*$|\s*[日号(]"
+    r"(?<![0-9/.\-])(?P<so>[0-9]{1,2})(?:/|[-.](?=[0-9]{1,2}(?:\s+[0-9]|\s*$|\s*[日号(]"
     r"|\s*(?:凌晨|早|上午|中午|下午|午后|傍晚|晚|夜))))(?P<sd>[0-9]{1,2})(?![0-9/\-])"
 )
 _REL = "(?P<rel>大大后天|大后天|后天|明天|明日|今天|今日|昨天|昨日|大前天|前天)"
@@ -134,7 +142,10 @@ _ANN = rf"(?:\s*\(?\s*{_WEEK_WORD}(?P<ann>{_WD})\s*\)?)?"
 _RELPOD = "(?P<rp>[今明昨])(?P<rpp>晚上?|早上?|夜里?)"
 _WEEK = rf"(?P<week>(?P<wr>下下个?|上上个?|下个?|上个?|本|这个?)?\s*{_WEEK_WORD}(?P<wd>{_WD}))"
 _WPAREN = rf"(?:\s*\(\s*(?P<wpo>{_NUM})\s*月\s*(?P<wpd>{_NUM})\s*[日号]?\s*\))?"
-_DATE = rf"(?:(?:{_YMD}|{_MREL}|{_MD}|{_MDS}|{_REL}|{_DAY}){_ANN}|{_RELPOD}|{_WEEK}{_WPAREN})"
+_DATE = (
+    rf"(?:(?:{_YMD}|{_YRMD}|{_MREL}|{_MD}|{_MDS}|{_REL}|{_DAY}){_ANN}"
+    rf"|{_RELPOD}|{_WEEK}{_WPAREN})"
+)
 
 _POD = (
     "(?P<pod>凌晨|早上|早晨|清晨|早间|上午|中午|下午|午后|傍晚|晚上|晚间|夜里|夜间"
@@ -156,7 +167,16 @@ def _anonymous(pattern: str) -> str:
     return re.sub(r"\(\?P<\w+>", "(?:", pattern)
 
 
-_TAIL = rf"(?P<tail>\s*(?:-+|~|〜|—+|–|至|到)\s*(?:{_anonymous(_POD)}\s*)?{_anonymous(_TIME)})"
+def _renamed(pattern: str, prefix: str) -> str:
+    """The same pattern with every group name prefixed (the range's end: e_h, e_pod…)."""
+    return re.sub(r"\(\?P<(\w+)>", rf"(?P<{prefix}\1>", pattern)
+
+
+_DASHES = "[-\u2010-\u2015\u2212\uff0d]+"
+_TAIL = (
+    rf"(?P<tail>\s*(?:{_DASHES}|~|〜|至|到)\s*(?:{_renamed(_POD, 'e_')}\s*)?"
+    rf"{_renamed(_TIME, 'e_')})"
+)
 _EXPR = rf"(?:{_NOW}|(?:{_DATE})?(?:\s*{_POD})?(?:\s*{_TIME}{_TAIL}?)?)"
 
 _FULL = re.compile(_EXPR)
@@ -199,6 +219,7 @@ _REL_DAYS = {
 }
 _RELPOD_DAYS = {"今": 0, "明": 1, "昨": -1}
 _WEEK_SHIFT = {"": 0, "本": 0, "这": 0, "下": 1, "下下": 2, "上": -1, "上上": -2}
+_YEAR_SHIFT = {"前年": -2, "去年": -1, "今年": 0, "明年": 1, "后年": 2}
 _MONTH_SHIFT = {"本月": 0, "这月": 0, "下月": 1, "上月": -1}
 _POD_CANON = {
     "凌晨": "凌晨",
@@ -319,6 +340,9 @@ def _resolve_day(m: re.Match[str], today: date, prefer: Prefer) -> tuple[date, s
     g = m.group
     if g("y") is not None:
         return _make_date(_year(g("y")), _number(g("ym")), _number(g("yd"))), None
+    if g("yr") is not None:
+        year = today.year + _YEAR_SHIFT[g("yr")]
+        return _make_date(year, _number(g("yrm")), _number(g("yrd"))), None
     if g("mo") is not None or g("so") is not None:
         if g("mo") is not None:
             month, day = _number(g("mo")), _number(g("md"))
@@ -388,21 +412,25 @@ def _check_annotations(m: re.Match[str], day: date, now: datetime) -> None:
             )
 
 
-def _clock(m: re.Match[str]) -> tuple[int, int, bool, int] | None:
-    """(hour, minute, written with a leading zero, hour's offset) or None without a clock."""
-    g = m.group
-    if g("ch") is not None:
-        token = g("ch")
-        return int(token), int(g("cm")), len(token) == 2 and token[0] == "0", m.start("ch")
-    if g("h") is None:
-        return None
+def _clock(m: re.Match[str], p: str = "") -> tuple[int, int, bool, int] | None:
+    """(hour, minute, written with a leading zero, hour's offset) or None without a clock;
+    `p` = "e_" reads the end of a range."""
+
+    def g(name: str) -> str | None:
+        return m.group(p + name)
+
+    token = g("ch")
+    if token is not None:
+        leading = len(token) == 2 and token[0] == "0"
+        return int(token), int(g("cm") or 0), leading, m.start(p + "ch")
     token = g("h")
+    if token is None:
+        return None
     if g("half"):
         minute = 30
-    elif g("quarter"):
-        minute = 15 if g("quarter")[0] == "一" else 45
-    elif g("hm") is not None:
-        minute_token = g("hm")
+    elif (quarter := g("quarter")) is not None:
+        minute = 15 if quarter[0] == "一" else 45
+    elif (minute_token := g("hm")) is not None:
         one_figure = len(minute_token) == 1 and minute_token != "十"
         if one_figure and not g("fen"):
             raise _Garbled(minute_token)  # 10点5: 10:05 or 10:50? ask for the 分.
@@ -410,7 +438,7 @@ def _clock(m: re.Match[str]) -> tuple[int, int, bool, int] | None:
     else:
         minute = 0
     leading_zero = token.isascii() and len(token) == 2 and token[0] == "0"
-    return _number(token), minute, leading_zero, m.start("h")
+    return _number(token), minute, leading_zero, m.start(p + "h")
 
 
 def _apply_part_of_day(pod: str, hour: int, expr: str) -> int:
@@ -478,10 +506,12 @@ def _resolve(m: re.Match[str], now: datetime, prefer: Prefer) -> ParsedTime:
     tz = now.tzinfo
     midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
     clock = _clock(m)
+    end: datetime | None = None
     if clock is None:
-        default, start, end = _POD_SPAN[pod]
+        default, first_hour, last_hour = _POD_SPAN[pod]
         at = midnight + timedelta(hours=default)
-        earliest, latest = midnight + timedelta(hours=start), midnight + timedelta(hours=end)
+        earliest = midnight + timedelta(hours=first_hour)
+        latest = midnight + timedelta(hours=last_hour)
         label = _date_label(day, now) + (pod or "")
         exact = False
     else:
@@ -503,6 +533,7 @@ def _resolve(m: re.Match[str], now: datetime, prefer: Prefer) -> ParsedTime:
         earliest = latest = at
         label = format_time(at, now)
         exact = True
+        end = _range_end(m, at, pod, expr)
 
     if prefer == "future":
         current_minute = now.replace(second=0, microsecond=0)
@@ -510,7 +541,56 @@ def _resolve(m: re.Match[str], now: datetime, prefer: Prefer) -> ParsedTime:
             raise _error(f"这个时间已经过去了：{label}，请确认日期。")
     elif earliest > now + _PAST_TOLERANCE:
         raise _error(f"这个时间还没到：{label}，请确认日期。")
-    return ParsedTime(at, exact, expr)
+    return ParsedTime(at, exact, expr, end)
+
+
+def _range_end(m: re.Match[str], start: datetime, pod: str | None, expr: str) -> datetime | None:
+    """The end of `10:00-11:30`, `下午2点到4点` (the start's part of day), on the start's day."""
+    clock = _clock(m, "e_")
+    if clock is None:
+        return None
+    hour, minute, _leading_zero, _at = clock
+    if hour > 24 or minute > 59 or (hour == 24 and minute):
+        raise _error(f"时间不对：“{expr}”的结束时间写的是{hour}点{minute}分，请确认时间。")
+    end_pod_word = m.group("e_pod")
+    end_pod = _POD_CANON[end_pod_word] if end_pod_word is not None else pod
+    if end_pod is not None and hour < 24:
+        try:
+            hour = _apply_part_of_day(end_pod, hour, expr)
+        except TimeParseError:
+            if end_pod_word is not None:
+                raise
+    midnight = start.replace(hour=0, minute=0)
+    end = midnight + timedelta(hours=hour, minutes=minute)
+    if end <= start and start.hour >= 12 and hour < 12 and end + timedelta(hours=12) > start:
+        end += timedelta(hours=12)  # 14:00-4:30: the afternoon
+    if end <= start:
+        raise _error(f"“{expr}”的结束时间不晚于开始时间，请确认时间，例如“14:30-16:00”。")
+    return end
+
+
+_FAR = timedelta(days=370)
+_FAR_PAST = timedelta(days=5 * 365)  # training is due every 3 years: 2 years back is plausible
+_NIGHT = (0, 6)  # 00:00-05:59: nobody holds or publishes at that hour without meaning it
+
+
+def implausible(parsed: ParsedTime, now: datetime, *, prefer: Prefer = "future") -> str | None:
+    """Why a valid time looks mistyped (E4), as the start of a question, or None.
+
+    Future times more than a year ahead (2099年) or in the small hours (03:00); past times more
+    than five years ago.
+    """
+    at = parsed.at.astimezone(now.tzinfo)
+    label = format_time(at, now) if parsed.exact else _date_label(at.date(), now)
+    if prefer == "future":
+        if at - now > _FAR:
+            return f"{label}离现在一年多，"
+        night = parsed.exact and _NIGHT[0] <= at.hour < _NIGHT[1]
+        if night and not re.search("凌晨|夜|晚", parsed.text):  # 凌晨1点 is meant
+            return f"{label}是凌晨，"
+    elif now - at > _FAR_PAST:
+        return f"{label}已是五年多以前，"
+    return None
 
 
 def _has_parts(m: re.Match[str]) -> bool:
@@ -525,7 +605,8 @@ def _has_clock(m: re.Match[str]) -> bool:
 
 def _has_date(m: re.Match[str]) -> bool:
     g = m.group
-    return any(g(name) is not None for name in ("y", "mo", "so", "mr", "dd", "rel", "rp", "wd"))
+    names = ("y", "yr", "mo", "so", "mr", "dd", "rel", "rp", "wd")
+    return any(g(name) is not None for name in names)
 
 
 def _check_args(now: datetime, prefer: str) -> None:

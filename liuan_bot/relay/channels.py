@@ -58,7 +58,7 @@ LIMITS: Mapping[str, Mapping[str, tuple[int, int]]] = MappingProxyType(
 )
 TEMPLATES: tuple[str, ...] = tuple(LIMITS)
 
-_CHANNEL_KEYS = frozenset({"name", "template", "editors", "robots", "limits", "county"})
+_CHANNEL_KEYS = frozenset({"name", "template", "editors", "robots", "limits", "county", "aliases"})
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -75,6 +75,7 @@ class ChannelSpec:
     robots: tuple[str, ...]
     limits: Mapping[str, int]
     county: bool = False
+    aliases: tuple[str, ...] = ()  # what people call it (广电, 新闻网), resolved by the parser
 
     def limit(self, name: str) -> int:
         """The channel's value of limit `name`, else the template's default."""
@@ -171,6 +172,7 @@ def _channel(key: str, table: Any, robots: Mapping[str, str], where: str) -> Cha
         robots=robot_names,
         limits=MappingProxyType(_limits(template, table.get("limits", {}), f"{where}.limits")),
         county=county,
+        aliases=_strings(table.get("aliases", []), f"{where}.aliases"),
     )
 
 

@@ -288,7 +288,7 @@ FRAGMENTS = sorted(
 @pytest.fixture(scope="module")
 def suggester() -> Suggester:
     """Loaded once for the module: loading jieba costs 0.5–1.5 s."""
-    loaded = Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH)
+    loaded = Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH, REGISTRY)
     loaded.load()
     return loaded
 
@@ -469,7 +469,7 @@ def test_load_builds_the_tokenizer_once_even_when_raced(monkeypatch: pytest.Monk
         return Fake()
 
     monkeypatch.setattr(suggest, "_build_tokenizer", slow_build)
-    fresh = Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH)
+    fresh = Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH, REGISTRY)
     assert not fresh.loaded
     threads = [threading.Thread(target=fresh.load) for _ in range(8)]
     for thread in threads:
@@ -497,8 +497,8 @@ def test_importing_and_constructing_does_not_import_jieba() -> None:
         "import sys\n"
         "from liuan_bot.commands.suggest import DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH, "
         "Suggester\n"
-        "Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH)\n"
-        "import handlers.registry\n"
+        "from handlers.registry import build_registry\n"
+        "Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH, build_registry())\n"
         "print('jieba' in sys.modules)\n"
     )
     assert (result.stdout, result.stderr) == ("False\n", "")
@@ -513,10 +513,100 @@ def test_loading_is_silent_and_warning_free_under_strict_warnings() -> None:
         "from liuan_bot.clock import SHANGHAI\n"
         "from liuan_bot.commands.suggest import DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH, "
         "Suggester\n"
-        "s = Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH)\n"
+        "from handlers.registry import build_registry\n"
+        "s = Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH, build_registry())\n"
         "now = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)\n"
         "print(s.suggest('我们下周三想开个发布会讲讲秋粮收购', now).key, s.loaded)\n"
         "print('jieba' in sys.modules)\n"
         "gc.collect()\n"
     )
     assert (result.stdout, result.stderr) == ("apply True\nTrue\n", "")
+
+
+# --- issue 9 E3: greetings and thanks, count questions, self-held conferences ---------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("你好", suggest.GREETING_REPLY),
+        ("您好！", suggest.GREETING_REPLY),
+        ("老师好", suggest.GREETING_REPLY),
+        ("在吗？", suggest.GREETING_REPLY),
+        ("谢谢", suggest.THANKS_REPLY),
+        ("谢谢你们！", suggest.THANKS_REPLY),
+        ("辛苦了", suggest.THANKS_REPLY),
+        ("好的，谢谢", suggest.THANKS_REPLY),
+        ("你好，辛苦了", suggest.THANKS_REPLY),
+    ],
+)
+def test_e3_greetings_and_thanks_get_a_short_polite_answer(text: str, expected: str) -> None:
+    assert suggest.small_talk(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["你好，我想开个发布会", "谢谢你们帮我们审核SQ12", "好的", "收到", "早点开会"]
+)
+def test_e3_a_message_with_more_than_courtesy_is_no_small_talk(text: str) -> None:
+    assert suggest.small_talk(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我们单位这季度开了几场？", "今年开了多少场发布会了", "我们还差几场发布会", "我们达标了吗"],
+)
+def test_e3_a_question_about_counts_leads_to_status(suggester: Suggester, text: str) -> None:
+    got = _suggest(suggester, text)
+    assert (got.key, got.message) == ("status", "我的")
+    assert got.reply.endswith("可以直接发送：\n\n我的")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我们局里开个发布会讲讲秋粮收购", "下周三局里开发布会", "我们自己开个发布会讲讲冬季供暖"],
+)
+def test_e3_a_conference_the_unit_holds_itself_is_filed(suggester: Suggester, text: str) -> None:
+    assert _suggest(suggester, text).key == "file"
+
+
+# --- issue 11 §5: the suggester's command table is derived from the grammar -------------------
+
+
+def test_the_suggested_fields_follow_the_registered_grammar() -> None:
+    from dataclasses import replace
+
+    from liuan_bot.commands.fields import FieldSpec
+    from liuan_bot.commands.registry import Registry
+
+    specs = []
+    for spec in REGISTRY.specs:
+        if spec.key == "apply":  # a new required field, declared once, in the grammar
+            extra = FieldSpec("联系人", required=True, example="王强")
+            spec = replace(
+                spec, grammar=replace(spec.grammar, fields=(*spec.grammar.fields, extra))
+            )
+        specs.append(spec)
+    changed = Suggester(DEFAULT_DICT_PATH, DEFAULT_STOPWORDS_PATH, Registry(specs))
+    got = changed.suggest("我们下周三想开个发布会讲讲秋粮收购", NOW)
+    assert got is not None
+    assert got.message.endswith("\n发布人：（请填写）\n联系人：（请填写）")
+    table = suggest.command_table(REGISTRY)
+    for key, command in table.items():
+        grammar = REGISTRY.by_key(key).grammar
+        assert command.word == REGISTRY.by_key(key).name
+        names = [name for name, _ in command.fields]
+        assert names == [f.name for f in grammar.fields if f.name in names]
+        for name, required in command.fields:
+            assert required == grammar.spec(name).required, (key, name)
+
+
+def test_the_suggester_source_holds_no_copy_of_the_field_lists() -> None:
+    source = (ROOT / "liuan_bot" / "commands" / "suggest.py").read_text(encoding="utf-8")
+    assert '("主题", True)' not in source
+    assert '("事件", True)' not in source
+    assert "_CONFERENCE_FIELDS" not in source
+
+
+def test_e4_an_id_with_em_dashes_in_free_text_is_found(suggester: Suggester) -> None:
+    got = _suggest(suggester, "SQ—2026—0012 现在到哪一步了？")
+    assert (got.key, got.message) == ("detail", "详情 SQ-2026-0012")

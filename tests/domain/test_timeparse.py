@@ -21,6 +21,7 @@ from liuan_bot.commands.timeparse import (
     TimeParseError,
     find_time,
     format_time,
+    implausible,
     parse_time,
 )
 from liuan_bot.errors import UsageError
@@ -418,3 +419,85 @@ def test_past_times_for_incidents(at: datetime) -> None:
 def test_what_format_time_shows_parses_back(at: datetime) -> None:
     assert parse_time(format_time(at, THU), THU).at == at
     assert parse_time(format_time(at), THU).at == at
+
+
+# --- issue 9 E4: ranges keep their end, years by name, dotted dates, implausible times -----
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("12月3日14:30-16:00", "2026-12-03T14:30", "2026-12-03T16:00"),
+        ("12月3日14:30—16:00", "2026-12-03T14:30", "2026-12-03T16:00"),
+        ("12月3日 14:30 ～ 16:00", "2026-12-03T14:30", "2026-12-03T16:00"),
+        ("12月3日10点到11点半", "2026-12-03T10:00", "2026-12-03T11:30"),
+        ("12月3日下午2点到4点", "2026-12-03T14:00", "2026-12-03T16:00"),
+        ("12月3日上午10点至下午2点", "2026-12-03T10:00", "2026-12-03T14:00"),
+        ("12月3日14:00-4:30", "2026-12-03T14:00", "2026-12-03T16:30"),
+    ],
+)
+def test_e4_a_range_keeps_its_end(text: str, start: str, end: str) -> None:
+    parsed = parse_time(text, THU)
+    assert parsed.at == datetime.fromisoformat(start).replace(tzinfo=SHANGHAI)
+    assert parsed.end == datetime.fromisoformat(end).replace(tzinfo=SHANGHAI)
+
+
+def test_e4_a_single_time_has_no_end() -> None:
+    assert parse_time("12月3日上午10点", THU).end is None
+
+
+@pytest.mark.parametrize("text", ["12月3日10点-9点", "12月3日下午3点到2点"])
+def test_e4_an_end_not_after_the_start_is_refused(text: str) -> None:
+    with pytest.raises(TimeParseError, match="结束时间不晚于开始时间"):
+        parse_time(text, THU)
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "prefer", "expected"),
+    [
+        ("明年1月5日", THU, F, "2027-01-05T09:00"),
+        ("明年1月5日上午10点", THU, F, "2027-01-05T10:00"),
+        ("今年12月3日", THU, F, "2026-12-03T09:00"),
+        ("去年12月3日", THU, P, "2025-12-03T09:00"),
+        ("1.15", THU, F, "2027-01-15T09:00"),
+        ("1.15 上午10点", THU, F, "2027-01-15T10:00"),
+        ("12.3下午3点", THU, F, "2026-12-03T15:00"),
+    ],
+)
+def test_e4_named_years_and_dotted_dates(
+    text: str, now: datetime, prefer: Prefer, expected: str
+) -> None:
+    parsed = parse_time(text, now, prefer=prefer)
+    assert parsed.at == datetime.fromisoformat(expected).replace(tzinfo=SHANGHAI)
+
+
+def test_e4_a_dotted_number_in_free_text_is_no_date() -> None:
+    assert find_time("增长1.15倍", THU) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "prefer", "why"),
+    [
+        ("2099年12月3日上午10点", F, "离现在一年多"),
+        ("11月29日 03:00", F, "是凌晨"),
+        ("2020年3月1日", P, "五年多以前"),
+    ],
+)
+def test_e4_implausible_times_are_asked_about(text: str, prefer: Prefer, why: str) -> None:
+    doubt = implausible(parse_time(text, THU, prefer=prefer), THU, prefer=prefer)
+    assert doubt is not None
+    assert why in doubt
+
+
+@pytest.mark.parametrize(
+    ("text", "prefer"),
+    [
+        ("12月3日上午10点", F),
+        ("明天凌晨1点", F),  # 凌晨 written out: meant
+        ("明年3月1日上午9点", F),
+        ("2025年3月1日", P),  # training two years ago
+        ("今天早上8点", P),
+    ],
+)
+def test_e4_plausible_times_are_not_questioned(text: str, prefer: Prefer) -> None:
+    assert implausible(parse_time(text, THU, prefer=prefer), THU, prefer=prefer) is None

@@ -202,7 +202,9 @@ async def test_r1_people_act_only_for_their_own_unit(harness: Harness) -> None:
 async def test_r15_missing_fields_are_listed_together_with_an_example(harness: Harness) -> None:
     reply = await ok(harness, "demo", "申请发布会 地点：市政府新闻发布厅")
     assert "还缺少：主题、时间、发布人" in reply
-    assert "主题：2026年秋粮收购政策解读" in reply
+    # issue 9 E2: the sender's own text comes back with the missing fields marked
+    assert "主题：（请填写，例如 2026年秋粮收购政策解读）" in reply
+    assert reply.endswith("\n地点：市政府新闻发布厅")
     async with harness.bot.deps.sessions() as session:
         assert (await session.exec(select(Conference))).all() == []
 

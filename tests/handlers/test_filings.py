@@ -96,8 +96,9 @@ async def test_r18_policy_with_an_interpretation_link_is_to_be_published_alongsi
 async def test_r18_policy_missing_fields_are_all_listed_with_an_example(harness: Harness) -> None:
     text = await reply(harness, "demo", "政策 解读：待定")
     assert "还缺少：标题、公布时间。" in text
-    assert "请按这个格式补全后重新发送" in text
-    assert "标题：六安市促进民营经济高质量发展若干政策" in text
+    # issue 9 E2: the sender's own message comes back, the missing fields marked
+    assert "请改正后重新发送：\n政策\n标题：（请填写，例如 六安市促进民营经济" in text
+    assert "解读：待定" in text
     assert await rows(harness, Policy) == []
 
 
@@ -120,7 +121,8 @@ async def test_r18_a_past_or_unreadable_publication_time_is_refused(
 
 async def test_r18_an_interpretation_that_is_not_a_link_is_refused(harness: Harness) -> None:
     text = await reply(harness, "demo", POLICY + "解读：见附件")
-    assert "解读：请填写以 http:// 或 https:// 开头的链接（或“待定”）" in text
+    assert "解读：请填写网页链接" in text
+    assert "解读：（请改正：" in text  # issue 9 E2: the field to fix, in their message
     assert await rows(harness, Policy) == []
 
 
@@ -180,7 +182,8 @@ async def test_r13_high_risk_without_measures_gets_a_nudge(harness: Harness) -> 
 async def test_r13_missing_fields_are_all_listed_with_an_example(harness: Harness) -> None:
     text = await reply(harness, "demo", "风险评估 措施：加强舆情监测")
     assert "还缺少：事项、类型、等级。" in text
-    assert "风险评估\n事项：中心城区义务教育学区划分调整\n类型：重大举措" in text
+    assert "风险评估\n事项：（请填写，例如 中心城区义务教育学区划分调整）\n类型：（请填写" in text
+    assert text.endswith("\n措施：加强舆情监测")  # issue 9 E2: their own text kept
     assert await rows(harness, RiskAssessment) == []
 
 
@@ -287,7 +290,7 @@ async def test_r4_two_names_in_one_group_are_refused_with_a_hint(harness: Harnes
 async def test_r5_missing_fields_are_all_listed_with_an_example(harness: Harness) -> None:
     text = await reply(harness, "demo", "报送发言人 姓名：鲍克勤")
     assert "还缺少：职务、手机。" in text
-    assert "报送发言人\n姓名：鲍克勤\n职务：党组成员、副局长\n手机：15580016356" in text
+    assert "报送发言人\n姓名：鲍克勤\n职务：（请填写，例如 党组成员、副局长）" in text
     assert await rows(harness, RosterFiling) == []
 
 
@@ -429,7 +432,7 @@ async def test_r7_a_person_is_found_by_account_whatever_its_case(harness: Harnes
 async def test_r7_missing_person_and_date_are_listed_with_an_example(harness: Harness) -> None:
     text = await reply(harness, "newsoffice", "培训 课程：舆情应对")
     assert "还缺少：姓名或企业微信账号、日期。" in text
-    assert "培训\n姓名：王琳\n企业微信账号：wanglin2\n日期：11月20日" in text
+    assert "培训\n日期：（请填写，例如 11月20日）\n课程：舆情应对" in text  # issue 9 E2
 
 
 @pytest.mark.parametrize(

@@ -38,3 +38,19 @@ async def test_small_talk_gets_the_help_hint(harness: Harness) -> None:
     _status, reply = await harness.send_text("demo", "谢谢你们")
     assert reply is not None
     assert "发送“帮助”" in reply
+
+
+async def test_e3_a_greeting_gets_a_short_polite_answer(harness: Harness) -> None:
+    _status, reply = await harness.send_text("demo", "你好")
+    assert reply is not None
+    assert reply.startswith("您好！")
+    assert "没有看懂" not in reply
+    _status, thanks = await harness.send_text("demo", "辛苦了")
+    assert thanks is not None
+    assert thanks.startswith("不客气")
+
+
+async def test_e3_a_count_question_leads_to_status(harness: Harness) -> None:
+    _status, reply = await harness.send_text("demo", "我们单位这季度开了几场？")
+    assert reply is not None
+    assert reply.endswith("\n\n我的")
