@@ -502,7 +502,10 @@ async def _outbox(
         count = await retry_parked(
             sessions, SystemClock(settings.tz).now(), None if all_ else row_ids
         )
-        if not count and not all_:
+        if not count and all_:
+            print("没有未能送达的消息。")
+            return 0
+        if not count:
             print("没有找到这些编号的未送达消息。", file=sys.stderr)
             return 1
         print(f"已重新排队 {count} 条消息，运行中的机器人会尽快发送。")
@@ -765,6 +768,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reminders":
         return asyncio.run(_reminders_preview(settings, args.at, args.unit))
     if args.command == "outbox":
+        if not asyncio.run(_schema_ready(settings)):
+            print(
+                "数据库尚未初始化或无法连接：请先运行 python bot.py db upgrade，"
+                "并检查 LIUAN_DATABASE_URL。",
+                file=sys.stderr,
+            )
+            return 2
         return asyncio.run(_outbox(settings, args.action, args.failed, args.ids, args.all))
 
     if args.command == "report":
