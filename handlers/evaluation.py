@@ -90,7 +90,13 @@ async def evaluate(
     span = period_of(period)
     # R9/R10 are judged over their half-year and year even when a quarter is asked for.
     year = year_period(span.start.year)
-    facts = await load_facts(session, year.start, year.end, unit_pk=await _unit_pk(session, unit))
+    facts = await load_facts(
+        session,
+        year.start,
+        year.end,
+        unit_pk=await _unit_pk(session, unit),
+        detail=(span.start, span.end),
+    )
     ranker = keywords if keywords is not None else await default_ranker().ready()
     return await asyncio.to_thread(domain.evaluate, facts, span, now, keywords=ranker)
 

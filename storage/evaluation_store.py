@@ -92,6 +92,7 @@ async def load_facts(
     with_evidence: bool = False,
     details: bool = True,
     quota_only: bool = False,
+    detail: tuple[datetime, datetime] | None = None,
     training_years: int = 3,
 ) -> Facts:
     """Everything that happened in [start, end) (conferences held or planned, incidents,
@@ -99,8 +100,11 @@ async def load_facts(
     With `with_evidence`, also the reminders sent about accountable rules and their
     deliveries, and the stored accountability entries. Without `details`, no releases, risk
     letters, roster filings, plans or training (what the accountability list does not need);
-    with `quota_only`, only units, people and conferences (the 4·2·1 board)."""
+    with `quota_only`, only units, people and conferences (the 4·2·1 board). `detail`
+    narrows everything but the conferences to a shorter window (a quarter's evaluation still
+    needs the year's conferences for R9/R10)."""
     s, e = utc(start), utc(end)
+    ds, de = utc(detail[0]) if detail else s, utc(detail[1]) if detail else e
     units = await load_units(session, unit_pk)
     people_rows = (
         await _run(
@@ -119,7 +123,7 @@ async def load_facts(
         )
     ).all()
     trained: dict[int, list[datetime]] = defaultdict(list)
-    since = s.replace(year=s.year - training_years)
+    since = ds.replace(year=ds.year - training_years)
     training_rows = (
         []
         if quota_only or not details
@@ -129,7 +133,7 @@ async def load_facts(
                     select(Training.person_id, Training.trained_on)
                     .join(Person, col(Person.id) == col(Training.person_id))
                     .where(col(Training.trained_on) >= since)
-                    .where(col(Training.trained_on) < e),
+                    .where(col(Training.trained_on) < de),
                     col(Person.unit_id),
                     unit_pk,
                 )
@@ -209,7 +213,7 @@ async def load_facts(
 
     if quota_only:
         return Facts(units=units, conferences=conferences, people=people)
-    releases = await _releases(session, s, e, unit_pk) if details else []
+    releases = await _releases(session, ds, de, unit_pk) if details else []
 
     incidents = [
         IncidentFact(*row)
@@ -226,8 +230,8 @@ async def load_facts(
                         col(Incident.first_release_at),
                         col(Incident.answered_at),
                     )
-                    .where(col(Incident.occurred_at) >= s)
-                    .where(col(Incident.occurred_at) < e),
+                    .where(col(Incident.occurred_at) >= ds)
+                    .where(col(Incident.occurred_at) < de),
                     col(Incident.unit_id),
                     unit_pk,
                 ),
@@ -247,8 +251,8 @@ async def load_facts(
                     col(Policy.interpretation_url),
                     col(Policy.created_at),
                 )
-                .where(col(Policy.publish_at) >= s)
-                .where(col(Policy.publish_at) < e),
+                .where(col(Policy.publish_at) >= ds)
+                .where(col(Policy.publish_at) < de),
                 col(Policy.unit_id),
                 unit_pk,
             ),
@@ -267,12 +271,10 @@ async def load_facts(
         for p in policy_rows
     ]
 
-    risks = await _risks(session, s, e, unit_pk, policy_ids) if details else []
-    filings = await _filings(session, s, e, unit_pk) if details else {}
+    risks = await _risks(session, ds, de, unit_pk, policy_ids) if details else []
+    filings = await _filings(session, ds, de, unit_pk) if details else {}
     plans = (
-        await load_plans(session, _quarters_between(start, end), unit_pk=unit_pk)
-        if details
-        else []
+        await load_plans(session, _quarters_between(ds, de), unit_pk=unit_pk) if details else []
     )
     facts = Facts(
         units=units,

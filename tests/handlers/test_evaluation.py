@@ -345,3 +345,63 @@ async def test_r14_an_entry_belongs_to_the_period_of_its_quota_not_to_when_it_fe
     ]
     assert q4 == [("市卫生健康委", "R18", "ZC-2026-0002")]
     assert len(h1) == 5  # R8 Q1 ×2, R8 Q2, R9 H1 ×2
+
+
+async def test_r14_loading_takes_the_same_number_of_queries_for_4_units_as_for_24(
+    seeded: SessionFactory, engine: object
+) -> None:
+    """No per-unit N+1: 20 more units, each with a held conference, add no statement."""
+    from sqlalchemy import event
+
+    from storage.tables import Conference, Unit
+
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    async def run_all() -> int:
+        statements.clear()
+        async with transaction(seeded) as session:
+            await quota_board(session, NOW_MID)
+            await evaluate(session, "2026Q4", NOW_MID, keywords=no_keywords)
+            await accountability_list(session, 2026, NOW_MID)
+        return len(statements)
+
+    sync_engine = engine.sync_engine  # type: ignore[attr-defined]
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        few = await run_all()
+        async with transaction(seeded) as session:
+            for n in range(20):
+                session.add(
+                    Unit(
+                        id=100 + n,
+                        name=f"测试单位{n:02d}",
+                        unit_type="department",
+                        key_unit=True,
+                        created_at=NOW_MID,
+                        updated_at=NOW_MID,
+                    )
+                )
+            await session.flush()
+            for n in range(20):
+                session.add(
+                    Conference(
+                        record_id=f"BA-2026-{100 + n:04d}",
+                        kind="filing",
+                        unit_id=100 + n,
+                        filer="x",
+                        state="held",
+                        topic="测试",
+                        held_at=NOW_MID,
+                        counts_for=["R8"],
+                        created_at=NOW_MID,
+                        updated_at=NOW_MID,
+                    )
+                )
+        many = await run_all()
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)
+    assert few == many, statements
+    assert 10 <= few <= 40, few

@@ -109,6 +109,18 @@ async def test_r13_a_policy_filed_with_its_risk_letter_is_linked_and_leaves_the_
     assert (unit.risk_letters, unit.risk_linked) == (1, 1)
 
 
+async def test_r13_a_filed_policy_is_linked_later_by_its_update(harness: Harness) -> None:
+    h = harness
+    [risk_id] = ids(await ok(h, "demo", RISK), "FX")
+    [policy_id] = ids(await ok(h, "demo", POLICY), "ZC")
+    updated = await ok(h, "demo", f"政策 {policy_id} 风险评估：{risk_id}")
+    assert "已更新" in updated
+    assert "风险评估" in updated
+    assert [(r.risk_record_id, r.target_record_id) for r in await rows(h, RiskLink)] == [
+        (risk_id, policy_id)
+    ]
+
+
 async def test_r13_an_unknown_risk_letter_refuses_the_whole_filing(harness: Harness) -> None:
     reply = await ok(harness, "demo", POLICY + "风险评估：FX-2026-0099")
     assert "没有找到风险评估函告 FX-2026-0099" in reply
