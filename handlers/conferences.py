@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from handlers import decisions, incidents
+from handlers import decisions
 from handlers.calendar import event_cancelled, event_scheduled
 from handlers.common import (
     bool_value,
@@ -163,7 +163,7 @@ LATE_FILE = replace(
 )
 WITHDRAW = CommandGrammar(
     record="required",
-    record_prefixes=("SQ", "BA", "TF"),
+    record_prefixes=("SQ", "BA"),
     fields=(FieldSpec("理由", aliases=("原因",), prose=True),),
 )
 CORRECT = CommandGrammar(
@@ -377,7 +377,8 @@ async def _file_late(ctx: Context, conf: Conference) -> str:
     head = f"已补报 {conf.record_id}（会后补报）\n{summary(ctx, conf)}" + (
         f"\n{risk}" if risk else ""
     )
-    return f"{head}\n{await _report_held(ctx, conf, ctx.sender.unit, conf.speakers)}"
+    extras = {"key_points": "", "transcript_url": "", "video_url": ""}
+    return f"{head}\n{await _report_held(ctx, conf, ctx.sender.unit, conf.speakers, extras)}"
 
 
 async def schedule(ctx: Context) -> str:
@@ -435,23 +436,30 @@ async def held(ctx: Context) -> str:
     require_fields(ctx, HELD)
     conf, unit = await load(ctx)
     _step(conf, Action.HOLD, ctx, unit)
-    for attr, value in _held_extras(ctx).items():
-        setattr(conf, attr, value)
-    return await _report_held(ctx, conf, unit, names_value(ctx, "发布人"))
+    return await _report_held(ctx, conf, unit, names_value(ctx, "发布人"), _held_extras(ctx))
 
 
-async def _report_held(ctx: Context, conf: Conference, unit: str, speakers: list[str]) -> str:
+async def _report_held(
+    ctx: Context, conf: Conference, unit: str, speakers: list[str], extras: dict[str, str]
+) -> str:
     """Record the conference held with `speakers`, or ask about names near the roster's."""
     found, members = await match_unit_speakers(ctx, conf.unit_id, speakers)
     pending = conf.pending_held or {}
     insisted = pending.get("by") == ctx.sender.userid and pending.get("speakers") == speakers
     if found.needs_question and not insisted:
-        return _ask_about_speakers(ctx, conf, unit, speakers, found)
+        return _ask_about_speakers(ctx, conf, unit, speakers, found, extras)
+    for attr, value in extras.items():
+        setattr(conf, attr, value)
     return await _record_held(ctx, conf, unit, speakers, found, members)
 
 
 def _ask_about_speakers(
-    ctx: Context, conf: Conference, unit: str, speakers: list[str], found: SpeakerMatch
+    ctx: Context,
+    conf: Conference,
+    unit: str,
+    speakers: list[str],
+    found: SpeakerMatch,
+    extras: dict[str, str],
 ) -> str:
     """A1: nothing is counted yet; the question waits for 确认 or a corrected report."""
     replace_with = {
@@ -463,9 +471,7 @@ def _ask_about_speakers(
         "by": ctx.sender.userid,
         "speakers": speakers,
         "replace": replace_with,
-        "key_points": conf.key_points,
-        "transcript_url": conf.transcript_url,
-        "video_url": conf.video_url,
+        **extras,
     }
     conf.updated_at = ctx.now
     ctx.session.add(conf)
@@ -602,10 +608,8 @@ async def confirm(ctx: Context) -> str:
 
 
 async def withdraw(ctx: Context) -> str:
-    """撤回: the filer withdraws an open application or filing; `撤回 TF-…` withdraws an
-    incident filed by mistake (A4)."""
-    if (ctx.fields.record_id or "").startswith("TF-"):
-        return await incidents.withdraw_incident(ctx)
+    """撤回: the filer withdraws an open application or filing (an incident filed by mistake:
+    撤回事件, handlers/incidents.py)."""
     require_fields(ctx, WITHDRAW)
     conf, unit = await load(ctx)
     old = State(conf.state)
@@ -876,11 +880,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         key="withdraw",
         name="撤回",
         aliases=("撤销", "撤回申请", "撤回备案"),
-        summary="撤回自己提交的申请或备案；误报的突发事件也可撤回（需写明理由）",
-        usage="撤回 编号 [理由：…（突发事件必填）]",
-        example="撤回 SQ-2026-0012 理由：会议推迟\n\n撤回 TF-2026-0001 理由：误报，实为演练",
+        summary="撤回自己提交的申请或备案",
+        usage="撤回 编号 [理由：…]",
+        example="撤回 SQ-2026-0012 理由：会议推迟",
         handler=withdraw,
-        roles=UNIT_ROLES | NEWS,
+        roles=UNIT_ROLES,
         rules=("R15", "R16"),
         grammar=WITHDRAW,
     ),

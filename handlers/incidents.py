@@ -7,7 +7,7 @@ for or filed with 事件：TF-… stops the clock when it is reported held (`con
 突发 … 舆情：YQ-….
 
 Issue 9 A4: the 24-hour clock applies to 特别重大 and 重大 incidents only; 较大 and 一般 ones are
-tracked without it. 结案, 撤回 TF-… (filed by mistake) and 调整级别 change an incident's state or
+tracked without it. 结案, 撤回事件 (filed by mistake) and 调整级别 change an incident's state or
 level with a reason (the state machine is `liuan_bot.domain.incidents`); the deadline's hours
 come from config/reminders.toml, the same value the reminder planner uses (issue 11 §3).
 """
@@ -512,7 +512,7 @@ async def close_incident(ctx: Context) -> str:
 
 
 async def withdraw_incident(ctx: Context) -> str:
-    """撤回 TF-… 理由：… (A4): an incident filed by mistake; its clock stops and it never goes
+    """撤回事件 TF-… 理由：… (A4): an incident filed by mistake; its clock stops and it never goes
     on the accountability list."""
     incident, unit, step, reason = await _change(
         ctx, WITHDRAW_INCIDENT, IncidentAction.WITHDRAW, "incident_withdraw"
@@ -608,6 +608,18 @@ COMMANDS: tuple[CommandSpec, ...] = (
         roles=INCIDENT_ROLES,
         rules=("R17", "R11"),
         grammar=CLOSE,
+    ),
+    CommandSpec(
+        key="withdraw_incident",
+        name="撤回事件",
+        aliases=("撤销事件",),
+        summary="撤回误报的突发事件（停止24小时计时，不计入问责），须写明理由",
+        usage="撤回事件 编号 理由：…",
+        example="撤回事件 TF-2026-0001 理由：误报，实为应急演练",
+        handler=withdraw_incident,
+        roles=INCIDENT_ROLES,
+        rules=("R17", "R11"),
+        grammar=WITHDRAW_INCIDENT,
     ),
     CommandSpec(
         key="regrade_incident",

@@ -195,7 +195,7 @@ class Conference(SQLModel, table=True):
     withdraw_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     # A1: a 已召开 report waiting for the filer to confirm speakers not found in the roster
     pending_held: dict[str, Any] | None = Field(
-        default=None, sa_column=Column(JSON, nullable=True)
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
     )
     created_at: datetime
     updated_at: datetime

@@ -24,7 +24,8 @@ EXPECTED: dict[str, set[str]] = {
     "apply": UNIT,
     "file": UNIT,
     "file_late": UNIT,
-    "withdraw": UNIT | {N, D},  # 撤回 TF-…: an incident filed by mistake (issue 9 A4)
+    "withdraw": UNIT,
+    "withdraw_incident": UNIT | {N, D},  # issue 9 A4: an incident filed by mistake
     "amend": UNIT,
     "policy": UNIT,
     "risk": UNIT,

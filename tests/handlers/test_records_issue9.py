@@ -314,7 +314,7 @@ async def test_a4_r17_an_incident_filed_by_mistake_is_withdrawn_by_the_news_offi
 ) -> None:
     h = harness
     rid = await incident(h, "特别重大")
-    reply = await say(h, "newsoffice", f"撤回 {rid} 理由：误报，实为应急演练")
+    reply = await say(h, "newsoffice", f"撤回事件 {rid} 理由：误报，实为应急演练")
     assert "已撤回（误报）" in reply
     await sweep_at(h, 25)
     assert await accountability(h) == []
@@ -502,3 +502,14 @@ async def test_11_3_r17_the_deadline_in_status_and_detail_follows_the_configurat
     assert "11月27日" not in status
     detail = await say(h, "demo", f"详情 {rid}")
     assert "12小时发布会时限：11月26日（周四）22:00" in detail
+
+
+async def test_11_3_r7_the_training_window_follows_the_configuration(harness: Harness) -> None:
+    h = harness
+    config = h.bot.deps.records.reminders
+    h.bot.deps = replace(
+        h.bot.deps,
+        records=replace(h.bot.deps.records, reminders=replace(config, r7_window_years=2)),
+    )
+    reply = await say(h, "newsoffice", "培训 姓名：鲍克勤 日期：11月20日 课程：发言人业务培训")
+    assert "下次培训应在2028年11月20日前完成（R7：每2年至少一次）" in reply
