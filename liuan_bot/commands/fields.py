@@ -14,7 +14,7 @@ As people type on phones and by voice (issue 9 E6), the grammar also takes:
   character off a single field's key);
 - courtesies at the end (`谢谢`, `辛苦了`, `麻烦您了`), never a value; a trailing `确认`
   confirms an implausible time the bot asked about;
-- the decision word at the start or at the end of a sentence (`因为主题重复，不同意`), and
+- the decision word at the start or at the end of a sentence (`因为材料不全，不同意`), and
   the rest of the sentence as the grammar's `free_field` (the reason);
 - ids with dashes of any width (`SQ—2026—0012`), links without a scheme (`www.…`).
 What the handler would refuse is declared here, so `bot.py parse` says it too (E5): a
