@@ -5,6 +5,22 @@ gives: an optional record id (`SQ-2026-0012`, `sq12`), an optional decision word
 (通过/驳回, 同意/不同意), and fields `键：值`, one per line or on one line separated by `;`,
 `,` or spaces. A field ends where the next known key of the command begins. Full-width forms
 are already folded by `grammar.normalise` (NFKC), so only ASCII separators remain here.
+
+As people type on phones and by voice (issue 9 E6), the grammar also takes:
+- keys without a colon (`主题 冬季供暖 时间 明天上午10点`, `主题，冬季供暖`) or with 是/为
+  (`主题是冬季供暖`): such a key starts a field only when text follows it, it does not follow
+  another key directly and its field is not given yet;
+- a space inside a key (`地 点：`) and a near-miss key before a colon (`发布任：` → 发布人: one
+  character off a single field's key);
+- courtesies at the end (`谢谢`, `辛苦了`, `麻烦您了`), never a value; a trailing `确认`
+  confirms an implausible time the bot asked about;
+- the decision word at the start or at the end of a sentence (`因为材料不全，不同意`), and
+  the rest of the sentence as the grammar's `free_field` (the reason);
+- ids with dashes of any width (`SQ—2026—0012`), links without a scheme (`www.…`).
+What the handler would refuse is declared here, so `bot.py parse` says it too (E5): a
+required decision (`decision_required`), fields a decision requires (`required_if`: 驳回 →
+理由), times that must give the hour (`exact_times`). A refusal gives back the sender's own
+message, corrected, with the field to fix marked (`retry_message`, E2).
 """
 
 from __future__ import annotations

@@ -84,3 +84,21 @@ async def test_e4_a_unit_short_name_works_for_the_responsible_unit(harness: Harn
     assert reply is not None
     assert "名册里没有" not in reply
     assert "市应急管理局" in reply
+
+
+def test_e4_bot_parse_resolves_channel_aliases_as_the_bot_does() -> None:
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "bot.py", "parse", "已发布 SQ12 渠道：广电 链接：https://tv.luan.cn/1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["fields"]["渠道"] == "六安市广播电视台"
