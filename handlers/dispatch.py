@@ -33,7 +33,7 @@ from liuan_bot.inbox import ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
 from storage.engine import transaction
-from storage.inbox_store import finish_inbound, store_handled
+from storage.inbox_store import SqliteDirect, WriteGate, finish_inbound, store_handled
 from storage.outbox_store import enqueue, enqueued
 from storage.roster_cache import RosterCache
 
@@ -169,9 +169,17 @@ def _passive_part(reply: Reply | None, passive: bool) -> Reply | None:
 class InboundPipeline:
     """`liuan_bot.inbox.Pipeline` of this bot. `deps` may be replaced (the bot does at start)."""
 
-    def __init__(self, deps: Deps, cache: RosterCache | None = None) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        cache: RosterCache | None = None,
+        gate: WriteGate | None = None,
+        direct: SqliteDirect | None = None,
+    ) -> None:
         self.deps = deps
         self.cache = cache or RosterCache()
+        self.gate = gate or WriteGate(serialize=False)
+        self.direct = direct
 
     def read_only(self, incoming: Incoming) -> bool:
         if incoming.msg_type != "text":
@@ -229,10 +237,14 @@ class InboundPipeline:
         self, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None]:
         await self._preload(incoming)
+        if self.direct is not None:
+            answered = await self._answer_direct(self.direct, incoming, received_at, route)
+            if answered is not None:
+                return answered
         deps = self.deps
         now = deps.clock.now()
         try:
-            async with transaction(deps.sessions) as session:
+            async with self.gate, transaction(deps.sessions) as session:
                 sender = await self._sender(session, incoming)
                 if sender is None:
                     text = NOT_REGISTERED if incoming.msg_type == "text" else None
@@ -270,13 +282,52 @@ class InboundPipeline:
             deps.wake_outbox()
         return True, _passive_part(reply, passive)
 
+    async def _answer_direct(
+        self, direct: SqliteDirect, incoming: Incoming, received_at: datetime, route: ReplyRoute
+    ) -> tuple[bool, Reply | None] | None:
+        """The same steps on SQLite in two statements (roster version; the handled row), for
+        a cached, registered sender whose reply goes back passively; else None (the general
+        steps above, which also write audit entries and outbox rows)."""
+        deps = self.deps
+        cached, sender = self.cache.peek(await direct.roster_version(), incoming.from_user)
+        if not cached or sender is None:
+            return None
+        now = deps.clock.now()
+        async with deps.sessions() as session:  # opened only if a handler reads through it
+            outcome = await _guarded(Context(deps, session, now, sender, incoming, "", "inbound"))
+        reply = outcome.reply
+        if reply is not None and not _fits(reply):
+            return None
+        async with self.gate:
+            passive = _claim_passive(reply, route)
+            if reply is not None and not passive:
+                return None
+            inbound_id = await direct.insert(
+                incoming,
+                received_at,
+                status=outcome.status,
+                handled_at=now,
+                reply_text=reply.text if reply else None,
+                reply_route=_route_name(reply, passive),
+            )
+        if inbound_id is None:
+            log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
+            return False, None
+        log.info(
+            "inbound id=%s key=%s from=%s handled (read-only)",
+            inbound_id,
+            incoming.dedupe_key,
+            incoming.from_user,
+        )
+        return True, _passive_part(reply, passive)
+
     async def handle(self, inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
         await self._preload(incoming)
         deps = self.deps
         now = deps.clock.now()
         source = f"inbound:{inbound_id}"
         try:
-            async with transaction(deps.sessions) as session:
+            async with self.gate, transaction(deps.sessions) as session:
                 sender = await self._sender(session, incoming)
                 if sender is None:
                     outcome = await self._unregistered(session, incoming, source, now)
@@ -298,7 +349,7 @@ class InboundPipeline:
         except _Refused as refused:  # the handler's writes are rolled back; answer why
             outcome = refused.outcome
             try:
-                async with transaction(deps.sessions) as session:
+                async with self.gate, transaction(deps.sessions) as session:
                     passive = await self._finish(
                         session, inbound_id, incoming, outcome, route, now
                     )

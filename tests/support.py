@@ -37,6 +37,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
         "LIUAN_WECOM_AES_KEY": AES_KEY,
         "LIUAN_WECOM_AGENT_ID": str(AGENT_ID),
         "LIUAN_DATABASE_URL": database_url,
+        # Functional tests never defer a reply because the machine is slow (a loaded CI box
+        # must stay green); tests of the budget set their own or move the injected clock.
+        "LIUAN_REPLY_BUDGET_S": "60",
         **overrides,
     }
     return load_settings(env, data_dir=data_dir)
