@@ -22,10 +22,8 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.announcements import mark_read
 from handlers.context import Context, Deps
 from handlers.decisions import card_command
-from handlers.reminders import acknowledge
 from liuan_bot.commands.fields import parse_fields
 from liuan_bot.domain.members import Member
 from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
@@ -83,10 +81,10 @@ async def _run_command(ctx: Context) -> Reply | None:
 
 async def _run_card_click(ctx: Context) -> Reply | None:
     """A button click is the text command it stands for (same checks, same audit)."""
-    if (ctx.incoming.event_key or "").startswith("ack|"):
-        return await acknowledge(ctx)
-    if (ctx.incoming.event_key or "").startswith("read|"):
-        return await mark_read(ctx)
+    action = ctx.deps.registry.card_action(ctx.incoming.event_key or "")
+    if action is not None:
+        result = await action.handler(ctx)
+        return result if isinstance(result, Reply) or result is None else Reply(text=str(result))
     command, stale, label = await card_command(ctx)
     if command is None:
         return Reply(text=stale, button_label=label)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from handlers import announcements, conferences, filings, incidents, relay, reminders, status
 from handlers.help import help_command, whoami_command
-from liuan_bot.commands.registry import CommandSpec, Registry
+from liuan_bot.commands.registry import CardAction, CommandSpec, Registry
 from liuan_bot.domain.roles import ALL_ROLES
 
 CORE: tuple[CommandSpec, ...] = (
@@ -51,5 +51,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 
+# Buttons that are not a text command: 收到 on a reminder (R14), 已阅 on an announcement.
+CARD_ACTIONS: tuple[CardAction, ...] = (
+    CardAction("ack", reminders.acknowledge),
+    CardAction("read", announcements.mark_read),
+)
+
+
 def build_registry() -> Registry:
-    return Registry(COMMANDS)
+    return Registry(COMMANDS, CARD_ACTIONS)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import Bot, build_bot
-from handlers.registry import COMMANDS
+from handlers.registry import CARD_ACTIONS, COMMANDS
 from liuan_bot.clock import FixedClock
 from liuan_bot.commands.registry import CommandSpec, Handler, Registry
 from liuan_bot.settings import Settings, load_settings
@@ -136,7 +136,7 @@ def registry_with(key: str, name: str, handler: Handler) -> Registry:
     extra = CommandSpec(
         key=key, name=name, summary="测试", usage=name, example=name, handler=handler
     )
-    return Registry((*COMMANDS, extra))
+    return Registry((*COMMANDS, extra), CARD_ACTIONS)
 
 
 def shanghai(text: str) -> datetime:

@@ -337,3 +337,19 @@ def test_handlers_and_storage_take_message_types_from_messages_not_the_wire_modu
     assert "aiohttp" not in imports_of(ROOT / "liuan_bot" / "messages.py")
     assert not (ROOT / "handlers" / "fast.py").exists()
     assert not (ROOT / "storage" / "fast_store.py").exists()
+
+
+def test_card_actions_are_registered_like_commands_not_hard_coded_in_dispatch() -> None:
+    from handlers.registry import build_registry
+    from tests.test_architecture import ROOT
+
+    registry = build_registry()
+    ack, read = registry.card_action("ack|b-1"), registry.card_action("read|GG-2026-0001")
+    assert ack is not None
+    assert read is not None
+    assert (ack.prefix, read.prefix) == ("ack", "read")
+    assert registry.card_action("审核|SQ-2026-0001|通过") is None  # a text command's button
+    assert registry.card_action("ack") is None
+    dispatch = (ROOT / "handlers" / "dispatch.py").read_text(encoding="utf-8")
+    assert '"ack|"' not in dispatch
+    assert '"read|"' not in dispatch
