@@ -68,7 +68,7 @@ from storage.engine import (
     make_session_factory,
     transaction,
 )
-from storage.inbox_store import SqlInboxStore
+from storage.inbox_store import SqlInboxStore, SqliteDirect, WriteGate
 from storage.outbox_store import SqlOutboxStore, SqlPacer, enqueue, report_parked
 
 log = logging.getLogger("liuan_bot")
@@ -283,6 +283,8 @@ class Bot:
         self._tasks.clear()
         if self._http is not None:
             await self._http.close()
+        if self.pipeline is not None and self.pipeline.direct is not None:
+            await self.pipeline.direct.close()
         await self.engine.dispose()
 
 
@@ -336,10 +338,12 @@ def build_bot(
         relay=relay,
         records=load_records_config(ROOT / "config"),
     )
-    pipeline = InboundPipeline(deps)
     postgres = not is_sqlite(settings.database_url)
+    gate = WriteGate(serialize=not postgres)
+    direct = SqliteDirect.for_url(settings.database_url)
+    pipeline = InboundPipeline(deps, gate=gate, direct=direct)
     inbox = Inbox(
-        SqlInboxStore(sessions, postgres=postgres),
+        SqlInboxStore(sessions, postgres=postgres, gate=gate, direct=direct),
         pipeline,
         clock,
         reply_budget_s=settings.reply_budget_s,

@@ -22,10 +22,8 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.announcements import mark_read
 from handlers.context import Context, Deps
 from handlers.decisions import card_command
-from handlers.reminders import acknowledge
 from liuan_bot.commands.fields import parse_fields
 from liuan_bot.domain.members import Member
 from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
@@ -33,7 +31,7 @@ from liuan_bot.inbox import ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
 from storage.engine import transaction
-from storage.inbox_store import finish_inbound, store_handled
+from storage.inbox_store import SqliteDirect, WriteGate, finish_inbound, store_handled
 from storage.outbox_store import enqueue, enqueued
 from storage.roster_cache import RosterCache
 
@@ -86,10 +84,10 @@ async def _run_command(ctx: Context) -> Reply | None:
 
 async def _run_card_click(ctx: Context) -> Reply | None:
     """A button click is the text command it stands for (same checks, same audit)."""
-    if (ctx.incoming.event_key or "").startswith("ack|"):
-        return await acknowledge(ctx)
-    if (ctx.incoming.event_key or "").startswith("read|"):
-        return await mark_read(ctx)
+    action = ctx.deps.registry.card_action(ctx.incoming.event_key or "")
+    if action is not None:
+        result = await action.handler(ctx)
+        return result if isinstance(result, Reply) or result is None else Reply(text=str(result))
     command, stale, label = await card_command(ctx)
     if command is None:
         return Reply(text=stale, button_label=label)
@@ -172,9 +170,17 @@ def _passive_part(reply: Reply | None, passive: bool) -> Reply | None:
 class InboundPipeline:
     """`liuan_bot.inbox.Pipeline` of this bot. `deps` may be replaced (the bot does at start)."""
 
-    def __init__(self, deps: Deps, cache: RosterCache | None = None) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        cache: RosterCache | None = None,
+        gate: WriteGate | None = None,
+        direct: SqliteDirect | None = None,
+    ) -> None:
         self.deps = deps
         self.cache = cache or RosterCache()
+        self.gate = gate or WriteGate(serialize=False)
+        self.direct = direct
 
     def read_only(self, incoming: Incoming) -> bool:
         if incoming.msg_type != "text":
@@ -232,10 +238,14 @@ class InboundPipeline:
         self, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None]:
         await self._preload(incoming)
+        if self.direct is not None:
+            answered = await self._answer_direct(self.direct, incoming, received_at, route)
+            if answered is not None:
+                return answered
         deps = self.deps
         now = deps.clock.now()
         try:
-            async with transaction(deps.sessions) as session:
+            async with self.gate, transaction(deps.sessions) as session:
                 sender = await self._sender(session, incoming)
                 if sender is None:
                     text = NOT_REGISTERED if incoming.msg_type == "text" else None
@@ -273,13 +283,52 @@ class InboundPipeline:
             deps.wake_outbox()
         return True, _passive_part(reply, passive)
 
+    async def _answer_direct(
+        self, direct: SqliteDirect, incoming: Incoming, received_at: datetime, route: ReplyRoute
+    ) -> tuple[bool, Reply | None] | None:
+        """The same steps on SQLite in two statements (roster version; the handled row), for
+        a cached, registered sender whose reply goes back passively; else None (the general
+        steps above, which also write audit entries and outbox rows)."""
+        deps = self.deps
+        cached, sender = self.cache.peek(await direct.roster_version(), incoming.from_user)
+        if not cached or sender is None:
+            return None
+        now = deps.clock.now()
+        async with deps.sessions() as session:  # opened only if a handler reads through it
+            outcome = await _guarded(Context(deps, session, now, sender, incoming, "", "inbound"))
+        reply = outcome.reply
+        if reply is not None and not _fits(reply):
+            return None
+        async with self.gate:
+            passive = _claim_passive(reply, route)
+            if reply is not None and not passive:
+                return None
+            inbound_id = await direct.insert(
+                incoming,
+                received_at,
+                status=outcome.status,
+                handled_at=now,
+                reply_text=reply.text if reply else None,
+                reply_route=_route_name(reply, passive),
+            )
+        if inbound_id is None:
+            log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
+            return False, None
+        log.info(
+            "inbound id=%s key=%s from=%s handled (read-only)",
+            inbound_id,
+            incoming.dedupe_key,
+            incoming.from_user,
+        )
+        return True, _passive_part(reply, passive)
+
     async def handle(self, inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
         await self._preload(incoming)
         deps = self.deps
         now = deps.clock.now()
         source = f"inbound:{inbound_id}"
         try:
-            async with transaction(deps.sessions) as session:
+            async with self.gate, transaction(deps.sessions) as session:
                 sender = await self._sender(session, incoming)
                 if sender is None:
                     outcome = await self._unregistered(session, incoming, source, now)
@@ -301,7 +350,7 @@ class InboundPipeline:
         except _Refused as refused:  # the handler's writes are rolled back; answer why
             outcome = refused.outcome
             try:
-                async with transaction(deps.sessions) as session:
+                async with self.gate, transaction(deps.sessions) as session:
                     passive = await self._finish(
                         session, inbound_id, incoming, outcome, route, now
                     )

@@ -13,7 +13,7 @@ from handlers import announcements, conferences, filings, incidents, relay, remi
 from handlers.evaluation import COMMANDS as EVALUATION_COMMANDS
 from handlers.help import help_command, whoami_command
 from handlers.plans import COMMANDS as PLAN_COMMANDS
-from liuan_bot.commands.registry import CommandSpec, Registry
+from liuan_bot.commands.registry import CardAction, CommandSpec, Registry
 from liuan_bot.domain.roles import ALL_ROLES
 
 CORE: tuple[CommandSpec, ...] = (
@@ -57,7 +57,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 
+# Buttons that are not a text command: 收到 on a reminder (R14), 已阅 on an announcement.
+CARD_ACTIONS: tuple[CardAction, ...] = (
+    CardAction("ack", reminders.acknowledge),
+    CardAction("read", announcements.mark_read),
+)
+
+
 def build_registry(lexicons: Mapping[str, Mapping[str, str]] | None = None) -> Registry:
     """The registry; `lexicons` are the configured vocabularies the grammars resolve (the
     channels' aliases: 广电 → 六安市广播电视台), from `channel_lexicon`."""
-    return Registry(COMMANDS, lexicons)
+    return Registry(COMMANDS, CARD_ACTIONS, lexicons)

@@ -7,12 +7,17 @@ cached), executed on the session's connection: no ORM unit of work on the hot pa
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -100,12 +105,39 @@ def _decoded(rows: Sequence[Any]) -> list[tuple[int, Incoming]]:
     return result
 
 
+class WriteGate:
+    """One write transaction of the inbound pipeline at a time on SQLite (a no-op on
+    PostgreSQL). SQLite has one writer anyway; queueing here, in order, instead of in
+    SQLite's busy handler (which sleeps up to 100 ms between polls) keeps the tail latency
+    down under a burst."""
+
+    def __init__(self, *, serialize: bool) -> None:
+        self._lock = asyncio.Lock() if serialize else None
+
+    async def __aenter__(self) -> None:
+        if self._lock is not None:
+            await self._lock.acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+
 class SqlInboxStore:
     """`liuan_bot.inbox.InboxStore` on the database."""
 
-    def __init__(self, sessions: SessionFactory, *, postgres: bool = False) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        postgres: bool = False,
+        gate: WriteGate | None = None,
+        direct: SqliteDirect | None = None,
+    ) -> None:
         self._sessions = sessions
         self._postgres = postgres
+        self._gate = gate or WriteGate(serialize=False)
+        self._direct = direct
 
     async def record(
         self,
@@ -115,13 +147,22 @@ class SqlInboxStore:
         lease_until: datetime | None = None,
     ) -> int | None:
         """Store a new message leased to `owner`; None if its dedupe key is already stored."""
+        if self._direct is not None:
+            async with self._gate:
+                return await self._direct.insert(
+                    incoming,
+                    received_at,
+                    status="received",
+                    owner=owner,
+                    lease_until=lease_until,
+                )
         values = _row_values(incoming) | {
             "received_at": utc(received_at),
             "status": "received",
             "claimed_by": owner,
             "lease_until": utc(lease_until) if lease_until else None,
         }
-        async with transaction(self._sessions) as session:
+        async with self._gate, transaction(self._sessions) as session:
             conn = await _conn(session)
             found = (await conn.execute(_INSERT[_dialect(conn)], values)).first()
         return None if found is None else int(found[0])
@@ -218,3 +259,102 @@ async def finish_inbound(
     }
     result = await (await _conn(session)).execute(_FINISH, params)
     return bool(result.rowcount)
+
+
+def _sqlite_stamp(moment: datetime) -> str:
+    """SQLAlchemy's storage format for UTCDateTime on SQLite (naive UTC, microseconds)."""
+    return utc(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+_DIRECT_INSERT = (
+    "INSERT INTO inbound_messages (dedupe_key, msg_id, from_user, msg_type, event, content, "
+    "raw, received_at, status, handled_at, reply_text, reply_route, claimed_by, lease_until) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
+_DIRECT_VERSION = "SELECT version FROM roster_version WHERE id = 1"
+
+
+class SqliteDirect:
+    """The pipeline's single-statement work on SQLite — the roster version, a new message,
+    a read-only message stored handled with its reply — each ONE autocommitted statement and
+    ONE thread round trip (aiosqlite's `execute_fetchall`) on a connection of its own,
+    instead of the ~8 round trips of an ORM session's BEGIN/execute/fetch/close/COMMIT.
+
+    The same statements as the Core ones above (same columns, SQLAlchemy's storage formats);
+    PostgreSQL uses those (asyncpg has no thread hops)."""
+
+    def __init__(self, database: Path) -> None:
+        self._database = database
+        self._conn: aiosqlite.Connection | None = None
+        self._opening = asyncio.Lock()
+        self.commits = 0  # autocommitted writes (for tests and the bench)
+
+    @classmethod
+    def for_url(cls, url: str) -> SqliteDirect | None:
+        """Only for a file-backed SQLite database."""
+        parsed = make_url(url)
+        if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+            return None
+        return cls(Path(parsed.database or ""))
+
+    async def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            async with self._opening:
+                if self._conn is None:
+                    conn = await aiosqlite.connect(self._database, isolation_level=None)
+                    for pragma in (
+                        "PRAGMA journal_mode=WAL",
+                        "PRAGMA busy_timeout=10000",
+                        "PRAGMA foreign_keys=ON",
+                        "PRAGMA synchronous=NORMAL",
+                    ):
+                        await conn.execute(pragma)
+                    self._conn = conn
+        return self._conn
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = list(await (await self._connection()).execute_fetchall(sql, params))
+        return rows[0][0] if rows else None
+
+    async def roster_version(self) -> int:
+        found = await self._one(_DIRECT_VERSION)
+        return int(found) if found is not None else 0
+
+    async def insert(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        *,
+        status: str,
+        handled_at: datetime | None = None,
+        reply_text: str | None = None,
+        reply_route: str | None = None,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+    ) -> int | None:
+        """INSERT … ON CONFLICT DO NOTHING RETURNING id; None for a stored dedupe key."""
+        params = (
+            incoming.dedupe_key,
+            incoming.msg_id,
+            incoming.from_user,
+            incoming.msg_type,
+            incoming.event,
+            incoming.content,
+            json.dumps(incoming.raw),
+            _sqlite_stamp(received_at),
+            status,
+            _sqlite_stamp(handled_at) if handled_at else None,
+            reply_text,
+            reply_route,
+            owner,
+            _sqlite_stamp(lease_until) if lease_until else None,
+        )
+        found = await self._one(_DIRECT_INSERT, params)
+        self.commits += 1
+        return int(found) if found is not None else None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None

@@ -30,6 +30,15 @@ class RosterCache:
     def __len__(self) -> int:
         return len(self._members)
 
+    def peek(self, version: int, userid: str) -> tuple[bool, Member | None]:
+        """(cached?, member) for a roster `version` just read (empties the cache if it moved)."""
+        if version != self._version:
+            self._members.clear()
+            self._version = version
+        if userid in self._members:
+            return True, self._members[userid]
+        return False, None
+
     async def member(self, session: AsyncSession, userid: str) -> Member | None:
         """The active roster entry of `userid` as of this transaction (cached)."""
         version = await roster_version(session)

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot import Bot, build_bot
 from handlers.context import Deps
-from handlers.registry import COMMANDS
+from handlers.registry import CARD_ACTIONS, COMMANDS
 from liuan_bot.clock import FixedClock
 from liuan_bot.commands.registry import CommandSpec, Handler, Registry
 from liuan_bot.settings import Settings, load_settings
@@ -39,8 +39,8 @@ def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
         "LIUAN_WECOM_AES_KEY": AES_KEY,
         "LIUAN_WECOM_AGENT_ID": str(AGENT_ID),
         "LIUAN_DATABASE_URL": database_url,
-        # A generous budget: on a loaded machine a handler may take seconds, and a test must not
-        # see its reply move to the outbox because of that. Tests of the budget set their own.
+        # Functional tests never defer a reply because the machine is slow (a loaded CI box
+        # must stay green); tests of the budget set their own or move the injected clock.
         "LIUAN_REPLY_BUDGET_S": "60",
         **overrides,
     }
@@ -152,7 +152,7 @@ def registry_with(key: str, name: str, handler: Handler) -> Registry:
     extra = CommandSpec(
         key=key, name=name, summary="测试", usage=name, example=name, handler=handler
     )
-    return Registry((*COMMANDS, extra))
+    return Registry((*COMMANDS, extra), CARD_ACTIONS)
 
 
 def shanghai(text: str) -> datetime:

@@ -41,6 +41,15 @@ class CommandSpec:
 
 
 @dataclass(frozen=True)
+class CardAction:
+    """A button whose key starts with `prefix|` (收到, 已阅 …), handled by `handler` in place
+    of a text command; registered with the commands (issue 11 §4)."""
+
+    prefix: str
+    handler: Handler
+
+
+@dataclass(frozen=True)
 class Match:
     spec: CommandSpec
     word: str
@@ -53,6 +62,7 @@ class Registry:
     def __init__(
         self,
         specs: Iterable[CommandSpec],
+        card_actions: Iterable[CardAction] = (),
         lexicons: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         # configured vocabularies (channel aliases…) bound into the grammars: parse and the
@@ -61,6 +71,11 @@ class Registry:
             replace(spec, grammar=spec.grammar.bind(lexicons)) if lexicons else spec
             for spec in specs
         )
+        self.card_actions: dict[str, CardAction] = {}
+        for action in card_actions:
+            if action.prefix in self.card_actions:
+                raise ValueError(f"card action {action.prefix!r} declared twice")
+            self.card_actions[action.prefix] = action
         self._by_word: dict[str, CommandSpec] = {}
         keys: set[str] = set()
         for spec in self.specs:
@@ -73,6 +88,11 @@ class Registry:
                     raise ValueError(f"command word {word!r} declared twice")
                 self._by_word[normal] = spec
         self._words = sorted(self._by_word, key=len, reverse=True)
+
+    def card_action(self, event_key: str) -> CardAction | None:
+        """The registered action of a clicked button's key (`prefix|…`), if any."""
+        prefix, bar, _rest = event_key.partition("|")
+        return self.card_actions.get(prefix) if bar else None
 
     def by_key(self, key: str) -> CommandSpec:
         for spec in self.specs:
