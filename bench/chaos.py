@@ -84,10 +84,9 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
     await timed("retries", lambda: scenarios.retries(sqlite("retries"), sub("retries"), scale))
     pg = await _pg_database()
     if pg is not None:
+        url = pg[1]
         try:
-            await timed(
-                "retries", lambda: scenarios.retries(pg[1], sub("retries-pg"), scale * 0.3)
-            )
+            await timed("retries", lambda: scenarios.retries(url, sub("retries-pg"), scale * 0.3))
         finally:
             await _drop_pg(*pg)
     await timed("faults", lambda: scenarios.wecom_faults(sqlite("faults"), sub("faults"), scale))
