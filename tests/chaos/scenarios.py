@@ -636,7 +636,9 @@ async def _wecom_send(
     ledger.never_accepted.add(i)
 
 
-async def kill9(workdir: Path, scale: float = 1.0, *, drain: bool = False) -> Row:
+async def kill9(
+    workdir: Path, scale: float = 1.0, *, drain: bool = False, settle_s: float = 75.0
+) -> Row:
     """A burst of callbacks into a real `bot.py serve` on SQLite, kill -9 half way (mid-burst;
     with `drain`, reply budget 0 and the kill while the outbox drains), restart at once on
     the same port; WeCom keeps retrying. Counted after the restarted bot settles."""
@@ -681,7 +683,7 @@ async def kill9(workdir: Path, scale: float = 1.0, *, drain: bool = False) -> Ro
             await asyncio.gather(*tasks)
         # settle: until every reply is out, or 75 s (past the outbox's 60 s claim lease, so
         # a row claimed by the killed process counts as late, not lost)
-        deadline = time.monotonic() + 75
+        deadline = time.monotonic() + settle_s
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
             counts = Counter(m.to for m in fake.delivered)

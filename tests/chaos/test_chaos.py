@@ -65,6 +65,6 @@ async def test_chaos_wecom_faults_lose_nothing(sqlite_url: str, tmp_path: Path) 
 
 @pytest.mark.slow
 async def test_chaos_kill9_mid_burst_loses_nothing(tmp_path: Path) -> None:
-    row = await scenarios.kill9(tmp_path, scale=0.2)
+    row = await scenarios.kill9(tmp_path, scale=0.2, settle_s=10)
     assert row.http_5xx == 0
     _known_gap(row, "continuous recovery sweep (issue 8 item 1)")
