@@ -590,10 +590,10 @@ def _bot_env(
 
 
 async def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    proc = subprocess.Popen(  # noqa: ASYNC220 (started once, polled without blocking)
-        [sys.executable, "bot.py", "serve"], cwd=ROOT, env=env, stdout=handle, stderr=handle
-    )
+    with log.open("ab") as handle:  # the child keeps its own descriptor
+        proc = subprocess.Popen(  # noqa: ASYNC220 (started once, polled without blocking)
+            [sys.executable, "bot.py", "serve"], cwd=ROOT, env=env, stdout=handle, stderr=handle
+        )
     url = f"http://127.0.0.1:{env['LIUAN_HTTP_PORT']}/healthz"
     deadline = time.monotonic() + 60
     async with aiohttp.ClientSession() as http:
