@@ -70,9 +70,10 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
         start = time.monotonic()
         out = await make()
         elapsed = time.monotonic() - start
-        for row in out if isinstance(out, list) else [out]:
-            results.append((row, elapsed))
-            print(_line(row, elapsed), flush=True)
+        rows = out if isinstance(out, list) else [out]
+        for row in rows:
+            results.append((row, elapsed / len(rows)))
+            print(_line(row, elapsed / len(rows)), flush=True)
 
     def sub(name: str) -> Path:
         path = work / name
@@ -84,10 +85,9 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
     await timed("retries", lambda: scenarios.retries(sqlite("retries"), sub("retries"), scale))
     pg = await _pg_database()
     if pg is not None:
+        url = pg[1]
         try:
-            await timed(
-                "retries", lambda: scenarios.retries(pg[1], sub("retries-pg"), scale * 0.3)
-            )
+            await timed("retries", lambda: scenarios.retries(url, sub("retries-pg"), scale * 0.3))
         finally:
             await _drop_pg(*pg)
     await timed("faults", lambda: scenarios.wecom_faults(sqlite("faults"), sub("faults"), scale))
@@ -108,15 +108,15 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
 
 
 HEADER = (
-    "| scenario | load | faults | messages | lost | duplicated | 5xx | time | notes |\n"
-    "|---|---|---|---:|---:|---:|---:|---:|---|"
+    "| scenario | load | faults | messages | lost | duplicated | 5xx | 503 | time | notes |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
 def _line(row: Row, elapsed: float) -> str:
     return (
         f"| {row.scenario} | {row.load} | {row.faults} | {row.messages} | {row.lost} | "
-        f"{row.duplicated} | {row.http_5xx} | {elapsed:.0f} s | {row.notes} |"
+        f"{row.duplicated} | {row.http_5xx} | {row.http_503} | {elapsed:.0f} s | {row.notes} |"
     )
 
 

@@ -590,10 +590,10 @@ def _bot_env(
 
 
 async def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    proc = subprocess.Popen(  # noqa: ASYNC220 (started once, polled without blocking)
-        [sys.executable, "bot.py", "serve"], cwd=ROOT, env=env, stdout=handle, stderr=handle
-    )
+    with log.open("ab") as handle:  # the child keeps its own descriptor
+        proc = subprocess.Popen(  # noqa: ASYNC220 (started once, polled without blocking)
+            [sys.executable, "bot.py", "serve"], cwd=ROOT, env=env, stdout=handle, stderr=handle
+        )
     url = f"http://127.0.0.1:{env['LIUAN_HTTP_PORT']}/healthz"
     deadline = time.monotonic() + 60
     async with aiohttp.ClientSession() as http:
@@ -636,7 +636,9 @@ async def _wecom_send(
     ledger.never_accepted.add(i)
 
 
-async def kill9(workdir: Path, scale: float = 1.0, *, drain: bool = False) -> Row:
+async def kill9(
+    workdir: Path, scale: float = 1.0, *, drain: bool = False, settle_s: float = 75.0
+) -> Row:
     """A burst of callbacks into a real `bot.py serve` on SQLite, kill -9 half way (mid-burst;
     with `drain`, reply budget 0 and the kill while the outbox drains), restart at once on
     the same port; WeCom keeps retrying. Counted after the restarted bot settles."""
@@ -681,7 +683,7 @@ async def kill9(workdir: Path, scale: float = 1.0, *, drain: bool = False) -> Ro
             await asyncio.gather(*tasks)
         # settle: until every reply is out, or 75 s (past the outbox's 60 s claim lease, so
         # a row claimed by the killed process counts as late, not lost)
-        deadline = time.monotonic() + 75
+        deadline = time.monotonic() + settle_s
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
             counts = Counter(m.to for m in fake.delivered)
@@ -766,83 +768,3 @@ async def sqlite_lock(workdir: Path, scale: float = 1.0) -> Row:
 
 
 Scenario = Callable[..., Any]
-
-
-# --- 8. PostgreSQL refused / blackholed / connections terminated --------------------------
-
-
-async def pg_faults(pg_url: str, workdir: Path, mode: str, scale: float = 1.0) -> Row:
-    """Callbacks (WeCom retries: 4 attempts, 5 s each) into a bot whose PostgreSQL goes
-    through a proxy we control; for `hold` s the database refuses connections, is
-    blackholed (bytes held, nothing answers), or has every backend terminated
-    (pg_terminate_backend, three times)."""
-    from sqlalchemy.engine import make_url
-
-    from storage.engine import make_engine
-    from tests.chaos.proxy import FaultProxy
-
-    await _reset_pg(pg_url)
-    url = make_url(pg_url)
-    proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.start()
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    hold = max(3.0, 30.0 * scale) if scale < 1 else 30.0
-    n = _n(170, scale, 12)
-    ledger = Ledger(n)
-    admin = make_engine(pg_url)
-    try:
-        async with bot_harness(proxied, workdir) as h:
-            ts = int(h.clock.now().timestamp())
-
-            async def wecom(i: int, delay: float) -> None:
-                await asyncio.sleep(delay)
-                s = h.signer.sign(_plaintext(i, ts), timestamp=ts)
-                for attempt in range(4):
-                    try:
-                        async with asyncio.timeout(5):
-                            status = await _post(h, s.query, s.body, ledger, i)
-                    except TimeoutError:
-                        ledger.statuses[0] += 1
-                        status = 0
-                    if status == 200:
-                        return
-                    if attempt < 3:
-                        await asyncio.sleep(5 if status == 0 else 1)
-                ledger.never_accepted.add(i)
-
-            spread = hold * 1.5
-            senders = [asyncio.create_task(wecom(i, spread * i / n)) for i in range(n)]
-            await asyncio.sleep(hold * 0.25)
-            if mode == "terminated":
-                for _ in range(3):
-                    async with admin.connect() as conn:
-                        await conn.execute(
-                            text(
-                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                            )
-                        )
-                        await conn.commit()
-                    await asyncio.sleep(hold / 3)
-            else:
-                proxy.set_mode("refuse" if mode == "refused" else "blackhole")
-                await asyncio.sleep(hold)
-                proxy.set_mode("pass")
-            await asyncio.gather(*senders)
-            async with asyncio.timeout(120):
-                await _drain(h, ledger)
-    finally:
-        await proxy.close()
-        await admin.dispose()
-    faults = {
-        "refused": f"PostgreSQL refuses connections for {hold:g} s (existing ones reset)",
-        "blackhole": f"PostgreSQL blackholed {hold:g} s (bytes held, nothing answers)",
-        "terminated": "pg_terminate_backend on every bot connection, 3 times",
-    }[mode]
-    return ledger.row(
-        f"PostgreSQL {mode}",
-        f"{n} callbacks over {hold * 1.5:g} s, WeCom retries",
-        faults,
-        notes=f"never got a 200: {len(ledger.never_accepted)}; 503 answers: "
-        f"{ledger.statuses[503]}",
-    )

@@ -65,17 +65,6 @@ async def test_chaos_wecom_faults_lose_nothing(sqlite_url: str, tmp_path: Path) 
 
 @pytest.mark.slow
 async def test_chaos_kill9_mid_burst_loses_nothing(tmp_path: Path) -> None:
-    row = await scenarios.kill9(tmp_path, scale=0.2)
+    row = await scenarios.kill9(tmp_path, scale=0.2, settle_s=10)
     assert row.http_5xx == 0
     _known_gap(row, "continuous recovery sweep (issue 8 item 1)")
-
-
-@pytest.mark.parametrize("mode", ["refused", "blackhole", "terminated"])
-async def test_chaos_postgres_faults_no_5xx_but_503(
-    database_url: str, tmp_path: Path, mode: str
-) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL faults need PostgreSQL")
-    row = await scenarios.pg_faults(database_url, tmp_path, mode, scale=0.1)
-    assert row.http_5xx == 0, row  # storage trouble is 503 (WeCom retries), never a 500
-    _known_gap(row, "replies under slow storage (issue 8 item 3)")
