@@ -51,7 +51,8 @@ bench: install-dev
 
 ## The chaos suite at full load (about 10 minutes); `make test` runs its short version
 chaos: install-dev
-	$(PY) bench/chaos.py --json chaos-results.json
+	@mkdir -p bench/results
+	$(PY) bench/chaos.py --json bench/results/chaos.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -768,3 +768,61 @@ async def sqlite_lock(workdir: Path, scale: float = 1.0) -> Row:
 
 
 Scenario = Callable[..., Any]
+
+
+# --- 8. PostgreSQL connections terminated -------------------------------------------------
+
+
+async def pg_terminated(pg_url: str, workdir: Path, scale: float = 1.0) -> Row:
+    """Callbacks spread over 45 s (WeCom retries: 4 attempts, 5 s each) while every backend
+    of the bot's database is terminated (pg_terminate_backend) three times, 10 s apart."""
+    from storage.engine import make_engine
+
+    await _reset_pg(pg_url)
+    n = _n(170, scale, 12)
+    span = 45.0 if scale >= 1 else max(6.0, 45.0 * scale)
+    ledger = Ledger(n)
+    admin = make_engine(pg_url)
+    kills = 0
+    try:
+        async with bot_harness(pg_url, workdir) as h:
+            ts = int(h.clock.now().timestamp())
+
+            async def wecom(i: int, delay: float) -> None:
+                await asyncio.sleep(delay)
+                s = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+                for attempt in range(4):
+                    try:
+                        async with asyncio.timeout(5):
+                            status = await _post(h, s.query, s.body, ledger, i)
+                    except TimeoutError:
+                        ledger.statuses[0] += 1
+                        status = 0
+                    if status == 200:
+                        return
+                    if attempt < 3:
+                        await asyncio.sleep(1)
+                ledger.never_accepted.add(i)
+
+            senders = [asyncio.create_task(wecom(i, span * i / n)) for i in range(n)]
+            for _ in range(3):
+                await asyncio.sleep(span / 4)
+                async with admin.connect() as conn:
+                    result = await conn.execute(
+                        text(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        )
+                    )
+                    kills += int(result.scalar_one())
+            await asyncio.gather(*senders)
+            async with asyncio.timeout(120):
+                await _drain(h, ledger)
+    finally:
+        await admin.dispose()
+    return ledger.row(
+        "PostgreSQL connections terminated",
+        f"{n} callbacks over {span:g} s, WeCom retries",
+        f"pg_terminate_backend on every bot connection, 3 times ({kills} backends)",
+        notes=f"never got a 200: {len(ledger.never_accepted)}",
+    )
