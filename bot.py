@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.announcements import record_invalid
+from handlers.console import ConsoleService
 from handlers.context import Deps, RelayConfig
 from handlers.dispatch import process_inbound
 from handlers.fast import FastPath
@@ -39,6 +40,7 @@ from liuan_bot.calendar_loader import load_calendar, warn_if_unknown
 from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
+from liuan_bot.errors import UserError
 from liuan_bot.groups import load_groups, webhook_keys
 from liuan_bot.inbox import Inbox, Reply, ReplyRoute
 from liuan_bot.metrics import Metrics
@@ -47,7 +49,9 @@ from liuan_bot.relay import Composer, load_channels
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
-from liuan_bot.wecom.api import WeComApiClient
+from liuan_bot.web import ConsoleConfig, create_console_app
+from liuan_bot.web.security import derive_key
+from liuan_bot.wecom.api import WeComApiClient, WeComError
 from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
@@ -133,10 +137,38 @@ class Bot:
             sandbox_viewer=self.fake.sandbox_routes() if self.fake else None,
             sandbox_api=self.fake.app() if self.fake else None,
             feeds=feed_routes(self.deps),
+            console=self.console_app(),
         )
         app = create_app(routes)
         app.cleanup_ctx.append(self._lifecycle)
         return app
+
+    def console_app(self) -> web.Application:
+        """The web console (issue 10 §1) over the same deps, in the same process."""
+        config = ConsoleConfig(
+            sandbox=self.settings.sandbox,
+            corp_id=self.settings.corp_id,
+            agent_id=self.settings.agent_id,
+            link_base=self.settings.link_base,
+            signing_key=derive_key(
+                self.settings.corp_id,
+                self.settings.secret.reveal(),
+                self.settings.aes_key.reveal(),
+            ),
+        )
+
+        async def exchange_code(code: str) -> str | None:
+            if self.api is None:
+                raise UserError("机器人正在启动，请稍后再试。")
+            try:
+                return await self.api.get_user_info(code)
+            except WeComError:
+                log.exception("console sign-in: getuserinfo failed")
+                raise UserError("暂时无法向企业微信确认您的身份，请稍后再试。") from None
+
+        return create_console_app(
+            ConsoleService(lambda: self.deps), config, self.clock, exchange_code
+        )
 
     async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
         await self.start()
@@ -261,7 +293,7 @@ def build_bot(
     relay = RelayConfig(
         channels=load_channels(channels_file),
         composer=Composer(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt"),
-        directory_url=f"{settings.public_url}/directory",
+        directory_url=f"{settings.link_base}/directory",
         preview_to_spokespersons=settings.preview_to_spokespersons,
     )
     deps = Deps(

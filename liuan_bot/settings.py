@@ -86,6 +86,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     calendar_events: bool = False
     preview_to_spokespersons: bool = False
+    # LIUAN_PUBLIC_URL: where people and the public reach the bot (issue 10 §5); "" = local.
+    external_url: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -97,6 +99,17 @@ class Settings:
         """Where this process can reach its own HTTP server."""
         host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
         return f"http://{host}:{self.http_port}"
+
+    @property
+    def link_base(self) -> str:
+        """The base of every link the bot sends or publishes (directory, feeds, console,
+        reports): LIUAN_PUBLIC_URL, or in sandbox mode the local address (issue 10 §5)."""
+        return (self.external_url or self.public_url).rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are `Secure` when people reach the bot over https."""
+        return self.link_base.startswith("https://")
 
 
 def normalise_database_url(url: str) -> str:
@@ -241,6 +254,17 @@ def load_settings(
     if not api_base.startswith(("http://", "https://")):
         problems.append("LIUAN_WECOM_API_BASE 应以 http:// 或 https:// 开头")
 
+    external_url = get("PUBLIC_URL", "").rstrip("/")
+    if external_url and not external_url.startswith(("http://", "https://")):
+        problems.append(
+            "LIUAN_PUBLIC_URL 应以 http:// 或 https:// 开头，例如 https://xwb.example.gov.cn"
+        )
+    elif not external_url and not sandbox:
+        problems.append(
+            "正式模式需要设置 LIUAN_PUBLIC_URL：人们和公众访问机器人的地址"
+            "（例如 https://xwb.example.gov.cn），控制台登录、名录和订阅链接都用它"
+        )
+
     settings = Settings(
         corp_id=corp_id,
         agent_id=agent_id,
@@ -260,6 +284,7 @@ def load_settings(
         max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, minimum=1024)),
         calendar_events=flag("CALENDAR_EVENTS", False),
         preview_to_spokespersons=flag("PREVIEW_TO_SPOKESPERSONS", False),
+        external_url=external_url,
     )
     if problems:
         raise SettingsError(problems)

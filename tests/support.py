@@ -37,6 +37,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
         "LIUAN_WECOM_AES_KEY": AES_KEY,
         "LIUAN_WECOM_AGENT_ID": str(AGENT_ID),
         "LIUAN_DATABASE_URL": database_url,
+        "LIUAN_PUBLIC_URL": "https://xwb.example.gov.cn",
         **overrides,
     }
     return load_settings(env, data_dir=data_dir)

@@ -50,6 +50,8 @@ UPDATE_CARD_PATH = "cgi-bin/message/update_template_card"
 APPCHAT_PATH = "cgi-bin/appchat/send"
 WEBHOOK_PATH = "cgi-bin/webhook/send"
 GETTOKEN_PATH = "cgi-bin/gettoken"
+GETUSERINFO_PATH = "cgi-bin/auth/getuserinfo"
+INVALID_CODE = 40029
 
 _SECRET_QUERY = re.compile(r"(access_token|corpsecret|key)=[^&\s\"'#]*", re.IGNORECASE)
 
@@ -233,6 +235,19 @@ class WeComApiClient:
             raise ValueError(f"unknown schedule action {action!r}")
         payload = body if action == "del" else {**body, "agentid": self._agent_id}
         return await self._call(f"cgi-bin/oa/schedule/{action}", payload)
+
+    async def get_user_info(self, code: str) -> str | None:
+        """The WeCom userid behind a web sign-in `code` (OAuth2 snsapi_base,
+        `auth/getuserinfo`); None when WeCom refuses the code (40029: used, expired, forged)
+        or it belongs to someone outside the enterprise (no userid)."""
+        try:
+            data = await self._call(GETUSERINFO_PATH, None, params={"code": code}, method="GET")
+        except WeComApiError as exc:
+            if exc.errcode == INVALID_CODE:
+                return None
+            raise
+        userid = data.get("userid") or data.get("UserId")
+        return str(userid) if userid else None
 
     # -- access token --------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ UPDATE_CARD = "/cgi-bin/message/update_template_card"
 APPCHAT_SEND = "/cgi-bin/appchat/send"
 WEBHOOK_SEND = "/cgi-bin/webhook/send"
 SCHEDULE = "/cgi-bin/oa/schedule/"
+GETUSERINFO = "/cgi-bin/auth/getuserinfo"
+AUTHORIZE = "/connect/oauth2/authorize"
 
 TOKEN_LIFETIME_S = 7200
 MAX_DUPLICATE_INTERVAL_S = 4 * 3600
@@ -140,6 +142,10 @@ class FakeWeCom:
         self._response_code_seq = 0
         self.schedules: dict[str, dict[str, Any]] = {}
         self._schedule_seq = 0
+        # Web sign-in (OAuth2 snsapi_base): single-use codes, and who "opens" the app.
+        self.oauth_codes: dict[str, str] = {}
+        self.oauth_user: str | None = None
+        self._code_seq = 0
 
     # -- inspection ----------------------------------------------------------------------
 
@@ -161,6 +167,13 @@ class FakeWeCom:
 
     def texts_to(self, user: str) -> list[str]:
         return [m.text for m in self.delivered_to(user)]
+
+    def mint_code(self, userid: str) -> str:
+        """A single-use sign-in code for `userid`, as WeCom would append to redirect_uri."""
+        self._code_seq += 1
+        code = f"code-{self._code_seq}-{userid}"
+        self.oauth_codes[code] = userid
+        return code
 
     # -- fault injection -----------------------------------------------------------------
 
@@ -223,7 +236,29 @@ class FakeWeCom:
         app.router.add_post(
             WEBHOOK_SEND, self._endpoint(WEBHOOK_SEND, self._webhook_send, auth=False)
         )
+        app.router.add_get(GETUSERINFO, self._endpoint(GETUSERINFO, self._getuserinfo))
+        app.router.add_get(AUTHORIZE, self._authorize)
         return app
+
+    def _getuserinfo(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        userid = self.oauth_codes.pop(request.query.get("code", ""), None)
+        if userid is None:
+            return _error(40029, "invalid code")
+        return {"errcode": 0, "errmsg": "ok", "userid": userid, "user_ticket": "fake-ticket"}
+
+    async def _authorize(self, request: web.Request) -> web.StreamResponse:
+        """The browser side of WeCom's sign-in: mint a code for `oauth_user` and send the
+        browser back to `redirect_uri?code=…&state=…` (what WeCom's client does silently)."""
+        self._record(request, AUTHORIZE, None)
+        redirect_uri = request.query.get("redirect_uri", "")
+        if self.oauth_user is None or not redirect_uri:
+            return web.Response(status=400, text="no user is signed in to the fake WeCom")
+        code = self.mint_code(self.oauth_user)
+        state = request.query.get("state", "")
+        sep = "&" if "?" in redirect_uri else "?"
+        return web.Response(
+            status=302, headers={"Location": f"{redirect_uri}{sep}code={code}&state={state}"}
+        )
 
     def _endpoint(
         self,

@@ -1,0 +1,650 @@
+"""The web console's use cases (issue 10 §1): what each page shows, and its actions.
+
+R1 decides what a person sees: the news office and the disclosure office see every unit,
+everyone else their own unit; another unit's page or record is `PermissionDenied`.
+
+Actions are the chat commands themselves (one use case, two front doors): the console turns a
+button into the text command it stands for and runs it as the signed-in member through
+`run_command`, the one place that calls into dispatch — same permission check, same audit.
+"""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.context import Context, Deps
+from liuan_bot.domain.members import Member
+from liuan_bot.domain.periods import Period, half_year, quarter, year
+from liuan_bot.domain.quotas import CITY
+from liuan_bot.domain.roles import Role
+from liuan_bot.domain.workflow import STATE_LABELS
+from liuan_bot.errors import NotFound, PermissionDenied, UsageError, UserError
+from liuan_bot.web.backend import ActionResult
+from liuan_bot.wecom.inbound import Incoming
+from storage import console_store as store
+from storage.engine import read_only, transaction
+from storage.outbox_store import enqueue, enqueued
+from storage.reminder_store import unit_reminder_log
+from storage.roster_store import find_member, roles_of
+from storage.tables import Conference, Unit
+
+R17_WINDOW = timedelta(hours=24)
+INCIDENT_HISTORY = timedelta(days=90)
+CHANNEL_STATES = {"pending": "待发送", "sent": "已发送", "published": "已发布", "failed": "失败"}
+STATE_NAMES = {s.value: label for s, label in STATE_LABELS.items()}
+KIND_NAMES = {"application": "市政府发布会", "filing": "自办发布会（备案）"}
+ROLE_ORDER = list(Role)
+
+
+def _local(moment: datetime | None, tz: Any) -> datetime | None:
+    return moment.astimezone(tz) if moment is not None else None
+
+
+def fmt(moment: datetime | None, tz: Any) -> str:
+    local = _local(moment, tz)
+    return local.strftime("%Y-%m-%d %H:%M") if local else "—"
+
+
+async def _own_unit(session: AsyncSession, member: Member) -> Unit:
+    unit = await store.unit_by_name(session, member.unit)
+    if unit is None:
+        raise NotFound("名册里找不到您的单位，请联系市政府新闻办。")
+    return unit
+
+
+async def _scope(session: AsyncSession, member: Member, asked: str | None) -> Unit | None:
+    """R1: the unit a page is about — None (every unit) only for city-wide roles."""
+    if asked:
+        if not member.may_act_for(asked):
+            raise PermissionDenied("这是其他单位的页面，您只能查看本单位的情况。")
+        unit = await store.unit_by_name(session, asked)
+        if unit is None:
+            raise NotFound(f"名册里没有“{asked}”。")
+        return unit
+    if member.city_wide:
+        return None
+    return await _own_unit(session, member)
+
+
+def _unit_names(units: list[Unit]) -> dict[int, str]:
+    return {u.id: u.name for u in units if u.id is not None}
+
+
+def _conference_row(c: Conference, unit: str, tz: Any) -> dict[str, Any]:
+    return {
+        "record_id": c.record_id,
+        "kind": KIND_NAMES.get(c.kind, c.kind),
+        "unit": unit,
+        "topic": c.topic,
+        "state": c.state,
+        "state_label": STATE_NAMES.get(c.state, c.state),
+        "starts_at": fmt(c.starts_at, tz),
+        "held_at": fmt(c.held_at, tz),
+        "venue": c.venue,
+        "speakers": "、".join(c.held_speakers or c.speakers),
+        "counts_for": list(c.counts_for),
+        "why": "",
+    }
+
+
+# ---------------------------------------------------------------- pages
+
+
+async def home(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """What waits for the signed-in member (the approver's, the news office's, the unit's)."""
+    tz = now.tzinfo
+    units = await store.units(session)
+    names = _unit_names(units)
+    waits: list[dict[str, Any]] = []
+    if Role.NEWS_OFFICE in member.roles:
+        for c in await store.open_applications(session, states=("submitted", "approved")):
+            label = "待您审核" if c.state == "submitted" else "待您排期"
+            waits.append({**_conference_row(c, names.get(c.unit_id, ""), tz), "why": label})
+    if Role.APPROVER in member.roles:
+        for c in await store.open_applications(session, states=("reviewed",)):
+            waits.append({**_conference_row(c, names.get(c.unit_id, ""), tz), "why": "待您审批"})
+    mine: list[dict[str, Any]] = []
+    incidents: list[dict[str, Any]] = []
+    if not member.city_wide:
+        unit = await store.unit_by_name(session, member.unit)
+        if unit is not None and unit.id is not None:
+            for c in await store.open_applications(session, unit_pk=unit.id):
+                mine.append(_conference_row(c, unit.name, tz))
+            incidents = [
+                _incident_row(i, unit.name, now, [], [])
+                for i in await store.incidents_since(session, now, unit_pk=unit.id)
+            ]
+    return {"waits": waits, "mine": mine, "incidents": incidents}
+
+
+def _status(count: int, forecast: int) -> tuple[str, str]:
+    if count > 0:
+        return "met", "已达标"
+    if forecast > 0:
+        return "risk", "召开即达标"
+    return "missed", "未达标"
+
+
+async def board(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """The 4·2·1 board (R8–R10): held counts per unit for this quarter, half-year and year,
+    with what approved / scheduled / filed conferences would add if held."""
+    scope = await _scope(session, member, q.get("unit"))
+    scope_pk = scope.id if scope else None
+    units = [u for u in await store.units(session, scope_pk) if u.unit_type != "新闻办"]
+    periods: list[Period] = [quarter(now), half_year(now), year(now)]
+    y = periods[2]
+    held = await store.conferences_between(
+        session, y.start, y.end, unit_pk=scope_pk, held_only=True
+    )
+    planned = await store.forecast_conferences(
+        session, now - timedelta(days=1), y.end, unit_pk=scope_pk
+    )
+    leaders: dict[int, set[str]] = defaultdict(set)
+    spokes: dict[int, set[str]] = defaultdict(set)
+    for p in await store.people(session, unit_pk=scope_pk):
+        roles = roles_of(p.roles)
+        if Role.MAIN_LEADER in roles:
+            leaders[p.unit_id].add(p.name)
+            spokes[p.unit_id].add(p.name)
+        if Role.SPOKESPERSON in roles:
+            spokes[p.unit_id].add(p.name)
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    for c in held:
+        held_at = c.held_at.astimezone(now.tzinfo) if c.held_at else now
+        for n, (rule, period) in enumerate(zip(("R8", "R9", "R10"), periods, strict=True)):
+            if rule in c.counts_for and period.contains(held_at):
+                counts[c.unit_id][n] += 1
+    for c in planned:
+        starts = c.starts_at.astimezone(now.tzinfo) if c.starts_at else now
+        speakers = set(c.speakers)
+        rules = ["R8"]
+        if c.kind == CITY and speakers & spokes[c.unit_id]:
+            rules.append("R9")
+        if c.kind == CITY and speakers & leaders[c.unit_id]:
+            rules.append("R10")
+        for n, (rule, period) in enumerate(zip(("R8", "R9", "R10"), periods, strict=True)):
+            if rule in rules and period.start <= starts < period.end:
+                counts[c.unit_id][3 + n] += 1
+    rows: list[dict[str, Any]] = []
+    for u in sorted(units, key=lambda u: (not u.key_unit, u.id or 0)):
+        figures = counts[u.id or 0]
+        cells: list[dict[str, Any]] = []
+        for n in range(3):
+            css, label = _status(figures[n], figures[3 + n])
+            cells.append(
+                {"count": figures[n], "forecast": figures[3 + n], "css": css, "label": label}
+            )
+        rows.append({"unit": u.name, "key_unit": u.key_unit, "cells": cells})
+    summary = {
+        "units": sum(1 for r in rows if r["key_unit"]),
+        "met": sum(1 for r in rows if r["key_unit"] and r["cells"][0]["css"] == "met"),
+    }
+    return {
+        "periods": [p.label for p in periods],
+        "days_left": periods[0].days_left(now),
+        "rows": rows,
+        "summary": summary,
+        "scope": scope.name if scope else "",
+    }
+
+
+async def unit_page(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """One unit: this year's conferences (what counts for what) and what is planned."""
+    scope = await _scope(session, member, q.get("unit") or member.unit)
+    assert scope is not None
+    assert scope.id is not None
+    y = year(now)
+    held = await store.conferences_between(
+        session, y.start, y.end, unit_pk=scope.id, held_only=True
+    )
+    planned = await store.forecast_conferences(session, y.start, y.end, unit_pk=scope.id)
+    tz = now.tzinfo
+    return {
+        "unit": scope.name,
+        "key_unit": scope.key_unit,
+        "held": [_conference_row(c, scope.name, tz) for c in held],
+        "planned": [_conference_row(c, scope.name, tz) for c in planned],
+        "year": y.label,
+    }
+
+
+async def applications(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """The R15 queue: open applications with the actions the member may take."""
+    scope = (
+        None
+        if (member.city_wide or Role.APPROVER in member.roles)
+        else await _own_unit(session, member)
+    )
+    units = await store.units(session)
+    names = _unit_names(units)
+    rows: list[dict[str, Any]] = []
+    for c in await store.open_applications(session, unit_pk=scope.id if scope else None):
+        row = _conference_row(c, names.get(c.unit_id, ""), now.tzinfo)
+        row["can_review"] = c.state == "submitted" and Role.NEWS_OFFICE in member.roles
+        row["can_approve"] = c.state == "reviewed" and Role.APPROVER in member.roles
+        row["can_schedule"] = c.state == "approved" and Role.NEWS_OFFICE in member.roles
+        rows.append(row)
+    return {"rows": rows}
+
+
+def _ladder_rows(ladder: store.Ladder, names: Mapping[str, str], tz: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for instance, deliveries in ladder:
+        rows.append(
+            {
+                "kind": instance.kind,
+                "due_at": fmt(instance.due_at, tz),
+                "text": instance.text,
+                "deliveries": [
+                    {
+                        "who": names.get(d.userid, d.userid),
+                        "sent": fmt(sent, tz),
+                        "acked": fmt(d.acked_at, tz),
+                    }
+                    for d, sent in deliveries
+                ],
+            }
+        )
+    return rows
+
+
+def _incident_row(
+    i: Any, unit: str, now: datetime, releases: list[Any], ladder: list[dict[str, Any]]
+) -> dict[str, Any]:
+    deadline = i.occurred_at.astimezone(now.tzinfo) + R17_WINDOW
+    return {
+        "record_id": i.record_id,
+        "unit": unit,
+        "title": i.title,
+        "level": i.level,
+        "open": i.state == "open",
+        "state_label": "处置中" if i.state == "open" else "已召开发布会回应",
+        "occurred_at": fmt(i.occurred_at, now.tzinfo),
+        "deadline": fmt(deadline, now.tzinfo),
+        "deadline_iso": deadline.isoformat(),
+        "now_iso": now.isoformat(),
+        "overdue": i.state == "open" and now >= deadline,
+        "answered_at": fmt(i.answered_at, now.tzinfo),
+        "releases": [
+            {
+                "kind": "首发" if r.kind == "first" else "续报",
+                "at": fmt(r.at, now.tzinfo),
+                "link": r.link,
+            }
+            for r in releases
+        ],
+        "ladder": ladder,
+    }
+
+
+async def incidents(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """R11/R17: open and recent incidents, the 24-hour countdown and the reminder ladder."""
+    scope = await _scope(session, member, q.get("unit"))
+    found = await store.incidents_since(
+        session, now - INCIDENT_HISTORY, unit_pk=scope.id if scope else None
+    )
+    names = _unit_names(await store.units(session))
+    releases = await store.incident_releases(session, [i.id for i in found if i.id is not None])
+    ladders = await store.reminder_ladders(session, [f"incident:{i.record_id}" for i in found])
+    people = {p.userid: p.name for p in await store.people(session)}
+    rows = [
+        _incident_row(
+            i,
+            names.get(i.unit_id, ""),
+            now,
+            releases.get(i.id or 0, []),
+            _ladder_rows(ladders.get(f"incident:{i.record_id}", []), people, now.tzinfo),
+        )
+        for i in found
+    ]
+    return {"rows": rows}
+
+
+async def calendar_month(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """A month of conferences by day, with venues; two bookings of one venue at one time clash."""
+    try:
+        y_text, m_text = (q.get("month") or now.strftime("%Y-%m")).split("-")
+        first = date(int(y_text), int(m_text), 1)
+    except ValueError:
+        raise UsageError("月份格式应为 2026-12。") from None
+    start = datetime(first.year, first.month, 1, tzinfo=now.tzinfo)
+    days = month_calendar.monthrange(first.year, first.month)[1]
+    end = start + timedelta(days=days)
+    scope = await _scope(session, member, q.get("unit"))
+    found = [
+        c
+        for c in await store.conferences_between(
+            session, start, end, unit_pk=scope.id if scope else None
+        )
+        if c.state not in ("withdrawn", "rejected", "declined")
+    ]
+    names = _unit_names(await store.units(session))
+    slots: dict[tuple[str, str], int] = defaultdict(int)
+    for c in found:
+        if c.venue and c.starts_at:
+            slots[(c.venue.strip(), fmt(c.starts_at, now.tzinfo))] += 1
+    by_day: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for c in sorted(found, key=lambda c: c.starts_at or start):
+        local = _local(c.starts_at, now.tzinfo)
+        assert local is not None
+        row = _conference_row(c, names.get(c.unit_id, ""), now.tzinfo)
+        row["time"] = local.strftime("%H:%M")
+        row["clash"] = slots[(c.venue.strip(), row["starts_at"])] > 1
+        by_day[local.day].append(row)
+    weeks: list[list[dict[str, Any] | None]] = []
+    for week in month_calendar.Calendar(firstweekday=0).monthdayscalendar(first.year, first.month):
+        weeks.append(
+            [
+                {
+                    "day": d,
+                    "events": by_day.get(d, []),
+                    "today": (first.year, first.month, d) == (now.year, now.month, now.day),
+                }
+                if d
+                else None
+                for d in week
+            ]
+        )
+    prev_month = (start - timedelta(days=1)).strftime("%Y-%m")
+    next_month = end.strftime("%Y-%m")
+    return {
+        "label": f"{first.year}年{first.month}月",
+        "weeks": weeks,
+        "prev": prev_month,
+        "next": next_month,
+        "clashes": sum(1 for n in slots.values() if n > 1),
+        "agenda": [item for d in sorted(by_day) for item in by_day[d]],
+    }
+
+
+async def releases(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """R19–R23: each release with each channel's state and link."""
+    scope = await _scope(session, member, q.get("unit"))
+    names = _unit_names(await store.units(session))
+    rows: list[dict[str, Any]] = []
+    for release, channels in await store.releases(session, unit_pk=scope.id if scope else None):
+        rows.append(
+            {
+                "record_id": release.record_id,
+                "unit": names.get(release.unit_id, ""),
+                "topic": release.topic,
+                "created_at": fmt(release.created_at, now.tzinfo),
+                "channels": [
+                    {
+                        "channel": ch.channel,
+                        "state": ch.state,
+                        "state_label": CHANNEL_STATES.get(ch.state, ch.state),
+                        "link": ch.link if ch.link.startswith(("http://", "https://")) else "",
+                    }
+                    for ch in channels
+                ],
+            }
+        )
+    return {"rows": rows}
+
+
+async def roster(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """R4–R7: people by unit, R4 warnings, who has not filed this year's list (R5), who is
+    untrained (R7), and the public directory as it will look (R6)."""
+    scope = await _scope(session, member, q.get("unit"))
+    scope_pk = scope.id if scope else None
+    units = await store.units(session, scope_pk)
+    everyone = await store.people(session, unit_pk=scope_pk)
+    filed = await store.units_that_filed(session, now.year)
+    trained = await store.latest_trainings(session, [p.id for p in everyone if p.id is not None])
+    by_unit: dict[int, list[Any]] = defaultdict(list)
+    for p in everyone:
+        by_unit[p.unit_id].append(p)
+    rows: list[dict[str, Any]] = []
+    directory: list[dict[str, Any]] = []
+    for u in units:
+        staff = by_unit.get(u.id or 0, [])
+        roles = [roles_of(p.roles) for p in staff]
+        warnings = []
+        if u.unit_type not in ("新闻办", "其他"):
+            if not any(Role.SPOKESPERSON in r for r in roles):
+                warnings.append("没有新闻发言人（R4）")
+            if not any(Role.LIAISON in r for r in roles):
+                warnings.append("没有联络员（R4）")
+        spokes = [p for p, r in zip(staff, roles, strict=True) if Role.SPOKESPERSON in r]
+        untrained = [p.name for p in spokes if (p.id or 0) not in trained]
+        rows.append(
+            {
+                "unit": u.name,
+                "unit_type": u.unit_type,
+                "filed": (u.id in filed) or not spokes,
+                "warnings": warnings,
+                "untrained": untrained,
+                "people": [
+                    {
+                        "name": p.name,
+                        "title": p.title,
+                        "roles": "、".join(
+                            sorted((x.value for x in r), key=lambda v: ROLE_ORDER.index(Role(v)))
+                        ),
+                        "public": p.public,
+                        "trained": fmt(trained.get(p.id or 0), now.tzinfo)
+                        if (p.id or 0) in trained
+                        else "",
+                    }
+                    for p, r in zip(staff, roles, strict=True)
+                ],
+            }
+        )
+        public = [p for p in spokes if p.public]
+        if public:
+            directory.append(
+                {
+                    "unit": u.name,
+                    "phone": u.office_phone or "",
+                    "people": [{"name": p.name, "title": p.title} for p in public],
+                }
+            )
+    return {
+        "rows": rows,
+        "directory": directory,
+        "year": now.year,
+        "not_filed": [r["unit"] for r in rows if not r["filed"]],
+        "untrained": sum(len(r["untrained"]) for r in rows),
+    }
+
+
+async def reminders(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """A unit's reminder log: what was sent, to whom, delivered and acknowledged when (R14)."""
+    asked = q.get("unit") or ("" if member.city_wide else member.unit)
+    units = await store.units(session)
+    if not asked:
+        return {"unit": "", "units": [u.name for u in units], "rows": []}
+    scope = await _scope(session, member, asked)
+    assert scope is not None
+    assert scope.id is not None
+    log = await unit_reminder_log(session, scope.id, limit=100)
+    names = {p.userid: p.name for p in await store.people(session, unit_pk=scope.id)}
+    return {
+        "unit": scope.name,
+        "units": [u.name for u in units] if member.city_wide else [],
+        "rows": _ladder_rows(log, names, now.tzinfo),
+    }
+
+
+async def announcements(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """公告 with receipts; members see the ones sent to them, the offices all of them."""
+    found = await store.announcements(session)
+    rows: list[dict[str, Any]] = []
+    for a, counts in found:
+        recipients = (
+            await store.announcement_recipients(session, a.id or 0) if member.city_wide else []
+        )
+        mine = None
+        if not member.city_wide:
+            mine = next(
+                (
+                    r
+                    for r in await store.announcement_recipients(session, a.id or 0)
+                    if r.userid == member.userid
+                ),
+                None,
+            )
+            if mine is None:
+                continue
+        rows.append(
+            {
+                "record_id": a.record_id,
+                "audience": a.audience,
+                "content": a.content,
+                "receipt": a.receipt,
+                "created_at": fmt(a.created_at, now.tzinfo),
+                "counts": counts,
+                "unread": [
+                    r.userid
+                    for r in recipients
+                    if a.receipt and r.read_at is None and not r.invalid
+                ],
+                "mine_read": fmt(mine.read_at, now.tzinfo) if mine and mine.read_at else "",
+            }
+        )
+    people = {p.userid: p.name for p in await store.people(session)} if member.city_wide else {}
+    for row in rows:
+        row["unread"] = [people.get(u, u) for u in row["unread"]]
+    return {"rows": rows}
+
+
+PAGE_VIEWS: dict[str, Callable[..., Any]] = {
+    "home": home,
+    "board": board,
+    "unit": unit_page,
+    "applications": applications,
+    "incidents": incidents,
+    "calendar": calendar_month,
+    "releases": releases,
+    "roster": roster,
+    "reminders": reminders,
+    "announcements": announcements,
+}
+
+
+# ---------------------------------------------------------------- actions
+
+
+def action_command(action: str, record_id: str, form: Mapping[str, str]) -> str:
+    """The chat command a console button stands for (the same text a member would send)."""
+    record_id = record_id.strip()
+    note = (form.get("note") or "").strip().replace("\n", " ")
+    if action == "review_pass":
+        return f"审核 {record_id} 通过"
+    if action == "review_reject":
+        return f"审核 {record_id} 驳回" + (f" 理由：{note}" if note else "")
+    if action == "approve":
+        return f"审批 {record_id} 同意" + (f" 意见：{note}" if note else "")
+    if action == "disapprove":
+        return f"审批 {record_id} 不同意" + (f" 意见：{note}" if note else "")
+    if action == "schedule":
+        when = (form.get("time") or "").strip()
+        venue = (form.get("venue") or "").strip()
+        draft = (form.get("draft") or "").strip()
+        return f"排期 {record_id} 时间：{when} 地点：{venue}" + (
+            f" 稿件格式：{draft}" if draft else ""
+        )
+    raise UsageError("不认识这个操作。")
+
+
+async def run_command(deps: Deps, member: Member, text: str) -> ActionResult:
+    """Run a registry command as `member`, exactly as if typed in chat: the same permission
+    check, handler, audit (source `console:…`) and outbox, in one transaction. The single
+    call into dispatch (the integrator re-points it if dispatch changes)."""
+    from handlers.dispatch import _run_text
+
+    now = deps.clock.now()
+    source = f"console:{secrets.token_hex(8)}"
+    incoming = Incoming(
+        msg_type="text",
+        from_user=member.userid,
+        corp_id=deps.settings.corp_id,
+        create_time=int(now.timestamp()),
+        content=text,
+    )
+    try:
+        async with transaction(deps.sessions) as session:
+            sender = await find_member(session, member.userid)
+            if sender is None:
+                raise PermissionDenied("您已不在名册中，不能操作。")
+            ctx = Context(deps, session, now, sender, incoming, "", source)
+            reply = await _run_text(ctx, text)
+            if ctx.pushes:
+                await enqueue(session, ctx.pushes, now, source=source, dedupe_key=f"push:{source}")
+    except PermissionDenied as exc:
+        return ActionResult(False, exc.message, denied=True)
+    except UserError as exc:
+        return ActionResult(False, exc.message)
+    if enqueued(session):
+        deps.wake_outbox()
+    return ActionResult(True, (reply.text if reply else None) or "已完成。")
+
+
+class ConsoleService:
+    """The console's backend (liuan_bot.web.ConsoleBackend), built by bot.py."""
+
+    def __init__(self, deps: Callable[[], Deps]) -> None:
+        self._deps = deps
+
+    async def member(self, userid: str) -> Member | None:
+        async with self._deps().sessions() as session:
+            await read_only(session)
+            return await find_member(session, userid)
+
+    async def sign_in_choices(self) -> list[dict[str, str]]:
+        async with self._deps().sessions() as session:
+            await read_only(session)
+            rows = await store.sign_in_choices(session)
+        return [
+            {"userid": p.userid, "name": p.name, "unit": unit, "roles": "、".join(p.roles)}
+            for p, unit in rows
+        ]
+
+    async def page(self, name: str, member: Member, query: Mapping[str, str]) -> dict[str, Any]:
+        view = PAGE_VIEWS.get(name)
+        if view is None:
+            raise NotFound("没有这个页面。")
+        deps = self._deps()
+        now = deps.clock.now()
+        async with deps.sessions() as session:
+            await read_only(session)
+            data: dict[str, Any] = await view(session, member, now, query)
+        data.setdefault("now", fmt(now, now.tzinfo))
+        return data
+
+    async def act(
+        self, member: Member, action: str, record_id: str, form: Mapping[str, str]
+    ) -> ActionResult:
+        try:
+            command = action_command(action, record_id, form)
+        except UsageError as exc:
+            return ActionResult(False, exc.message)
+        return await run_command(self._deps(), member, command)
