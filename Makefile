@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint typecheck pytest install install-dev db demo bench clean
+.PHONY: run test lint typecheck pytest install install-dev db demo bench clean browser
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,13 @@ $(VENV)/.installed: requirements.txt
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 	$(PIP) install --quiet -r requirements-dev.txt
 	@touch $@
+
+# The browser tests drive Debian's Chromium (browser downloads are impossible here) and need
+# a CJK font for readable screenshots; installed once, with sudo when not root.
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei; }
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -36,7 +43,7 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
-pytest: install-dev
+pytest: install-dev browser
 	$(PY) -m pytest
 
 ## Lint, type-check and run the whole test suite
@@ -44,6 +51,7 @@ test: lint typecheck pytest
 
 bench: install-dev
 	$(PY) bench/callback.py
+	$(PY) bench/console.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
