@@ -20,7 +20,8 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 # a CJK font for readable screenshots; installed once, with sudo when not root.
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 browser:
-	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+	@test -x /usr/bin/chromium && test -n "$$(fc-list :lang=zh 2>/dev/null)" || { \
+		$(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei; }
 
 install: $(VENV)/.installed
