@@ -402,3 +402,32 @@ class ReleaseChannel(SQLModel, table=True):
     sent_at: datetime | None = None
     published_at: datetime | None = None
     confirmed_by: str | None = Field(default=None, max_length=64)
+
+
+class ReleasePlan(SQLModel, table=True):
+    """发布计划 (R12): one unit's planned topics for one quarter; re-filing replaces it (the
+    earlier versions stay in the audit log)."""
+
+    __tablename__ = "release_plans"
+    __table_args__ = (UniqueConstraint("unit_id", "quarter", name="uq_release_plan"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    quarter: str = Field(max_length=8)  # 2027Q1
+    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    filer: str = Field(max_length=64)
+    created_at: datetime
+    updated_at: datetime
+
+
+class RiskLink(SQLModel, table=True):
+    """R13: a risk letter (FX-…) linked to the later policy (ZC-…) or conference (SQ-/BA-…)."""
+
+    __tablename__ = "risk_links"
+    __table_args__ = (UniqueConstraint("risk_record_id", "target_record_id", name="uq_risk_link"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    risk_record_id: str = Field(max_length=16, index=True)
+    target_record_id: str = Field(max_length=16, index=True)
+    linked_by: str = Field(max_length=64)
+    linked_at: datetime
