@@ -10,7 +10,9 @@ button into the text command it stands for and runs it as the signed-in member t
 
 from __future__ import annotations
 
+import asyncio
 import calendar as month_calendar
+import json
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -19,10 +21,12 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers import evaluation
 from handlers.context import Context, Deps
+from liuan_bot import reports
+from liuan_bot.domain.evaluation import QuotaState
 from liuan_bot.domain.members import Member
-from liuan_bot.domain.periods import Period, half_year, quarter, year
-from liuan_bot.domain.quotas import CITY
+from liuan_bot.domain.periods import quarter, year
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.workflow import STATE_LABELS
 from liuan_bot.errors import NotFound, PermissionDenied, UsageError, UserError
@@ -126,75 +130,35 @@ async def home(
     return {"waits": waits, "mine": mine, "incidents": incidents}
 
 
-def _status(count: int, forecast: int) -> tuple[str, str]:
-    if count > 0:
-        return "met", "已达标"
-    if forecast > 0:
-        return "risk", "召开即达标"
-    return "missed", "未达标"
-
-
 async def board(
     session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The 4·2·1 board (R8–R10): held counts per unit for this quarter, half-year and year,
-    with what approved / scheduled / filed conferences would add if held."""
+    """The 4·2·1 board (R8–R10) on the evaluation's `quota_board`: held counts per unit for
+    this quarter, half-year and year, status, and what approved / scheduled / filed
+    conferences would add if held; each cell names the conferences that count."""
     scope = await _scope(session, member, q.get("unit"))
-    scope_pk = scope.id if scope else None
-    units = [u for u in await store.units(session, scope_pk) if u.unit_type != "新闻办"]
-    periods: list[Period] = [quarter(now), half_year(now), year(now)]
-    y = periods[2]
-    held = await store.conferences_between(
-        session, y.start, y.end, unit_pk=scope_pk, held_only=True
-    )
-    planned = await store.forecast_conferences(
-        session, now - timedelta(days=1), y.end, unit_pk=scope_pk
-    )
-    leaders: dict[int, set[str]] = defaultdict(set)
-    spokes: dict[int, set[str]] = defaultdict(set)
-    for p in await store.people(session, unit_pk=scope_pk):
-        roles = roles_of(p.roles)
-        if Role.MAIN_LEADER in roles:
-            leaders[p.unit_id].add(p.name)
-            spokes[p.unit_id].add(p.name)
-        if Role.SPOKESPERSON in roles:
-            spokes[p.unit_id].add(p.name)
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
-    for c in held:
-        held_at = c.held_at.astimezone(now.tzinfo) if c.held_at else now
-        for n, (rule, period) in enumerate(zip(("R8", "R9", "R10"), periods, strict=True)):
-            if rule in c.counts_for and period.contains(held_at):
-                counts[c.unit_id][n] += 1
-    for c in planned:
-        starts = c.starts_at.astimezone(now.tzinfo) if c.starts_at else now
-        speakers = set(c.speakers)
-        rules = ["R8"]
-        if c.kind == CITY and speakers & spokes[c.unit_id]:
-            rules.append("R9")
-        if c.kind == CITY and speakers & leaders[c.unit_id]:
-            rules.append("R10")
-        for n, (rule, period) in enumerate(zip(("R8", "R9", "R10"), periods, strict=True)):
-            if rule in rules and period.start <= starts < period.end:
-                counts[c.unit_id][3 + n] += 1
+    found = await evaluation.quota_board(session, now, unit=scope.name if scope else None)
     rows: list[dict[str, Any]] = []
-    for u in sorted(units, key=lambda u: (not u.key_unit, u.id or 0)):
-        figures = counts[u.id or 0]
+    for row in found.rows:
         cells: list[dict[str, Any]] = []
-        for n in range(3):
-            css, label = _status(figures[n], figures[3 + n])
+        for cell in row.cells:
             cells.append(
-                {"count": figures[n], "forecast": figures[3 + n], "css": css, "label": label}
+                {
+                    "count": cell.count,
+                    "css": cell.status.value,
+                    "label": cell.status_label,
+                    "forecast": cell.forecast,
+                    "forecast_label": cell.forecast_label,
+                    "records": "、".join(cell.record_ids or cell.forecast_ids),
+                }
             )
-        rows.append({"unit": u.name, "key_unit": u.key_unit, "cells": cells})
-    summary = {
-        "units": sum(1 for r in rows if r["key_unit"]),
-        "met": sum(1 for r in rows if r["key_unit"] and r["cells"][0]["css"] == "met"),
-    }
+        rows.append({"unit": row.unit, "key_unit": row.key_unit, "cells": cells})
+    met = sum(1 for r in found.rows if r.key_unit and r.quarter.status == QuotaState.MET)
     return {
-        "periods": [p.label for p in periods],
-        "days_left": periods[0].days_left(now),
+        "periods": [found.quarter.label, found.half.label, found.year.label],
+        "days_left": quarter(now).days_left(now),
         "rows": rows,
-        "summary": summary,
+        "summary": {"units": sum(1 for r in found.rows if r.key_unit), "met": met},
         "scope": scope.name if scope else "",
     }
 
@@ -536,6 +500,153 @@ async def announcements(
     return {"rows": rows}
 
 
+def current_quarter_code(now: datetime) -> str:
+    return f"{now.year}Q{(now.month - 1) // 3 + 1}"
+
+
+async def _evaluation_data(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> tuple[Any, Any, str | None]:
+    """R14 for the period asked (default: this quarter), R1-scoped, and its year's list."""
+    span = evaluation.period_of(q.get("period") or current_quarter_code(now))
+    scope = await _scope(session, member, q.get("unit"))
+    unit = scope.name if scope else None
+    found = await evaluation.evaluate(session, span.code, now, unit=unit)
+    entries = await evaluation.accountability_list(session, span.start.year, now, unit=unit)
+    return found, entries, unit
+
+
+def _chart(kind: str, labels: list[str], series: list[tuple[str, list[float]]]) -> str:
+    """A Chart.js configuration (plain JSON: no functions, so no inline script)."""
+    colours = ("#b3261e", "#0b5cad", "#1e7d32", "#8a5a00")
+    config = {
+        "type": kind,
+        "data": {
+            "labels": labels,
+            "datasets": [
+                {
+                    "label": name,
+                    "data": values,
+                    "backgroundColor": colours[n % 4],
+                    "borderColor": colours[n % 4],
+                }
+                for n, (name, values) in enumerate(series)
+            ],
+        },
+        "options": {
+            "indexAxis": "y" if kind == "bar" and len(labels) > 8 else "x",
+            "maintainAspectRatio": False,
+            "animation": False,
+            "plugins": {"legend": {"position": "bottom"}},
+        },
+    }
+    return json.dumps(config, ensure_ascii=False)
+
+
+async def evaluation_page(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> dict[str, Any]:
+    """(i) R14: each unit's evaluation, the accountability list with its evidence, charts
+    (completion by unit, trend by quarter, channel coverage) and the downloads."""
+    found, entries, unit = await _evaluation_data(session, member, now, q)
+    units = list(found.units)
+    quarters = found.period.quarters() if found.period.kind != "quarter" else ()
+    year_span = evaluation.period_of(str(found.period.start.year))
+    trend_labels = [p.label.removeprefix(f"{p.start.year}年") for p in year_span.quarters()]
+    held_year = await store.conferences_between(
+        session,
+        year_span.start,
+        year_span.end,
+        unit_pk=(await _scope(session, member, unit)).id if unit else None,  # type: ignore[union-attr]
+        held_only=True,
+    )
+    trend = [
+        float(sum(1 for c in held_year if p.contains(c.held_at))) for p in year_span.quarters()
+    ]
+    rows = [
+        {
+            "unit": u.unit,
+            "key_unit": u.key_unit,
+            "held": len(u.held),
+            "r8": u.r8.status_label,
+            "r8_css": u.r8.status.value,
+            "r9": u.r9.status_label,
+            "r9_css": u.r9.status.value,
+            "r10": u.r10.status_label,
+            "r10_css": u.r10.status.value,
+            "channels": f"{u.channels_published}/{u.channels_expected}",
+            "incidents": f"{u.incidents_on_time}/{u.incidents}",
+            "policies": f"{u.policies_on_time}/{u.policies}",
+            "roster": "已报送" if u.roster_filed_at else "未报送",
+            "trained": f"{u.trained}/{u.trainees}",
+            "keywords": "、".join(u.keywords[:5]),
+        }
+        for u in units
+    ]
+    shown = [u for u in units if u.key_unit] or units
+    period_code = found.period.code
+    return {
+        "period": period_code,
+        "label": found.label,
+        "unit": unit or "",
+        "rows": rows,
+        "entries": [
+            dict(zip(reports.ACCOUNTABILITY_HEADERS, row, strict=True))
+            for row in reports.accountability_table(entries)
+        ],
+        "entry_headers": reports.ACCOUNTABILITY_HEADERS,
+        "quarters": [p.code for p in quarters],
+        "periods": [
+            current_quarter_code(now),
+            f"{now.year}H{1 if now.month <= 6 else 2}",
+            str(now.year),
+            str(now.year - 1),
+        ],
+        "chart_completion": _chart(
+            "bar",
+            [u.unit for u in shown],
+            [("召开发布会（场）", [float(len(u.held)) for u in shown])],
+        ),
+        "chart_trend": _chart("line", trend_labels, [("已召开发布会（场）", trend)]),
+        "chart_channels": _chart(
+            "bar",
+            [u.unit for u in shown],
+            [
+                (
+                    "渠道覆盖率（%）",
+                    [round((u.channel_coverage or 0.0) * 100, 1) for u in shown],
+                )
+            ],
+        ),
+    }
+
+
+DOWNLOADS = {
+    "md": ("text/markdown; charset=utf-8", "md"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+}
+
+
+async def report_download(
+    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+) -> tuple[str, str, bytes]:
+    """The evaluation and the list as md, csv (with a BOM for Excel) or xlsx (off the loop)."""
+    fmt_key = q.get("format", "")
+    if fmt_key not in DOWNLOADS:
+        raise UsageError("下载格式只支持 md、csv 或 xlsx。")
+    found, entries, unit = await _evaluation_data(session, member, now, q)
+    content_type, ext = DOWNLOADS[fmt_key]
+    if fmt_key == "md":
+        body = reports.render_markdown(found, entries).encode("utf-8")
+    elif fmt_key == "csv":
+        body = ("\ufeff" + reports.render_csv(found, entries)).encode("utf-8")
+    else:
+        body = await asyncio.to_thread(reports.render_xlsx, found, entries)
+    name = f"新闻发布工作评估-{found.period.code}" + (f"-{unit}" if unit else "") + f".{ext}"
+    return content_type, name, body
+
+
 PAGE_VIEWS: dict[str, Callable[..., Any]] = {
     "home": home,
     "board": board,
@@ -547,6 +658,7 @@ PAGE_VIEWS: dict[str, Callable[..., Any]] = {
     "roster": roster,
     "reminders": reminders,
     "announcements": announcements,
+    "evaluation": evaluation_page,
 }
 
 
@@ -639,6 +751,13 @@ class ConsoleService:
             data: dict[str, Any] = await view(session, member, now, query)
         data.setdefault("now", fmt(now, now.tzinfo))
         return data
+
+    async def download(self, member: Member, query: Mapping[str, str]) -> tuple[str, str, bytes]:
+        deps = self._deps()
+        now = deps.clock.now()
+        async with deps.sessions() as session:
+            await read_only(session)
+            return await report_download(session, member, now, query)
 
     async def act(
         self, member: Member, action: str, record_id: str, form: Mapping[str, str]

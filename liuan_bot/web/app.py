@@ -59,6 +59,7 @@ NAV = (
     ("roster", "名册", "/console/roster"),
     ("reminders", "提醒记录", "/console/reminders"),
     ("announcements", "公告", "/console/announcements"),
+    ("evaluation", "评估与问责", "/console/evaluation"),
 )
 TITLES = {key: label for key, label, _ in NAV} | {"unit": "单位详情", "home": "待办"}
 ACTIONS = ("review_pass", "review_reject", "approve", "disapprove", "schedule")
@@ -225,6 +226,19 @@ def create_console_app(
         data = await backend.page("unit", member, {"unit": request.match_info["unit"]})
         return render(request, "unit.html", "board", data)
 
+    async def download(request: web.Request) -> web.StreamResponse:
+        member = await current(request)
+        if member is None:
+            return start_sign_in(request)
+        content_type, name, body = await backend.download(member, dict(request.query))
+        return web.Response(
+            body=body,
+            headers={
+                "Content-Type": content_type,
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            },
+        )
+
     async def act(request: web.Request) -> web.StreamResponse:
         member = await current(request)
         if member is None:
@@ -346,6 +360,7 @@ def create_console_app(
     for key, _label, _href in NAV[1:]:
         app.router.add_get(f"/{key}", page(key))
     app.router.add_get("/units/{unit}", unit_handler)
+    app.router.add_get("/evaluation/download", download)
     app.router.add_post("/applications/{record_id}/{action}", act)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_post)

@@ -27,6 +27,10 @@ class ConsoleBackend(Protocol):
         self, name: str, member: Member, query: Mapping[str, str]
     ) -> dict[str, Any]: ...
 
+    async def download(
+        self, member: Member, query: Mapping[str, str]
+    ) -> tuple[str, str, bytes]: ...
+
     async def act(
         self, member: Member, action: str, record_id: str, form: Mapping[str, str]
     ) -> ActionResult: ...

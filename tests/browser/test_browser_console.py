@@ -62,7 +62,7 @@ async def test_oauth_sign_in_board_unit_approval_and_a_chat_filing(
     assert page.url == f"{served.url}/console/board"
     await page.wait_for_selector("table.board")
     row = page.locator("table.board tr", has_text="市财政局")
-    assert "未达标" in await row.inner_text()
+    assert "有风险" in await row.inner_text()
     await shot(page, "board-desktop-before")
 
     # follow a unit
@@ -106,8 +106,16 @@ async def test_oauth_sign_in_board_unit_approval_and_a_chat_filing(
     await page.goto(f"{served.url}/console/board")
     row = page.locator("table.board tr", has_text="市财政局")
     cells = row.locator("td.st")
-    assert "已达标" in await cells.nth(0).inner_text()
+    assert "已完成" in await cells.nth(0).inner_text()
     await shot(page, "board-desktop-after")
+    await page.goto(f"{served.url}/console/evaluation?period=2026")
+    await page.wait_for_function("document.querySelectorAll('canvas').length === 3")
+    # Chart.js (vendored, served by the bot) drew every chart: the canvases have pixels
+    drawn = await page.evaluate(
+        "Array.from(document.querySelectorAll('canvas')).every(c => window.Chart.getChart(c))"
+    )
+    assert drawn
+    await shot(page, "evaluation-desktop")
     phone_board = await news.new_page()
     await phone_board.set_viewport_size(PHONE)
     await phone_board.goto(f"{served.url}/console/board")
@@ -115,7 +123,7 @@ async def test_oauth_sign_in_board_unit_approval_and_a_chat_filing(
     # nothing overflows the phone's width but the scrollable table
     width = await phone_board.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
-    for path in ("incidents", "calendar", "roster", "releases"):
+    for path in ("incidents", "calendar", "roster", "releases", "evaluation"):
         await phone_board.goto(f"{served.url}/console/{path}")
         await shot(phone_board, f"{path}-phone")
     await news.close()

@@ -381,6 +381,7 @@ async def test_every_page_answers_in_chinese_for_every_kind_of_member(harness: H
         "/console/roster",
         "/console/reminders",
         "/console/announcements",
+        "/console/evaluation",
         "/console/units/市财政局",
     )
     for user in ("newsoffice", "demo", "approver"):
@@ -394,7 +395,7 @@ async def test_every_page_answers_in_chinese_for_every_kind_of_member(harness: H
             assert "控制台" in page
 
 
-async def test_the_board_shows_the_forecast_and_the_calendar_shows_a_venue_clash(
+async def test_the_board_shows_the_forecast_and_the_calendar_the_scheduled_conference(
     harness: Harness,
 ) -> None:
     rid = await apply(harness)
@@ -408,8 +409,9 @@ async def test_the_board_shows_the_forecast_and_the_calendar_shows_a_venue_clash
     cookie = await sign_in(harness, "newsoffice")
     _, page = await get(harness, "/console/board", cookie)
     row = page.split("市财政局</a>", 1)[1].split("</tr>", 1)[0]
-    assert "召开即达标" in row
-    assert "计划 1" in row
+    assert "有风险" in row
+    assert "已安排 1 场，召开即可完成" in row
+    assert 'title="SQ-2026-0001"' in row  # the conference that would count
     status, page = await get(harness, "/console/calendar", cookie, month="2026-12")
     assert status == 200
     assert "2026年秋粮收购政策解读" in page
@@ -466,3 +468,48 @@ async def test_feeds_and_relay_pieces_link_to_the_public_url(harness: Harness) -
     assert f'href="{PUBLIC}/feeds/releases.atom"' in body
     assert "127.0.0.1" not in body
     assert harness.bot.deps.relay.directory_url == f"{PUBLIC}/directory"
+
+
+# ---------------------------------------------------------------- (i) evaluation, downloads
+
+
+async def test_the_evaluation_page_and_its_downloads_follow_r1(harness: Harness) -> None:
+    news = await sign_in(harness, "newsoffice")
+    status, page = await get(harness, "/console/evaluation", news, period="2026Q4")
+    assert status == 200, page[:400]
+    assert "2026年第四季度" in page
+    assert "市教育局" in page
+    assert "问责清单" in page
+    assert 'data-chart="{' in page  # Chart.js configuration as JSON, escaped into the attribute
+    for fmt, kind in (("md", "text/markdown"), ("csv", "text/csv"), ("xlsx", "spreadsheetml")):
+        harness.client.session.cookie_jar.clear()
+        resp = await harness.client.get(
+            "/console/evaluation/download",
+            params={"period": "2026Q4", "format": fmt},
+            headers={"Cookie": news},
+        )
+        assert resp.status == 200
+        assert kind in resp.headers["Content-Type"]
+        assert "attachment" in resp.headers["Content-Disposition"]
+        body = await resp.read()
+        if fmt == "xlsx":
+            assert body[:2] == b"PK"
+        else:
+            assert "市教育局" in body.decode("utf-8-sig")
+    status, page = await get(harness, "/console/evaluation", news, period="2026Q5")
+    assert status == 400
+    assert "不是一个考核期" in page
+    demo = await sign_in(harness, "demo")
+    status, page = await get(harness, "/console/evaluation", demo, period="2026")
+    assert status == 200
+    assert "市财政局" in page
+    assert "市教育局" not in page
+    status, _ = await get(harness, "/console/evaluation", demo, unit="市教育局")
+    assert status == 403
+    harness.client.session.cookie_jar.clear()
+    resp = await harness.client.get(
+        "/console/evaluation/download",
+        params={"period": "2026", "format": "csv", "unit": "市教育局"},
+        headers={"Cookie": demo},
+    )
+    assert resp.status == 403
