@@ -461,23 +461,19 @@ async def announcements(
 ) -> dict[str, Any]:
     """公告 with receipts; members see the ones sent to them, the offices all of them."""
     found = await store.announcements(session)
+    ids = [a.id for a, _ in found if a.id is not None]
+    if member.city_wide:
+        unread = await store.unread_recipients(session, ids)
+        mine: dict[int, Any] = {}
+        people = {p.userid: p.name for p in await store.people(session)}
+    else:
+        unread, people = {}, {}
+        mine = await store.receipts_of(session, ids, member.userid)
     rows: list[dict[str, Any]] = []
     for a, counts in found:
-        recipients = (
-            await store.announcement_recipients(session, a.id or 0) if member.city_wide else []
-        )
-        mine = None
-        if not member.city_wide:
-            mine = next(
-                (
-                    r
-                    for r in await store.announcement_recipients(session, a.id or 0)
-                    if r.userid == member.userid
-                ),
-                None,
-            )
-            if mine is None:
-                continue
+        own = mine.get(a.id or 0)
+        if not member.city_wide and own is None:
+            continue
         rows.append(
             {
                 "record_id": a.record_id,
@@ -486,17 +482,12 @@ async def announcements(
                 "receipt": a.receipt,
                 "created_at": fmt(a.created_at, now.tzinfo),
                 "counts": counts,
-                "unread": [
-                    r.userid
-                    for r in recipients
-                    if a.receipt and r.read_at is None and not r.invalid
-                ],
-                "mine_read": fmt(mine.read_at, now.tzinfo) if mine and mine.read_at else "",
+                "unread": [people.get(u, u) for u in unread.get(a.id or 0, [])]
+                if a.receipt
+                else [],
+                "mine_read": fmt(own.read_at, now.tzinfo) if own and own.read_at else "",
             }
         )
-    people = {p.userid: p.name for p in await store.people(session)} if member.city_wide else {}
-    for row in rows:
-        row["unread"] = [people.get(u, u) for u in row["unread"]]
     return {"rows": rows}
 
 
@@ -720,11 +711,43 @@ async def run_command(deps: Deps, member: Member, text: str) -> ActionResult:
     return ActionResult(True, (reply.text if reply else None) or "已完成。")
 
 
+CACHED_PAGES = frozenset({"evaluation", "board"})
+CACHE_TTL = timedelta(seconds=60)
+CACHE_SIZE = 64
+
+
 class ConsoleService:
-    """The console's backend (liuan_bot.web.ConsoleBackend), built by bot.py."""
+    """The console's backend (liuan_bot.web.ConsoleBackend), built by bot.py.
+
+    Reports (the board, the evaluation page, its downloads) are cached per scope and query
+    while the data stamp (newest inbound message, outbox row and audit entry) stays the same,
+    for at most a minute: the same figures for everyone who looks within it, without recomputing
+    R14 over every unit on every request."""
 
     def __init__(self, deps: Callable[[], Deps]) -> None:
         self._deps = deps
+        self._cache: dict[tuple[Any, ...], tuple[datetime, tuple[int, int, int], Any]] = {}
+
+    async def _cached(
+        self,
+        key: tuple[Any, ...],
+        session: AsyncSession,
+        now: datetime,
+        compute: Callable[[], Any],
+    ) -> Any:
+        stamp = await store.data_stamp(session)
+        hit = self._cache.get(key)
+        if hit is not None and hit[1] == stamp and now < hit[0]:
+            return hit[2]
+        value = await compute()
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (now + CACHE_TTL, stamp, value)
+        return value
+
+    @staticmethod
+    def _scope_key(member: Member) -> str:
+        return "*" if member.city_wide else member.unit
 
     async def member(self, userid: str) -> Member | None:
         async with self._deps().sessions() as session:
@@ -748,7 +771,14 @@ class ConsoleService:
         now = deps.clock.now()
         async with deps.sessions() as session:
             await read_only(session)
-            data: dict[str, Any] = await view(session, member, now, query)
+            if name in CACHED_PAGES:
+                key = (name, self._scope_key(member), tuple(sorted(query.items())))
+                cached: dict[str, Any] = await self._cached(
+                    key, session, now, lambda: view(session, member, now, query)
+                )
+                data = dict(cached)
+            else:
+                data = await view(session, member, now, query)
         data.setdefault("now", fmt(now, now.tzinfo))
         return data
 
@@ -757,7 +787,11 @@ class ConsoleService:
         now = deps.clock.now()
         async with deps.sessions() as session:
             await read_only(session)
-            return await report_download(session, member, now, query)
+            key = ("download", self._scope_key(member), tuple(sorted(query.items())))
+            found: tuple[str, str, bytes] = await self._cached(
+                key, session, now, lambda: report_download(session, member, now, query)
+            )
+            return found
 
     async def act(
         self, member: Member, action: str, record_id: str, form: Mapping[str, str]

@@ -19,7 +19,9 @@ from liuan_bot.clock import utc
 from storage.tables import (
     Announcement,
     AnnouncementRecipient,
+    AuditEntry,
     Conference,
+    InboundMessage,
     Incident,
     IncidentRelease,
     OutboxMessage,
@@ -262,6 +264,54 @@ async def announcements(
         for pk, total, read, invalid in rows.all():
             counts[int(pk)] = {"sent": int(total), "read": int(read), "invalid": int(invalid or 0)}
     return [(a, counts[a.id or 0]) for a in found]
+
+
+async def unread_recipients(
+    session: AsyncSession, announcement_pks: Sequence[int]
+) -> dict[int, list[str]]:
+    """Who has not yet confirmed each receipt announcement (valid recipients only)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    if not announcement_pks:
+        return found
+    rows = await session.exec(
+        select(AnnouncementRecipient.announcement_id, AnnouncementRecipient.userid)
+        .where(col(AnnouncementRecipient.announcement_id).in_(announcement_pks))
+        .where(col(AnnouncementRecipient.read_at).is_(None))
+        .where(col(AnnouncementRecipient.invalid).is_(False))
+        .order_by(col(AnnouncementRecipient.id))
+    )
+    for pk, userid in rows.all():
+        found[int(pk)].append(str(userid))
+    return found
+
+
+async def receipts_of(
+    session: AsyncSession, announcement_pks: Sequence[int], userid: str
+) -> dict[int, AnnouncementRecipient]:
+    """One member's recipient rows of the given announcements."""
+    if not announcement_pks:
+        return {}
+    rows = await session.exec(
+        select(AnnouncementRecipient)
+        .where(col(AnnouncementRecipient.announcement_id).in_(announcement_pks))
+        .where(col(AnnouncementRecipient.userid) == userid)
+    )
+    return {r.announcement_id: r for r in rows.all()}
+
+
+async def data_stamp(session: AsyncSession) -> tuple[int, int, int]:
+    """Moves whenever a message arrives, a message is queued or a record changes: what a
+    cached report is checked against (three index lookups)."""
+    row = (
+        await session.exec(
+            select(
+                select(func.max(InboundMessage.id)).scalar_subquery(),
+                select(func.max(OutboxMessage.id)).scalar_subquery(),
+                select(func.max(AuditEntry.id)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
 
 async def announcement_recipients(

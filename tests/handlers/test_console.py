@@ -513,3 +513,23 @@ async def test_the_evaluation_page_and_its_downloads_follow_r1(harness: Harness)
         headers={"Cookie": demo},
     )
     assert resp.status == 403
+
+
+async def test_a_cached_board_changes_as_soon_as_a_chat_command_changes_the_data(
+    harness: Harness,
+) -> None:
+    cookie = await sign_in(harness, "newsoffice")
+    _, before = await get(harness, "/console/board", cookie)
+    row = before.split("市财政局</a>", 1)[1].split("</tr>", 1)[0]
+    assert "召开即可完成" not in row
+    _, again = await get(harness, "/console/board", cookie)
+    assert again == before  # served from the cache: nothing changed
+    _, reply = await harness.send_text(
+        "demo",
+        "备案 主题：财政预算执行情况 时间：今天下午3点 地点：市财政局三楼会议室 发布人：郑学军",
+    )
+    assert reply is not None
+    assert "BA-2026-" in reply
+    _, after = await get(harness, "/console/board", cookie)  # the same instant: no TTL expiry
+    row = after.split("市财政局</a>", 1)[1].split("</tr>", 1)[0]
+    assert "已安排 1 场，召开即可完成" in row
