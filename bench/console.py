@@ -480,7 +480,8 @@ async def main() -> int:
         print(f"load average before: {os.getloadavg()}")
         results = await measure(url, workdir, args.requests, args.warmup)
         print(f"load average after: {os.getloadavg()}")
-    print("\n| page | p50 (ms) | p99 (ms) | max (ms) | n |\n|---|---:|---:|---:|---:|")
+    print("\n| page | first request (ms) | p50 (ms) | p99 (ms) | max (ms) | n |")
+    print("|---|---:|---:|---:|---:|---:|")
     failed = bad = False
     for path, samples, status, cold in results:
         worst = p99(samples)

@@ -377,6 +377,7 @@ async def roster(
     scope_pk = scope.id if scope else None
     units = await store.units(session, scope_pk)
     everyone = await store.people(session, unit_pk=scope_pk)
+    show_people = scope is not None  # every unit at once: the warnings; people per unit
     filed = await store.units_that_filed(session, now.year)
     trained = await store.latest_trainings(session, [p.id for p in everyone if p.id is not None])
     by_unit: dict[int, list[Any]] = defaultdict(list)
@@ -402,7 +403,9 @@ async def roster(
                 "filed": (u.id in filed) or not spokes,
                 "warnings": warnings,
                 "untrained": untrained,
-                "people": [
+                "people": []
+                if not show_people
+                else [
                     {
                         "name": p.name,
                         "title": p.title,
@@ -432,6 +435,7 @@ async def roster(
         "directory": directory,
         "year": now.year,
         "not_filed": [r["unit"] for r in rows if not r["filed"]],
+        "show_people": show_people,
         "untrained": sum(len(r["untrained"]) for r in rows),
     }
 

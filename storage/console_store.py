@@ -189,7 +189,7 @@ async def _deliveries_in(
 
 
 async def releases(
-    session: AsyncSession, *, unit_pk: int | None = None, limit: int = 100
+    session: AsyncSession, *, unit_pk: int | None = None, limit: int = 30
 ) -> list[tuple[Release, list[ReleaseChannel]]]:
     query = select(Release).order_by(col(Release.created_at).desc(), col(Release.id).desc())
     if unit_pk is not None:
@@ -236,7 +236,7 @@ async def latest_trainings(
 
 
 async def announcements(
-    session: AsyncSession, *, limit: int = 50
+    session: AsyncSession, *, limit: int = 20
 ) -> list[tuple[Announcement, dict[str, int]]]:
     """The latest announcements with their receipt counts (sent, read, invalid)."""
     found = list(

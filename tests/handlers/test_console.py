@@ -254,6 +254,11 @@ async def test_r1_the_news_and_disclosure_offices_see_every_unit(harness: Harnes
         assert "市教育局" in page
         status, page = await get(harness, "/console/units/市教育局", cookie)
         assert status == 200
+        _, page = await get(harness, "/console/roster", cookie)
+        assert "市教育局" in page  # every unit's R4/R5/R7 state …
+        assert "徐启航" in page  # … (the public directory preview lists him)
+        _, page = await get(harness, "/console/roster", cookie, unit="市教育局")
+        assert "宣传科科长" in page  # … and one unit's people on demand
 
 
 async def test_typed_markup_is_shown_as_text_and_headers_forbid_inline_script(
