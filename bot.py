@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.announcements import record_invalid
-from handlers.console import ConsoleService
+from handlers.console import ConsoleService, workbench_sync
 from handlers.context import Deps, RelayConfig
 from handlers.dispatch import process_inbound
 from handlers.fast import FastPath
@@ -215,6 +215,8 @@ class Bot:
         self.scheduler = ReminderScheduler(run_sweep, self.clock)
         if self.run_scheduler:
             self.scheduler.start()
+        if self.settings.workbench and self.run_scheduler:
+            self._tasks.append(asyncio.create_task(self._workbench_loop()))
         recovered = await self.inbox.recover(older_than=timedelta(seconds=30))
         if recovered:
             log.warning("recovered %s unhandled inbound messages", recovered)
@@ -237,6 +239,17 @@ class Bot:
             await enqueue(session, notes, now, source=f"{row.source}:invalid")
         if notes and self.worker is not None:
             self.worker.wake()
+
+    async def _workbench_loop(self) -> None:
+        """LIUAN_WORKBENCH: refresh the workbench tiles once a minute (issue 10 §3)."""
+        while True:
+            try:
+                queued = await workbench_sync(self.deps)
+                if queued:
+                    log.info("workbench: %s tile updates queued", queued)
+            except Exception:
+                log.exception("workbench refresh failed; trying again in a minute")
+            await asyncio.sleep(60)
 
     async def _refresh_roster(self, cache: RosterCache) -> None:
         while True:

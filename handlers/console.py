@@ -30,6 +30,7 @@ from liuan_bot.domain.periods import quarter, year
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.workflow import STATE_LABELS
 from liuan_bot.errors import NotFound, PermissionDenied, UsageError, UserError
+from liuan_bot.messages import Outgoing
 from liuan_bot.web.backend import ActionResult
 from liuan_bot.wecom.inbound import Incoming
 from storage import console_store as store
@@ -713,6 +714,62 @@ async def run_command(deps: Deps, member: Member, text: str) -> ActionResult:
     if enqueued(session):
         deps.wake_outbox()
     return ActionResult(True, (reply.text if reply else None) or "已完成。")
+
+
+# ---------------------------------------------------------------- the workbench tile (§3)
+
+WORKBENCH_KEYS = ("本季度发布会", "半年出席", "全年出席", "未结突发事件")
+
+
+def _workbench_items(link_base: str, figures: tuple[int, int, int, int]) -> list[dict[str, str]]:
+    links = ("board", "board", "board", "incidents")
+    return [
+        {"key": key, "data": str(value), "jump_url": f"{link_base}/console/{page}"}
+        for key, value, page in zip(WORKBENCH_KEYS, figures, links, strict=True)
+    ]
+
+
+async def workbench_sync(deps: Deps) -> int:
+    """Issue 10 §3: put each liaison's and spokesperson's unit figures (this quarter's
+    conferences R8, half-year R9 and year R10 attendance, open incidents) on their workbench
+    tile — a keydata template once, then `set_workbench_data` for a user only when one of
+    their figures changed, through the outbox (which keeps WeCom's 10 calls/min/user). The
+    number of updates queued."""
+    now = deps.clock.now()
+    link_base = deps.settings.link_base
+    async with transaction(deps.sessions) as session:
+        pending: list[Outgoing] = []
+        if not await store.workbench_template_queued(session):
+            body = {
+                "type": "keydata",
+                "keydata": {"items": _workbench_items(link_base, (0, 0, 0, 0))},
+                "replace_user_data": False,
+            }
+            pending.append(Outgoing("workbench", "", {"action": "template", "body": body}))
+        board_rows = {r.unit_id: r for r in (await evaluation.quota_board(session, now)).rows}
+        incidents_open = await store.open_incident_counts(session)
+        last = await store.last_workbench_data(session)
+        for userid, unit_pk, _unit in await store.workbench_people(session):
+            row = board_rows.get(unit_pk)
+            figures = (
+                row.quarter.count if row else 0,
+                row.half.count if row else 0,
+                row.year.count if row else 0,
+                incidents_open.get(unit_pk, 0),
+            )
+            body = {
+                "userid": userid,
+                "type": "keydata",
+                "keydata": {"items": _workbench_items(link_base, figures)},
+            }
+            if last.get(userid, {}).get("body") == body:
+                continue
+            pending.append(Outgoing("workbench", userid, {"action": "data", "body": body}))
+        if pending:
+            await enqueue(session, pending, now, source="workbench")
+    if pending:
+        deps.wake_outbox()
+    return len(pending)
 
 
 CACHED_PAGES = frozenset({"evaluation", "board"})

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from liuan_bot.clock import Clock
-from liuan_bot.pacing import APP_LIMITS, ROBOT_LIMITS, SlidingWindowLimiter
+from liuan_bot.pacing import APP_LIMITS, ROBOT_LIMITS, WORKBENCH_LIMITS, SlidingWindowLimiter
 from liuan_bot.wecom.api import (
     WeComApi,
     WeComApiError,
@@ -108,6 +108,7 @@ class OutboxWorker:
         self._on_sent = on_sent
         self._app_limiter = SlidingWindowLimiter(APP_LIMITS)
         self._robot_limiter = SlidingWindowLimiter(ROBOT_LIMITS)
+        self._workbench_limiter = SlidingWindowLimiter(WORKBENCH_LIMITS)
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -141,6 +142,8 @@ class OutboxWorker:
             return self._app_limiter, [u for u in row.target.split("|") if u]
         if row.kind == "webhook":
             return self._robot_limiter, [row.target]
+        if row.kind == "workbench" and row.body.get("action") == "data":
+            return self._workbench_limiter, [row.target]
         return None, []
 
     async def _deliver(self, row: Claimed) -> None:
@@ -202,6 +205,8 @@ class OutboxWorker:
             await self._api.send_appchat(dict(row.body))
         elif row.kind == "webhook":
             await self._api.send_webhook(self._webhook_keys[row.target], dict(row.body))
+        elif row.kind == "workbench":  # issue 10 §3: the app's workbench tile
+            await self._api.workbench(str(row.body["action"]), dict(row.body["body"]))
         elif row.kind == "calendar":
             done = await self._api.calendar(str(row.body["action"]), dict(row.body["body"]))
             return Delivered(msgid=str(done.get("schedule_id") or "") or None)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 
 APP_LIMITS: tuple[tuple[float, int], ...] = ((60.0, 30), (3600.0, 1000))
 ROBOT_LIMITS: tuple[tuple[float, int], ...] = ((60.0, 20),)
+# agent/set_workbench_data: 10 calls per minute per user per app (wecom-facts, web pages).
+WORKBENCH_LIMITS: tuple[tuple[float, int], ...] = ((60.0, 10),)
 
 
 class SlidingWindowLimiter:

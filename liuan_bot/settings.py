@@ -88,6 +88,7 @@ class Settings:
     preview_to_spokespersons: bool = False
     # LIUAN_PUBLIC_URL: where people and the public reach the bot (issue 10 §5); "" = local.
     external_url: str = ""
+    workbench: bool = False  # LIUAN_WORKBENCH: the app's workbench tile (issue 10 §3)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -285,6 +286,7 @@ def load_settings(
         calendar_events=flag("CALENDAR_EVENTS", False),
         preview_to_spokespersons=flag("PREVIEW_TO_SPOKESPERSONS", False),
         external_url=external_url,
+        workbench=flag("WORKBENCH", False),
     )
     if problems:
         raise SettingsError(problems)

@@ -325,6 +325,55 @@ async def announcement_recipients(
     return list(rows.all())
 
 
+async def workbench_people(session: AsyncSession) -> list[tuple[str, int, str]]:
+    """(userid, unit id, unit name) of every active liaison and spokesperson (the tile's
+    audience, issue 10 §3)."""
+    rows = await session.exec(
+        select(Person.userid, Person.unit_id, Person.roles, Unit.name)
+        .join(Unit, col(Unit.id) == col(Person.unit_id))
+        .where(col(Person.active))
+        .order_by(col(Person.id))
+    )
+    return [
+        (str(userid), int(unit_pk), str(name))
+        for userid, unit_pk, roles, name in rows.all()
+        if {"联络员", "新闻发言人"} & set(roles)
+    ]
+
+
+async def open_incident_counts(session: AsyncSession) -> dict[int, int]:
+    rows = await session.exec(
+        select(Incident.unit_id, func.count())
+        .where(col(Incident.state) == "open")
+        .group_by(col(Incident.unit_id))
+    )
+    return {int(pk): int(n) for pk, n in rows.all()}
+
+
+async def last_workbench_data(session: AsyncSession) -> dict[str, dict[str, Any]]:
+    """The newest workbench data queued for each user (what their tile shows or will)."""
+    latest = (
+        select(func.max(OutboxMessage.id))
+        .where(col(OutboxMessage.kind) == "workbench")
+        .where(col(OutboxMessage.target) != "")
+        .group_by(col(OutboxMessage.target))
+    )
+    rows = await session.exec(
+        select(OutboxMessage.target, OutboxMessage.body).where(col(OutboxMessage.id).in_(latest))
+    )
+    return {str(target): dict(body) for target, body in rows.all()}
+
+
+async def workbench_template_queued(session: AsyncSession) -> bool:
+    found = await session.exec(
+        select(OutboxMessage.id)
+        .where(col(OutboxMessage.kind) == "workbench")
+        .where(col(OutboxMessage.target) == "")
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 def as_row(obj: Any) -> dict[str, Any]:
     """A table row as a plain dict (for templates that must not lazy-load)."""
     return dict(obj.model_dump())

@@ -51,6 +51,8 @@ APPCHAT_PATH = "cgi-bin/appchat/send"
 WEBHOOK_PATH = "cgi-bin/webhook/send"
 GETTOKEN_PATH = "cgi-bin/gettoken"
 GETUSERINFO_PATH = "cgi-bin/auth/getuserinfo"
+WORKBENCH_TEMPLATE_PATH = "cgi-bin/agent/set_workbench_template"
+WORKBENCH_DATA_PATH = "cgi-bin/agent/set_workbench_data"
 INVALID_CODE = 40029
 
 _SECRET_QUERY = re.compile(r"(access_token|corpsecret|key)=[^&\s\"'#]*", re.IGNORECASE)
@@ -153,6 +155,8 @@ class WeComApi(Protocol):
 
     async def calendar(self, action: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def workbench(self, action: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
 
 class WeComApiClient:
     """WeCom self-built-app client: cached access token, bounded retries, explicit timeouts."""
@@ -235,6 +239,14 @@ class WeComApiClient:
             raise ValueError(f"unknown schedule action {action!r}")
         payload = body if action == "del" else {**body, "agentid": self._agent_id}
         return await self._call(f"cgi-bin/oa/schedule/{action}", payload)
+
+    async def workbench(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The workbench tile (工作台自定义展示): `template` (agent/set_workbench_template, the
+        app's type and defaults) or `data` (agent/set_workbench_data, one user's figures)."""
+        paths = {"template": WORKBENCH_TEMPLATE_PATH, "data": WORKBENCH_DATA_PATH}
+        if action not in paths:
+            raise ValueError(f"unknown workbench action {action!r}")
+        return await self._call(paths[action], {**body, "agentid": self._agent_id})
 
     async def get_user_info(self, code: str) -> str | None:
         """The WeCom userid behind a web sign-in `code` (OAuth2 snsapi_base,

@@ -34,6 +34,9 @@ WEBHOOK_SEND = "/cgi-bin/webhook/send"
 SCHEDULE = "/cgi-bin/oa/schedule/"
 GETUSERINFO = "/cgi-bin/auth/getuserinfo"
 AUTHORIZE = "/connect/oauth2/authorize"
+WORKBENCH_TEMPLATE = "/cgi-bin/agent/set_workbench_template"
+WORKBENCH_DATA = "/cgi-bin/agent/set_workbench_data"
+WORKBENCH_PER_USER_PER_MINUTE = 10
 
 TOKEN_LIFETIME_S = 7200
 MAX_DUPLICATE_INTERVAL_S = 4 * 3600
@@ -146,6 +149,10 @@ class FakeWeCom:
         self.oauth_codes: dict[str, str] = {}
         self.oauth_user: str | None = None
         self._code_seq = 0
+        # The workbench tile: the app's template and each user's latest data.
+        self.workbench_template: dict[str, Any] | None = None
+        self.workbench_data: dict[str, dict[str, Any]] = {}
+        self._workbench_calls: dict[str, list[datetime]] = {}
 
     # -- inspection ----------------------------------------------------------------------
 
@@ -238,7 +245,34 @@ class FakeWeCom:
         )
         app.router.add_get(GETUSERINFO, self._endpoint(GETUSERINFO, self._getuserinfo))
         app.router.add_get(AUTHORIZE, self._authorize)
+        app.router.add_post(
+            WORKBENCH_TEMPLATE, self._endpoint(WORKBENCH_TEMPLATE, self._workbench_template)
+        )
+        app.router.add_post(WORKBENCH_DATA, self._endpoint(WORKBENCH_DATA, self._workbench_data))
         return app
+
+    def _workbench_template(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("type") not in ("keydata", "image", "list", "webview", "normal"):
+            return _error(40058, "invalid type")
+        self.workbench_template = body
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _workbench_data(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        userid = str(body.get("userid", ""))
+        if not userid:
+            return _error(40003, "invalid userid")
+        items = (body.get("keydata") or {}).get("items", [])
+        if body.get("type") == "keydata" and len(items) > 4:
+            return _error(40058, "keydata holds at most 4 items")
+        now = self._now()
+        recent = [
+            t for t in self._workbench_calls.get(userid, []) if now - t < timedelta(minutes=1)
+        ]
+        if len(recent) >= WORKBENCH_PER_USER_PER_MINUTE:
+            return _error(45009, "api freq out of limit")
+        self._workbench_calls[userid] = [*recent, now]
+        self.workbench_data[userid] = body
+        return {"errcode": 0, "errmsg": "ok"}
 
     def _getuserinfo(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         userid = self.oauth_codes.pop(request.query.get("code", ""), None)

@@ -538,3 +538,58 @@ async def test_a_cached_board_changes_as_soon_as_a_chat_command_changes_the_data
     _, after = await get(harness, "/console/board", cookie)  # the same instant: no TTL expiry
     row = after.split("市财政局</a>", 1)[1].split("</tr>", 1)[0]
     assert "已安排 1 场，召开即可完成" in row
+
+
+# ---------------------------------------------------------------- the workbench tile (§3)
+
+
+async def test_workbench_tiles_show_unit_figures_and_change_only_when_a_figure_does(
+    harness: Harness,
+) -> None:
+    from handlers.console import workbench_sync
+
+    deps = harness.bot.deps
+    first = await workbench_sync(deps)
+    assert first > 1  # the template, then every liaison's and spokesperson's data
+    await harness.deliver_outbox(rounds=20)
+    template = harness.fake.workbench_template
+    assert template is not None
+    assert template["type"] == "keydata"
+    assert template["agentid"] == 1000002
+    tile = harness.fake.workbench_data["demo"]  # 市财政局's liaison and spokesperson
+    items = {i["key"]: i["data"] for i in tile["keydata"]["items"]}
+    assert items == {"本季度发布会": "0", "半年出席": "0", "全年出席": "0", "未结突发事件": "0"}
+    assert len(tile["keydata"]["items"]) <= 4
+    assert tile["keydata"]["items"][0]["jump_url"] == f"{PUBLIC}/console/board"
+    assert "newsoffice" not in harness.fake.workbench_data  # liaisons and spokespersons only
+    assert await workbench_sync(deps) == 0  # nothing changed: no call
+    _, reply = await harness.send_text(
+        "demo", "突发事件 标题：城区供水管道爆裂 级别：较大 发生时间：今天上午9点"
+    )
+    assert reply is not None
+    changed = await workbench_sync(deps)
+    assert changed == 2  # 市财政局's spokespersons and liaison: 鲍克勤 and 张演示
+    await harness.deliver_outbox(rounds=20)
+    items = {i["key"]: i["data"] for i in harness.fake.workbench_data["demo"]["keydata"]["items"]}
+    assert items["未结突发事件"] == "1"
+
+
+async def test_workbench_data_keeps_ten_calls_a_minute_per_user(harness: Harness) -> None:
+    from liuan_bot.messages import Outgoing
+    from storage.engine import transaction
+    from storage.outbox_store import enqueue
+
+    body = {"userid": "demo", "type": "keydata", "keydata": {"items": []}}
+    async with transaction(harness.bot.deps.sessions) as session:
+        await enqueue(
+            session,
+            [Outgoing("workbench", "demo", {"action": "data", "body": body}) for _ in range(12)],
+            harness.clock.now(),
+            source="test",
+        )
+    await harness.deliver_outbox(rounds=5)
+    calls = harness.fake.requests_to("/cgi-bin/agent/set_workbench_data")
+    assert len(calls) == 10  # the 11th and 12th wait for the window, none refused by WeCom
+    harness.clock.advance(seconds=61)
+    await harness.deliver_outbox(rounds=5)
+    assert len(harness.fake.requests_to("/cgi-bin/agent/set_workbench_data")) == 12
