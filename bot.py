@@ -466,6 +466,7 @@ def _serve(
         print(
             f"沙箱模式：未设置 LIUAN_WECOM_SECRET，消息不会发往企业微信。\n"
             f"  查看机器人发出的消息：{settings.public_url}/sandbox/\n"
+            f"  网页控制台（选择身份登录）：{settings.link_base}/console/\n"
             f"  在终端里和机器人对话：python bot.py console --user demo",
             flush=True,
         )

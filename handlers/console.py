@@ -553,7 +553,7 @@ async def evaluation_page(
         session,
         year_span.start,
         year_span.end,
-        unit_pk=(await _scope(session, member, unit)).id if unit else None,  # type: ignore[union-attr]
+        unit_pk=found.units[0].unit_id if unit and found.units else None,
         held_only=True,
     )
     trend = [

@@ -58,6 +58,9 @@ async def test_oauth_sign_in_board_unit_approval_and_a_chat_filing(
     # the news office opens the console from WeCom: OAuth round trip, then the board
     news = await wecom_context(browser, served, "newsoffice", DESKTOP)
     page = await news.new_page()
+    problems: list[str] = []  # CSP violations and script errors show up in the console
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
     await page.goto(f"{served.url}/console/board")
     assert page.url == f"{served.url}/console/board"
     await page.wait_for_selector("table.board")
@@ -116,6 +119,7 @@ async def test_oauth_sign_in_board_unit_approval_and_a_chat_filing(
     )
     assert drawn
     await shot(page, "evaluation-desktop")
+    assert problems == []
     phone_board = await news.new_page()
     await phone_board.set_viewport_size(PHONE)
     await phone_board.goto(f"{served.url}/console/board")

@@ -593,3 +593,45 @@ async def test_workbench_data_keeps_ten_calls_a_minute_per_user(harness: Harness
     harness.clock.advance(seconds=61)
     await harness.deliver_outbox(rounds=5)
     assert len(harness.fake.requests_to("/cgi-bin/agent/set_workbench_data")) == 12
+
+
+async def test_every_page_and_download_on_sqlite_and_postgresql(
+    database_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
+) -> None:
+    from handlers.console import workbench_sync
+
+    await load_demo_roster(database_url)
+    settings = make_settings(
+        database_url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_WORKBENCH="true"
+    )
+    async with running_bot(settings, clock, fake_wecom) as h:
+        rid = await apply(h)
+        await h.send_text(
+            "demo", "突发事件 标题：城区供水管道爆裂 级别：较大 发生时间：今天上午9点"
+        )
+        assert await workbench_sync(h.bot.deps) > 1
+        assert await workbench_sync(h.bot.deps) == 0
+        cookie = await sign_in(h, "newsoffice")
+        for path in (
+            "/console/",
+            "/console/board",
+            "/console/applications",
+            "/console/incidents",
+            "/console/calendar",
+            "/console/releases",
+            "/console/roster",
+            "/console/reminders?unit=市财政局",
+            "/console/announcements",
+            "/console/evaluation?period=2026",
+            "/console/evaluation/download?period=2026&format=xlsx",
+        ):
+            h.client.session.cookie_jar.clear()
+            resp = await h.client.get(path, headers={"Cookie": cookie}, allow_redirects=False)
+            assert resp.status == 200, path
+        _, page = await get(h, "/console/applications", cookie)
+        assert rid in page
+        status, _ = await post(
+            h, f"/console/applications/{rid}/review_pass", cookie, {"csrf": csrf_of(page)}
+        )
+        assert status == 200
+        assert await state_of(h, rid) == "reviewed"
