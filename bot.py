@@ -442,6 +442,46 @@ async def _reminders_preview(settings: Settings, at_text: str, unit: str | None)
     return 0
 
 
+async def _report(
+    settings: Settings, period: str, unit: str | None, fmt: str, out: Path, at_text: str | None
+) -> int:
+    """python bot.py report: the R14 evaluation and accountability list as md / csv / xlsx."""
+    from handlers.evaluation import report_data
+    from liuan_bot.errors import UserError
+    from liuan_bot.reports import render
+    from storage.engine import read_only
+
+    now = SystemClock(settings.tz).now()
+    if at_text:
+        try:
+            now = datetime.fromisoformat(at_text)
+        except ValueError:
+            print(f"--at 不是有效的 ISO 8601 时间：{at_text}", file=sys.stderr)
+            return 2
+        now = (now if now.tzinfo else now.replace(tzinfo=settings.tz)).astimezone(settings.tz)
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            await read_only(session)
+            evaluation, entries = await report_data(session, period, now, unit=unit)
+    except UserError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    data = await asyncio.to_thread(render, fmt, evaluation, entries)
+    try:
+        await asyncio.to_thread(out.write_bytes, data)
+    except OSError as exc:
+        print(f"无法写入 {out}：{exc.strerror}", file=sys.stderr)
+        return 1
+    print(
+        f"已生成{evaluation.label}评估报表：{out}（{len(evaluation.units)} 个单位，"
+        f"问责清单 {len(entries)} 条）"
+    )
+    return 0
+
+
 async def _schema_ready(settings: Settings) -> bool:
     from storage.migrate import current_tables
 
@@ -526,6 +566,12 @@ def main(argv: list[str] | None = None) -> int:
     reminders.add_argument("action", choices=["preview"])
     reminders.add_argument("--at", required=True, help="时刻，ISO 8601，如 2026-12-24T09:00+08:00")
     reminders.add_argument("--unit", help="只看某个单位")
+    report = sub.add_parser("report", help="导出评估报表和问责清单（R14）")
+    report.add_argument("--period", required=True, help="考核期：2026Q4、2026H2 或 2026")
+    report.add_argument("--unit", help="只看某个单位（单位全称）")
+    report.add_argument("--format", choices=["md", "csv", "xlsx"], default="md")
+    report.add_argument("--out", type=Path, required=True, help="输出文件")
+    report.add_argument("--at", help="统计截至的时刻，ISO 8601，默认现在")
     console = sub.add_parser("console", help="在终端里与运行中的机器人对话")
     console.add_argument("--user", required=True, help="以哪个企业微信账号的身份发消息")
     console.add_argument("--url", help="机器人地址，默认 http://HOST:PORT")
@@ -584,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_roster_import(settings, data, args.if_empty))
     if args.command == "reminders":
         return asyncio.run(_reminders_preview(settings, args.at, args.unit))
+    if args.command == "report":
+        return asyncio.run(
+            _report(settings, args.period, args.unit, args.format, args.out, args.at)
+        )
     if args.command == "console":
         from liuan_bot.console import run_console
 

@@ -21,6 +21,7 @@ from handlers.common import (
 )
 from handlers.context import Context
 from handlers.decisions import close_cards, send_review_card
+from handlers.plans import RISK_FIELD, link_from_field
 from handlers.relay import send_preview, start_release
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
@@ -78,7 +79,9 @@ CONTENT = FieldSpec(
 LIVE = FieldSpec("直播", "bool", aliases=("是否直播",), example="否")
 INCIDENT = FieldSpec("事件", "record", aliases=("关联事件", "突发事件"))
 
-APPLY = CommandGrammar(fields=(TOPIC, TIME, SPEAKERS, VENUE, KIND, CONTENT, LIVE, INCIDENT))
+APPLY = CommandGrammar(
+    fields=(TOPIC, TIME, SPEAKERS, VENUE, KIND, CONTENT, LIVE, INCIDENT, RISK_FIELD)
+)
 FILE = CommandGrammar(
     fields=(
         TOPIC,
@@ -89,6 +92,7 @@ FILE = CommandGrammar(
         CONTENT,
         LIVE,
         INCIDENT,
+        RISK_FIELD,
     )
 )
 SCHEDULE = CommandGrammar(
@@ -226,11 +230,13 @@ async def apply(ctx: Context) -> str:
     conf = await _new_conference(ctx, "application", "SQ", State.SUBMITTED)
     ctx.session.add(conf)
     await record_audit(ctx, "apply", conf.record_id, old=None, new=State.SUBMITTED)
+    risk = await link_from_field(ctx, conf.record_id)  # R13
     await send_review_card(ctx, conf, ctx.sender.unit)
     rough = "（时间为大致时间，排期时确定）" if "时间" in ctx.fields.inexact else ""
+    risk_line = f"{risk}\n" if risk else ""
     return (
         f"已提交发布会申请 {conf.record_id}{rough}\n{summary(ctx, conf)}\n"
-        f"{NEXT_STEP[State.SUBMITTED]}。"
+        f"{risk_line}{NEXT_STEP[State.SUBMITTED]}。"
     )
 
 
@@ -241,6 +247,7 @@ async def file(ctx: Context) -> str:
     await _check_venue(ctx, conf)
     ctx.session.add(conf)
     await record_audit(ctx, "file", conf.record_id, old=None, new=State.FILED)
+    risk = await link_from_field(ctx, conf.record_id)  # R13
     incident = conf.incident_record_id
     linked = f"（回应突发事件 {incident}）" if incident else ""
     await notify_role(
@@ -248,7 +255,11 @@ async def file(ctx: Context) -> str:
         Role.NEWS_OFFICE,
         f"【自办发布会备案】{ctx.sender.unit} {conf.record_id}{linked}\n{summary(ctx, conf)}",
     )
-    return f"已备案 {conf.record_id}{linked}\n{summary(ctx, conf)}\n{NEXT_STEP[State.FILED]}。"
+    risk_line = f"{risk}\n" if risk else ""
+    return (
+        f"已备案 {conf.record_id}{linked}\n{summary(ctx, conf)}\n{risk_line}"
+        f"{NEXT_STEP[State.FILED]}。"
+    )
 
 
 async def schedule(ctx: Context) -> str:

@@ -27,6 +27,7 @@ from handlers.common import (
     when,
 )
 from handlers.context import Context
+from handlers.plans import RISK_FIELD, link_from_field
 from liuan_bot.commands.fields import (
     CommandGrammar,
     FieldSpec,
@@ -73,6 +74,7 @@ POLICY = CommandGrammar(
         ),
         FieldSpec("解读", "link", aliases=("解读材料", "解读链接"), example="待定"),
         FieldSpec("吹风会", "bool", aliases=("是否吹风会",), example="是"),
+        RISK_FIELD,
     ),
 )
 RISK_KINDS = ("重大政策", "重大举措", "重大活动", "敏感事项")
@@ -215,6 +217,9 @@ async def _update_policy(ctx: Context, record_id: str) -> str:
     if "吹风会" in ctx.fields.values:
         row.briefing = bool_value(ctx, "吹风会")
         changed.append("吹风会")
+    if "风险评估" in ctx.fields.values:
+        await link_from_field(ctx, record_id)  # R13
+        changed.append("风险评估")
     row.updated_at = ctx.now
     ctx.session.add(row)
     await record_audit(
@@ -259,13 +264,18 @@ async def policy(ctx: Context) -> str:
         "briefing": row.briefing,
     }
     await record_audit(ctx, "policy_file", record_id, old=None, new="filed", detail=detail)
+    risk = await link_from_field(ctx, record_id)  # R13
     summary = _policy_summary(ctx, row)
     await notify_role(
         ctx,
         Role.NEWS_OFFICE,
         f"【政策文件备案】{ctx.sender.unit} {record_id}\n{summary}\n报送人：{ctx.sender.name}",
     )
-    return f"已备案政策文件 {record_id}\n{summary}\n{_policy_duties(row)}\n已告知市政府新闻办。"
+    risk_line = f"\n{risk}" if risk else ""
+    return (
+        f"已备案政策文件 {record_id}\n{summary}\n{_policy_duties(row)}{risk_line}\n"
+        "已告知市政府新闻办。"
+    )
 
 
 # --- 风险评估 (R13) ------------------------------------------------------------------------

@@ -8,7 +8,9 @@ and dispatch all read the result.
 from __future__ import annotations
 
 from handlers import announcements, conferences, filings, incidents, relay, reminders, status
+from handlers.evaluation import COMMANDS as EVALUATION_COMMANDS
 from handlers.help import help_command, help_reply, whoami_command, whoami_reply
+from handlers.plans import COMMANDS as PLAN_COMMANDS
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.roles import ALL_ROLES
 
@@ -48,6 +50,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *reminders.COMMANDS,
     *announcements.COMMANDS,
     *relay.COMMANDS,
+    *PLAN_COMMANDS,
+    *EVALUATION_COMMANDS,
 )
 
 

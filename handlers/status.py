@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from handlers.common import record_id_of, require_fields, text_value, when
 from handlers.context import Context
+from handlers.plans import plan_lines
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.periods import quarter
@@ -139,11 +140,39 @@ async def status(ctx: Context) -> str:
     lines = [f"{name} · 4·2·1 进度（截至{when(ctx, ctx.now)}）"]
     lines += await _quota_lines(ctx, unit_pk, key_unit)
     items = await _open_items(ctx, unit_pk)
-    lines.append("进行中的事项：" if items else "目前没有进行中的事项。")
+    waiting = []
+    if Role.APPROVER in ctx.sender.roles and not text_value(ctx, "单位"):
+        waiting = await _approver_queue(ctx)
+    if items or not waiting:
+        lines.append("进行中的事项：" if items else "目前没有进行中的事项。")
     lines += items
+    lines += waiting
+    lines += await plan_lines(ctx.session, unit_pk, ctx)  # R12
     if Role.NEWS_OFFICE in ctx.sender.roles and not text_value(ctx, "单位"):
         lines += await _news_office_queue(ctx)
     return "\n".join(lines)
+
+
+async def _approver_queue(ctx: Context) -> list[str]:
+    """What waits for the deputy secretary-general (副秘书长): reviewed applications (R15)."""
+    rows = (
+        await ctx.session.exec(
+            select(Conference, Unit.name)
+            .join(Unit, col(Unit.id) == col(Conference.unit_id))
+            .where(col(Conference.state) == State.REVIEWED.value)
+            .order_by(col(Conference.id))
+        )
+    ).all()
+    if not rows:
+        return ["待您审批：无。"]
+    lines = [f"待您审批（{len(rows)} 件）："]
+    for c, unit in rows:
+        reason = f"，审核意见：{c.review_reason}" if c.review_reason else ""
+        lines.append(
+            f"· {c.record_id}《{c.topic}》（{unit}，拟{when(ctx, c.starts_at)}）{reason}"
+            f" — 发送“审批 {c.record_id} 同意”或“审批 {c.record_id} 不同意 意见：…”"
+        )
+    return lines
 
 
 async def _is_key(ctx: Context, unit_pk: int) -> bool:

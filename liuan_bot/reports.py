@@ -210,32 +210,69 @@ def render_csv(evaluation: Evaluation, accountability: Sequence[AccountabilityEn
 
 
 def render_xlsx(evaluation: Evaluation, accountability: Sequence[AccountabilityEntry]) -> bytes:
-    """Two sheets, 单位评估 and 问责清单, Chinese headers, frozen header row (openpyxl)."""
+    """Two sheets, 单位评估 and 问责清单, Chinese headers in bold, the header row frozen
+    (openpyxl, write-only: a year of 60 units is written in tens of milliseconds)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    entries = accountability_table(accountability)
+    book = Workbook(write_only=True)
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
     sheets = (
-        (book.active, "单位评估", EVALUATION_HEADERS, evaluation_table(evaluation)),
-        (book.create_sheet(), "问责清单", ACCOUNTABILITY_HEADERS, entries),
+        ("单位评估", EVALUATION_HEADERS, evaluation_table(evaluation), False),
+        ("问责清单", ACCOUNTABILITY_HEADERS, accountability_table(accountability), True),
     )
-    for sheet, title, headers, rows in sheets:
-        assert sheet is not None
-        sheet.title = title
-        sheet.append(list(headers))
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append(list(row))
-        sheet.freeze_panes = "B2"
+    for title, headers, rows, wrapped in sheets:
+        sheet = book.create_sheet(title)
         for index, header in enumerate(headers, start=1):
-            width = max([len(header), *(len(r[index - 1]) for r in rows)])
-            letter = sheet.cell(row=1, column=index).column_letter
-            sheet.column_dimensions[letter].width = min(60, max(8, width * 2))
-        for row_cells in sheet.iter_rows(min_row=2):
-            for cell in row_cells:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
+            longest = max([len(header), *(len(r[index - 1]) for r in rows)])
+            width = min(60, max(8, longest * 2))
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        sheet.freeze_panes = "B2"
+        head = []
+        for header in headers:
+            cell = WriteOnlyCell(sheet, value=header)
+            cell.font = bold
+            head.append(cell)
+        sheet.append(head)
+        for row in rows:
+            if not wrapped:
+                sheet.append(list(row))
+                continue
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.alignment = wrap
+                cells.append(cell)
+            sheet.append(cells)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+FORMATS = ("md", "csv", "xlsx")
+MEDIA_TYPES = {
+    "md": "text/markdown; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def render(
+    fmt: str, evaluation: Evaluation, accountability: Sequence[AccountabilityEntry]
+) -> bytes:
+    """The report as file bytes: Markdown (UTF-8), CSV (UTF-8 with BOM, for Excel), xlsx."""
+    if fmt == "md":
+        return render_markdown(evaluation, accountability).encode("utf-8")
+    if fmt == "csv":
+        return render_csv(evaluation, accountability).encode("utf-8-sig")
+    if fmt == "xlsx":
+        return render_xlsx(evaluation, accountability)
+    raise ValueError(fmt)
+
+
+def file_name(evaluation: Evaluation, fmt: str, unit: str | None = None) -> str:
+    """新闻发布评估-2026Q4[-市财政局].xlsx"""
+    scope = f"-{unit}" if unit else ""
+    return f"新闻发布评估-{evaluation.period.code}{scope}.{fmt}"

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_
+from sqlalchemy import select as core_select
+from sqlalchemy.sql import Executable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,6 +61,12 @@ ACCOUNTABLE_RULES = ("R8", "R9", "R10", "R17", "R18")
 EVIDENCE_TAIL = timedelta(days=60)  # missed lists go out after the period ends
 
 
+async def _run(session: AsyncSession, statement: Executable) -> Any:
+    """Plain column rows on the session's connection: no ORM objects to build (bulk)."""
+    conn = await session.connection()
+    return await conn.execute(statement)
+
+
 def _unit_filter(query: Any, column: Any, unit_pk: int | None) -> Any:
     return query if unit_pk is None else query.where(column == unit_pk)
 
@@ -82,51 +90,80 @@ async def load_facts(
     *,
     unit_pk: int | None = None,
     with_evidence: bool = False,
+    details: bool = True,
+    quota_only: bool = False,
     training_years: int = 3,
 ) -> Facts:
     """Everything that happened in [start, end) (conferences held or planned, incidents,
     policies, risk letters, releases, plans, roster filings, training), for all units or one.
     With `with_evidence`, also the reminders sent about accountable rules and their
-    deliveries, and the stored accountability entries."""
+    deliveries, and the stored accountability entries. Without `details`, no releases, risk
+    letters, roster filings, plans or training (what the accountability list does not need);
+    with `quota_only`, only units, people and conferences (the 4·2·1 board)."""
     s, e = utc(start), utc(end)
     units = await load_units(session, unit_pk)
     people_rows = (
-        await session.exec(
-            _unit_filter(select(Person).where(col(Person.active)), col(Person.unit_id), unit_pk)
+        await _run(
+            session,
+            _unit_filter(
+                core_select(
+                    col(Person.id),
+                    col(Person.userid),
+                    col(Person.name),
+                    col(Person.unit_id),
+                    col(Person.roles),
+                ).where(col(Person.active)),
+                col(Person.unit_id),
+                unit_pk,
+            ),
         )
     ).all()
     trained: dict[int, list[datetime]] = defaultdict(list)
     since = s.replace(year=s.year - training_years)
-    for person_id, trained_on in (
-        await session.exec(
-            _unit_filter(
-                select(Training.person_id, Training.trained_on)
-                .join(Person, col(Person.id) == col(Training.person_id))
-                .where(col(Training.trained_on) >= since)
-                .where(col(Training.trained_on) < e),
-                col(Person.unit_id),
-                unit_pk,
+    training_rows = (
+        []
+        if quota_only or not details
+        else (
+            await session.exec(
+                _unit_filter(
+                    select(Training.person_id, Training.trained_on)
+                    .join(Person, col(Person.id) == col(Training.person_id))
+                    .where(col(Training.trained_on) >= since)
+                    .where(col(Training.trained_on) < e),
+                    col(Person.unit_id),
+                    unit_pk,
+                )
             )
-        )
-    ).all():
+        ).all()
+    )
+    for person_id, trained_on in training_rows:
         trained[person_id].append(trained_on)
     people = [
-        PersonFact(
-            p.userid,
-            p.name,
-            p.unit_id,
-            frozenset(p.roles),
-            tuple(sorted(trained.get(p.id or 0, []))),
-        )
-        for p in people_rows
+        PersonFact(userid, name, unit, frozenset(roles), tuple(sorted(trained.get(pk, []))))
+        for pk, userid, name, unit, roles in people_rows
     ]
     by_userid = {p.userid: p for p in people}
     by_name = {(p.unit_id, p.name): p for p in people}
 
     conf_rows = (
-        await session.exec(
+        await _run(
+            session,
             _unit_filter(
-                select(Conference).where(
+                core_select(
+                    col(Conference.record_id),
+                    col(Conference.unit_id),
+                    col(Conference.kind),
+                    col(Conference.state),
+                    col(Conference.topic),
+                    col(Conference.content),
+                    col(Conference.starts_at),
+                    col(Conference.held_at),
+                    col(Conference.counts_for),
+                    col(Conference.held_speakers),
+                    col(Conference.held_speaker_ids),
+                    col(Conference.speakers),
+                    col(Conference.incident_record_id),
+                ).where(
                     or_(
                         (col(Conference.state) == "held")
                         & (col(Conference.held_at) >= s)
@@ -138,7 +175,7 @@ async def load_facts(
                 ),
                 col(Conference.unit_id),
                 unit_pk,
-            )
+            ),
         )
     ).all()
     conferences = []
@@ -170,62 +207,51 @@ async def load_facts(
             )
         )
 
-    held_ids = (
-        _unit_filter(
-            select(Conference.record_id)
-            .where(col(Conference.state) == "held")
-            .where(col(Conference.held_at) >= s)
-            .where(col(Conference.held_at) < e),
-            col(Conference.unit_id),
-            unit_pk,
-        )
-    ).scalar_subquery()
-    channels: dict[tuple[str, int], list[ChannelFact]] = defaultdict(list)
-    for ch, record_id, release_unit in (
-        await session.exec(
-            select(ReleaseChannel, Release.record_id, Release.unit_id)
-            .join(Release, col(Release.id) == col(ReleaseChannel.release_id))
-            .where(col(Release.record_id).in_(held_ids))
-            .order_by(col(ReleaseChannel.id))
-        )
-    ).all():
-        channels[(record_id, release_unit)].append(
-            ChannelFact(ch.channel, ch.state, ch.sent_at, ch.published_at)
-        )
-    releases = [ReleaseFact(rid, unit, tuple(chs)) for (rid, unit), chs in channels.items()]
+    if quota_only:
+        return Facts(units=units, conferences=conferences, people=people)
+    releases = await _releases(session, s, e, unit_pk) if details else []
 
     incidents = [
-        IncidentFact(
-            i.record_id,
-            i.unit_id,
-            i.title,
-            i.level,
-            i.occurred_at,
-            i.first_release_at,
-            i.answered_at,
-        )
-        for i in (
-            await session.exec(
+        IncidentFact(*row)
+        for row in (
+            await _run(
+                session,
                 _unit_filter(
-                    select(Incident)
+                    core_select(
+                        col(Incident.record_id),
+                        col(Incident.unit_id),
+                        col(Incident.title),
+                        col(Incident.level),
+                        col(Incident.occurred_at),
+                        col(Incident.first_release_at),
+                        col(Incident.answered_at),
+                    )
                     .where(col(Incident.occurred_at) >= s)
                     .where(col(Incident.occurred_at) < e),
                     col(Incident.unit_id),
                     unit_pk,
-                )
+                ),
             )
         ).all()
     ]
 
     policy_rows = (
-        await session.exec(
+        await _run(
+            session,
             _unit_filter(
-                select(Policy)
+                core_select(
+                    col(Policy.record_id),
+                    col(Policy.unit_id),
+                    col(Policy.title),
+                    col(Policy.publish_at),
+                    col(Policy.interpretation_url),
+                    col(Policy.created_at),
+                )
                 .where(col(Policy.publish_at) >= s)
                 .where(col(Policy.publish_at) < e),
                 col(Policy.unit_id),
                 unit_pk,
-            )
+            ),
         )
     ).all()
     policy_ids = [p.record_id for p in policy_rows]
@@ -241,27 +267,13 @@ async def load_facts(
         for p in policy_rows
     ]
 
-    risks = await _risks(session, s, e, unit_pk, policy_ids)
-    filings = {
-        (unit, year): at
-        for unit, year, at in (
-            await session.exec(
-                _unit_filter(
-                    select(
-                        RosterFiling.unit_id,
-                        RosterFiling.year,
-                        func.min(RosterFiling.created_at),
-                    )
-                    .where(col(RosterFiling.year) >= s.year)
-                    .where(col(RosterFiling.year) <= e.year)
-                    .group_by(col(RosterFiling.unit_id), col(RosterFiling.year)),
-                    col(RosterFiling.unit_id),
-                    unit_pk,
-                )
-            )
-        ).all()
-    }
-    plans = await load_plans(session, _quarters_between(start, end), unit_pk=unit_pk)
+    risks = await _risks(session, s, e, unit_pk, policy_ids) if details else []
+    filings = await _filings(session, s, e, unit_pk) if details else {}
+    plans = (
+        await load_plans(session, _quarters_between(start, end), unit_pk=unit_pk)
+        if details
+        else []
+    )
     facts = Facts(
         units=units,
         conferences=conferences,
@@ -287,6 +299,69 @@ async def load_facts(
         ).all()
     ]
     return replace(facts, reminders=reminders, stored_entries=stored)
+
+
+async def _releases(
+    session: AsyncSession, s: datetime, e: datetime, unit_pk: int | None
+) -> list[ReleaseFact]:
+    """The channels of every release of a conference held in the window (R19–R23)."""
+    held_ids = (
+        _unit_filter(
+            select(Conference.record_id)
+            .where(col(Conference.state) == "held")
+            .where(col(Conference.held_at) >= s)
+            .where(col(Conference.held_at) < e),
+            col(Conference.unit_id),
+            unit_pk,
+        )
+    ).scalar_subquery()
+    channels: dict[tuple[str, int], list[ChannelFact]] = defaultdict(list)
+    for channel, state, sent_at, published_at, record_id, release_unit in (
+        await _run(
+            session,
+            core_select(
+                col(ReleaseChannel.channel),
+                col(ReleaseChannel.state),
+                col(ReleaseChannel.sent_at),
+                col(ReleaseChannel.published_at),
+                col(Release.record_id),
+                col(Release.unit_id),
+            )
+            .join(Release, col(Release.id) == col(ReleaseChannel.release_id))
+            .where(col(Release.record_id).in_(held_ids))
+            .order_by(col(ReleaseChannel.id)),
+        )
+    ).all():
+        channels[(record_id, release_unit)].append(
+            ChannelFact(channel, state, sent_at, published_at)
+        )
+    return [ReleaseFact(rid, unit, tuple(chs)) for (rid, unit), chs in channels.items()]
+
+
+async def _filings(
+    session: AsyncSession, s: datetime, e: datetime, unit_pk: int | None
+) -> dict[tuple[int, int], datetime]:
+    """When each unit first filed its spokespersons for each year (R5)."""
+    found = {
+        (unit, year): at
+        for unit, year, at in (
+            await session.exec(
+                _unit_filter(
+                    select(
+                        col(RosterFiling.unit_id),
+                        col(RosterFiling.year),
+                        func.min(RosterFiling.created_at),
+                    )
+                    .where(col(RosterFiling.year) >= s.year)
+                    .where(col(RosterFiling.year) <= e.year)
+                    .group_by(col(RosterFiling.unit_id), col(RosterFiling.year)),
+                    col(RosterFiling.unit_id),
+                    unit_pk,
+                )
+            )
+        ).all()
+    }
+    return dict(found)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -348,20 +423,33 @@ async def _risks(
     ).all()
     for link in link_rows:
         links[link.risk_record_id].append(link.target_record_id)
-    query = select(RiskAssessment).where(
+    query = core_select(
+        col(RiskAssessment.record_id),
+        col(RiskAssessment.unit_id),
+        col(RiskAssessment.subject),
+        col(RiskAssessment.level),
+        col(RiskAssessment.created_at),
+    ).where(
         or_(
             (col(RiskAssessment.created_at) >= s) & (col(RiskAssessment.created_at) < e),
             col(RiskAssessment.record_id).in_(sorted(links)),
         )
     )
-    rows = (await session.exec(_unit_filter(query, col(RiskAssessment.unit_id), unit_pk))).all()
+    rows = (await _run(session, _unit_filter(query, col(RiskAssessment.unit_id), unit_pk))).all()
     others = {r.record_id for r in rows}
     missing = sorted(set(links) - others)
     if missing:  # letters filed earlier whose links were made in the window
         rows = list(rows) + list(
             (
-                await session.exec(
-                    select(RiskAssessment).where(col(RiskAssessment.record_id).in_(missing))
+                await _run(
+                    session,
+                    core_select(
+                        col(RiskAssessment.record_id),
+                        col(RiskAssessment.unit_id),
+                        col(RiskAssessment.subject),
+                        col(RiskAssessment.level),
+                        col(RiskAssessment.created_at),
+                    ).where(col(RiskAssessment.record_id).in_(missing)),
                 )
             ).all()
         )
@@ -385,7 +473,15 @@ async def _reminders(
     """Sent reminders of the accountable rules in the window, with deliveries (two queries,
     plus one for names). Missed lists (unit id NULL) are loaded for every unit."""
     query = (
-        select(ReminderInstance)
+        core_select(
+            col(ReminderInstance.id),
+            col(ReminderInstance.key),
+            col(ReminderInstance.rule),
+            col(ReminderInstance.kind),
+            col(ReminderInstance.due_at),
+            col(ReminderInstance.recorded_at),
+            col(ReminderInstance.text),
+        )
         .where(col(ReminderInstance.rule).in_(ACCOUNTABLE_RULES))
         .where(col(ReminderInstance.status) == "sent")
         .where(col(ReminderInstance.recorded_at) >= s)
@@ -395,17 +491,17 @@ async def _reminders(
         query = query.where(
             or_(col(ReminderInstance.unit_id) == unit_pk, col(ReminderInstance.unit_id).is_(None))
         )
-    instances = (await session.exec(query.order_by(col(ReminderInstance.id)))).all()
+    instances = (await _run(session, query.order_by(col(ReminderInstance.id)))).all()
     ids = [i.id for i in instances if i.id is not None]
     deliveries: dict[int, list[tuple[str, datetime | None, datetime | None]]] = defaultdict(list)
     if ids:
         rows = (
             await session.exec(
                 select(
-                    ReminderDelivery.instance_id,
-                    ReminderDelivery.userid,
-                    OutboxMessage.sent_at,
-                    ReminderDelivery.acked_at,
+                    col(ReminderDelivery.instance_id),
+                    col(ReminderDelivery.userid),
+                    col(OutboxMessage.sent_at),
+                    col(ReminderDelivery.acked_at),
                 )
                 .join(
                     OutboxMessage,

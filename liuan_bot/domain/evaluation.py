@@ -778,6 +778,17 @@ class AccountabilityEntry:
     def kind_label(self) -> str:
         return self.kind.label
 
+    def within(self, span: EvalPeriod) -> bool:
+        """Whether the failure belongs to `span`: its quota period lies inside it (R8–R10),
+        or it fell due inside it (R17, R18)."""
+        if self.rule in ("R17", "R18"):
+            return span.contains(self.due_at)
+        try:
+            own = parse_period(self.period)
+        except ValueError:
+            return span.contains(self.due_at)
+        return span.start <= own.start and own.end <= span.end
+
     @property
     def period_label(self) -> str:
         """2026年第一季度 / 2026年上半年 / 2026年; for R17/R18 the day it fell due."""

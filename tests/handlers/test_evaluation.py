@@ -324,3 +324,24 @@ async def test_r14_a_stored_entry_the_records_no_longer_show_is_kept(
     [kept] = entries
     assert (kept.rule, kept.period, kept.recorded_at is not None) == ("R8", "2026Q2", True)
     assert kept.summary == "2026年第二季度：季度未召开新闻发布会（R8）"
+
+
+async def test_r14_an_entry_belongs_to_the_period_of_its_quota_not_to_when_it_fell_due(
+    seeded: SessionFactory,
+) -> None:
+    from liuan_bot.domain.evaluation import parse_period
+
+    async with transaction(seeded) as session:
+        entries = await accountability_list(session, 2026, NOW_MID)
+    q3 = [_key(e) for e in entries if e.within(parse_period("2026Q3"))]
+    q4 = [_key(e) for e in entries if e.within(parse_period("2026Q4"))]
+    h1 = [_key(e) for e in entries if e.within(parse_period("2026H1"))]
+    # 市教育局's Q3 miss fell due on 10-01 but belongs to Q3; ZC-0003 fell due 07-02, TF-0001
+    # on 09-03
+    assert q3 == [
+        ("市教育局", "R8", "2026Q3"),
+        ("金安区", "R18", "ZC-2026-0003"),
+        ("市卫生健康委", "R17", "TF-2026-0001"),
+    ]
+    assert q4 == [("市卫生健康委", "R18", "ZC-2026-0002")]
+    assert len(h1) == 5  # R8 Q1 ×2, R8 Q2, R9 H1 ×2

@@ -43,6 +43,10 @@ EXPECTED: dict[str, set[str]] = {
     "resend": {N},
     "published": {"渠道编辑", N},
     "release_status": {"渠道编辑", N, D, M, S, L},
+    "plan": UNIT,
+    "risk_link": UNIT | {N},
+    "accountability": {N, D},
+    "report": {N, D},
 }
 # one demo-roster member holding exactly that role
 USER_WITH_ROLE = {
