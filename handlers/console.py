@@ -503,12 +503,13 @@ def current_quarter_code(now: datetime) -> str:
 async def _evaluation_data(
     session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
 ) -> tuple[Any, Any, str | None]:
-    """R14 for the period asked (default: this quarter), R1-scoped, and its year's list."""
+    """R14 for the period asked (default: this quarter), R1-scoped, with its accountability
+    entries."""
     span = evaluation.period_of(q.get("period") or current_quarter_code(now))
     scope = await _scope(session, member, q.get("unit"))
     unit = scope.name if scope else None
-    found = await evaluation.evaluate(session, span.code, now, unit=unit)
-    entries = await evaluation.accountability_list(session, span.start.year, now, unit=unit)
+    # the same use case as `bot.py report` and 报表: the evaluation and the period's entries
+    found, entries = await evaluation.report_data(session, span.code, now, unit=unit)
     return found, entries, unit
 
 

@@ -473,6 +473,9 @@ async def test_feeds_and_relay_pieces_link_to_the_public_url(harness: Harness) -
     assert f'href="{PUBLIC}/feeds/releases.atom"' in body
     assert "127.0.0.1" not in body
     assert harness.bot.deps.relay.directory_url == f"{PUBLIC}/directory"
+    _, reply = await harness.send_text("newsoffice", "报表 2026Q4")
+    assert reply is not None
+    assert f"{PUBLIC}/console/evaluation?period=2026Q4" in reply  # the report link too
 
 
 # ---------------------------------------------------------------- (i) evaluation, downloads
