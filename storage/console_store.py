@@ -146,13 +146,17 @@ async def incident_releases(
 Ladder = list[tuple[ReminderInstance, list[tuple[ReminderDelivery, datetime | None]]]]
 
 
-async def reminder_ladders(session: AsyncSession, subjects: Sequence[str]) -> dict[str, Ladder]:
-    """The reminders sent about each subject (`incident:TF-…`), with each delivery's time."""
+async def reminder_ladders(
+    session: AsyncSession, subjects: Sequence[str], *, rules: Sequence[str] = ("R17",)
+) -> dict[str, Ladder]:
+    """The reminders of `rules` sent about each subject (`incident:TF-…`), with each
+    delivery's time."""
     if not subjects:
         return {}
     instances = (
         await session.exec(
             select(ReminderInstance)
+            .where(col(ReminderInstance.rule).in_(rules))
             .where(col(ReminderInstance.status) == "sent")
             .where(or_(*(col(ReminderInstance.key).like(f"%|{s}|%") for s in subjects)))
             .order_by(col(ReminderInstance.due_at), col(ReminderInstance.id))
@@ -189,7 +193,7 @@ async def _deliveries_in(
 
 
 async def releases(
-    session: AsyncSession, *, unit_pk: int | None = None, limit: int = 30
+    session: AsyncSession, *, unit_pk: int | None = None, limit: int = 20
 ) -> list[tuple[Release, list[ReleaseChannel]]]:
     query = select(Release).order_by(col(Release.created_at).desc(), col(Release.id).desc())
     if unit_pk is not None:

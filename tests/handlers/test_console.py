@@ -436,6 +436,33 @@ async def test_an_incident_shows_its_24_hour_deadline(harness: Harness) -> None:
     assert status == 200, page
     assert "城区供水管道爆裂" in page, reply
     assert 'data-deadline="2026-11-27T09:00:00+08:00"' in page
+    # the ladder: who was reminded of what, delivered and acknowledged when
+    from storage.engine import transaction
+    from storage.tables import ReminderDelivery, ReminderInstance
+
+    rid = re.search(r"TF-\d{4}-\d{4}", reply).group(0)  # type: ignore[union-attr]
+    at = harness.clock.now()
+    async with transaction(harness.bot.deps.sessions) as session:
+        instance = ReminderInstance(
+            key=f"R17|incident:{rid}|2026-11-26|h2",
+            rule="R17",
+            kind="incident_2h",
+            unit_id=None,
+            status="sent",
+            due_at=at,
+            recorded_at=at,
+            recipients=["demo"],
+            text="事件发生已2小时，请尽快首发。",
+        )
+        session.add(instance)
+        await session.flush()
+        assert instance.id is not None
+        session.add(
+            ReminderDelivery(instance_id=instance.id, userid="demo", batch="b1", acked_at=at)
+        )
+    _, page = await get(harness, "/console/incidents", cookie)
+    assert "事件发生已2小时，请尽快首发。" in page
+    assert "张演示：送达 —，收到 2026-11-26 10:00" in page
 
 
 # ---------------------------------------------------------------- LIUAN_PUBLIC_URL (§5)
