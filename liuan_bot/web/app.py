@@ -116,6 +116,7 @@ def create_console_app(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # templates are read once; no stat() on the event loop per page
     )
     env.globals["nav"] = NAV
     app.router.add_static("/static/", HERE / "static", append_version=False)
