@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, Served
 
@@ -127,6 +128,18 @@ async def test_oauth_sign_in_board_unit_approval_and_a_chat_filing(
     # nothing overflows the phone's width but the scrollable table
     width = await phone_board.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
+    # an incident filed through chat gets a live 24-hour countdown (static JS, no inline script)
+    _, reply = await h.send_text(
+        "demo", "突发事件 标题：城区供水管道爆裂 级别：较大 发生时间：今天下午3点半"
+    )
+    assert reply is not None
+    await phone_board.goto(f"{served.url}/console/incidents")
+    countdown = phone_board.locator(".countdown").first
+    await countdown.wait_for()
+    await expect(countdown).to_contain_text("距24小时时限还剩")  # no eval: the CSP forbids it
+    first = await countdown.inner_text()
+    assert re.search(r"还剩 2\d 小时", first), first  # 15:30 + 24 h, seen from about 16:00
+    await expect(countdown).not_to_have_text(first)  # it ticks
     for path in ("incidents", "calendar", "roster", "releases", "evaluation"):
         await phone_board.goto(f"{served.url}/console/{path}")
         await shot(phone_board, f"{path}-phone")
