@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-fast lint typecheck pytest install install-dev db demo bench chaos clean
+.PHONY: run test test-fast lint typecheck pytest install install-dev db demo bench chaos clean browser
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(VENV)/.installed: requirements.txt
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 	$(PIP) install --quiet -r requirements-dev.txt
 	@touch $@
+
+# The browser tests drive Debian's Chromium (browser downloads are impossible here) and need
+# a CJK font for readable screenshots; installed once, with sudo when not root.
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+browser:
+	@test -x /usr/bin/chromium && test -n "$$(fc-list :lang=zh 2>/dev/null)" || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei; }
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -36,7 +44,7 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
-pytest: install-dev
+pytest: install-dev browser
 	$(PY) -m pytest
 
 ## Lint, type-check and run the whole test suite
@@ -48,6 +56,7 @@ test-fast: install-dev
 
 bench: install-dev
 	$(PY) bench/callback.py
+	$(PY) bench/console.py
 
 ## The chaos suite at full load (about 10 minutes); `make test` runs its short version
 chaos: install-dev

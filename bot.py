@@ -33,6 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.announcements import record_invalid
+from handlers.console import ConsoleService, workbench_sync
 from handlers.context import Deps, RelayConfig
 from handlers.dispatch import InboundPipeline
 from handlers.feeds import feed_routes
@@ -45,6 +46,7 @@ from liuan_bot.commands.fields import lexicon
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
 from liuan_bot.domain.reminders import ReminderConfig
+from liuan_bot.errors import UserError
 from liuan_bot.groups import load_groups, webhook_keys
 from liuan_bot.inbox import Inbox
 from liuan_bot.metrics import Metrics
@@ -55,7 +57,9 @@ from liuan_bot.relay import ChannelSpec, Composer, load_channels
 from liuan_bot.reminder_config import load_reminder_config
 from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
-from liuan_bot.wecom.api import WeComApiClient
+from liuan_bot.web import ConsoleConfig, create_console_app
+from liuan_bot.web.security import derive_key
+from liuan_bot.wecom.api import WeComApiClient, WeComError
 from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
@@ -157,10 +161,38 @@ class Bot:
             sandbox_viewer=self.fake.sandbox_routes() if self.fake else None,
             sandbox_api=self.fake.app() if self.fake else None,
             feeds=feed_routes(self.deps),
+            console=self.console_app(),
         )
         app = create_app(routes)
         app.cleanup_ctx.append(self._lifecycle)
         return app
+
+    def console_app(self) -> web.Application:
+        """The web console (issue 10 §1) over the same deps, in the same process."""
+        config = ConsoleConfig(
+            sandbox=self.settings.sandbox,
+            corp_id=self.settings.corp_id,
+            agent_id=self.settings.agent_id,
+            link_base=self.settings.link_base,
+            signing_key=derive_key(
+                self.settings.corp_id,
+                self.settings.secret.reveal(),
+                self.settings.aes_key.reveal(),
+            ),
+        )
+
+        async def exchange_code(code: str) -> str | None:
+            if self.api is None:
+                raise UserError("机器人正在启动，请稍后再试。")
+            try:
+                return await self.api.get_user_info(code)
+            except WeComError:
+                log.exception("console sign-in: getuserinfo failed")
+                raise UserError("暂时无法向企业微信确认您的身份，请稍后再试。") from None
+
+        return create_console_app(
+            ConsoleService(lambda: self.deps), config, self.clock, exchange_code
+        )
 
     async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
         await self.start()
@@ -223,6 +255,8 @@ class Bot:
             self.scheduler.start()
         if self.run_worker:  # stored messages nobody is handling: now, then every few seconds
             self._tasks.append(asyncio.create_task(self.inbox.run_sweeps(self.sweep_every_s)))
+        if self.settings.workbench and self.run_scheduler:
+            self._tasks.append(asyncio.create_task(self._workbench_loop()))
         mode = "沙箱模式" if self.settings.sandbox else "正式模式"
         log.info("liuan-bot started (%s), callback at /wecom/callback", mode)
 
@@ -268,6 +302,17 @@ class Bot:
             await enqueue(session, notes, now, source=f"{row.source}:invalid")
         if notes and self.worker is not None:
             self.worker.wake()
+
+    async def _workbench_loop(self) -> None:
+        """LIUAN_WORKBENCH: refresh the workbench tiles once a minute (issue 10 §3)."""
+        while True:
+            try:
+                queued = await workbench_sync(self.deps)
+                if queued:
+                    log.info("workbench: %s tile updates queued", queued)
+            except Exception:
+                log.exception("workbench refresh failed; trying again in a minute")
+            await asyncio.sleep(60)
 
     async def stop(self) -> None:
         if self.scheduler is not None:
@@ -320,7 +365,7 @@ def build_bot(
     relay = RelayConfig(
         channels=load_channels(channels_file),
         composer=Composer(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt"),
-        directory_url=f"{settings.public_url}/directory",
+        directory_url=f"{settings.link_base}/directory",
         preview_to_spokespersons=settings.preview_to_spokespersons,
         robots_ready=frozenset(webhook_keys(robots, environ or {})),
     )
@@ -626,6 +671,7 @@ def _serve(
         print(
             f"沙箱模式：未设置 LIUAN_WECOM_SECRET，消息不会发往企业微信。\n"
             f"  查看机器人发出的消息：{settings.public_url}/sandbox/\n"
+            f"  网页控制台（选择身份登录）：{settings.link_base}/console/\n"
             f"  在另一个终端里和机器人对话：{_python_command()} bot.py console --user demo{url}",
             flush=True,
         )

@@ -155,8 +155,7 @@ MAX_CHAT_UNITS = 8
 
 def console_url(ctx: Context, period: str) -> str:
     """`<public url>/console/evaluation?period=…` (LIUAN_PUBLIC_URL, else the local address)."""
-    base = str(getattr(ctx.deps.settings, "public_url", "") or "")
-    return f"{base.rstrip('/')}/console/evaluation?period={quote(period)}"
+    return f"{ctx.deps.settings.link_base}/console/evaluation?period={quote(period)}"
 
 
 def _args(ctx: Context) -> tuple[str, str | None]:

@@ -82,7 +82,7 @@ async def release_feed(deps: Deps) -> tuple[str, str]:
     async with deps.sessions() as session:
         await read_only(session)
         rows = await recent_releases(session, FEED_MAX_ENTRIES)
-    self_url = f"{deps.settings.public_url.rstrip('/')}{RELEASES_PATH}"
+    self_url = f"{deps.settings.link_base}{RELEASES_PATH}"
     items = [_item(conf, unit) for conf, unit in rows]
     return ATOM_TYPE, render_atom(items, self_url=self_url, tz=deps.clock.tz)
 

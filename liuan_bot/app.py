@@ -36,6 +36,7 @@ class Routes:
     sandbox_api: web.Application | None = None
     # Public GET routes, path -> () -> (content type, body): calendar, feeds, directory.
     feeds: Mapping[str, Callable[[], Awaitable[tuple[str, str]]]] | None = None
+    console: web.Application | None = None  # the web console, mounted at /console (issue 10)
 
 
 FEED_CACHE_CONTROL = "public, max-age=300"
@@ -98,6 +99,8 @@ def create_app(routes: Routes) -> web.Application:
 
     async def index(_request: web.Request) -> web.Response:
         text = "六安市政务新闻发布助手 liuan-bot：回调地址 /wecom/callback，健康检查 /healthz"
+        if routes.console is not None:
+            text += "，控制台 /console/"
         if routes.sandbox_viewer is not None:
             text += "，沙箱消息 /sandbox/"
         return web.Response(text=text)
@@ -112,6 +115,13 @@ def create_app(routes: Routes) -> web.Application:
     app.router.add_get("/metrics", metrics)
     for path, feed in (routes.feeds or {}).items():
         app.router.add_get(path, feed_handler(feed))
+    if routes.console is not None:
+
+        async def console_redirect(_request: web.Request) -> web.Response:
+            raise web.HTTPFound("/console/")
+
+        app.router.add_get("/console", console_redirect)
+        app.add_subapp("/console", routes.console)
     if routes.sandbox_api is not None:
         app.add_subapp("/sandbox/api", routes.sandbox_api)
     if routes.sandbox_viewer is not None:

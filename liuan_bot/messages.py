@@ -119,7 +119,7 @@ def incoming_from_fields(data: dict[str, Any]) -> Incoming:
     )
 
 
-OutKind = Literal["app", "appchat", "webhook", "card_update", "calendar"]
+OutKind = Literal["app", "appchat", "webhook", "card_update", "calendar", "workbench"]
 
 MAX_USERS_PER_SEND = 1000  # message/send touser (wecom-facts §3.1)
 TEXT_MAX_BYTES = 2048  # text and app markdown; longer text is silently truncated by WeCom

@@ -401,6 +401,8 @@ class OutboxWorker:
             await self._api.send_appchat(dict(row.body))
         elif row.kind == "webhook":
             await self._api.send_webhook(self._webhook_keys[row.target], dict(row.body))
+        elif row.kind == "workbench":  # issue 10 §3: the app's workbench tile
+            await self._api.workbench(str(row.body["action"]), dict(row.body["body"]))
         elif row.kind == "calendar":
             done = await self._api.calendar(str(row.body["action"]), dict(row.body["body"]))
             return Delivered(msgid=str(done.get("schedule_id") or "") or None)

@@ -22,9 +22,12 @@ from liuan_bot.clock import SHANGHAI
 
 APP_LIMITS: tuple[tuple[float, int], ...] = ((60.0, 30), (3600.0, 1000))
 ROBOT_LIMITS: tuple[tuple[float, int], ...] = ((60.0, 20),)
+# agent/set_workbench_data: 10 calls per minute per user per app (wecom-facts, web pages).
+WORKBENCH_LIMITS: tuple[tuple[float, int], ...] = ((60.0, 10),)
 LIMITS_BY_KIND: dict[str, tuple[tuple[float, int], ...]] = {
     "app": APP_LIMITS,
     "webhook": ROBOT_LIMITS,
+    "workbench": WORKBENCH_LIMITS,
 }
 LONGEST_WINDOW_S = 3600.0
 DEFAULT_LICENSED_SEATS = 500
@@ -40,11 +43,13 @@ class Pacer(Protocol):
 
 def pacing_keys(kind: str, target: str) -> list[str]:
     """The windows a message counts in: each member of an app message, the robot of a
-    webhook message; other kinds are not paced."""
+    webhook message, the member of a workbench-tile update; other kinds are not paced."""
     if kind == "app":
         return [f"app:{user}" for user in target.split("|") if user]
     if kind == "webhook":
         return [f"robot:{target}"]
+    if kind == "workbench":
+        return [f"workbench:{target}"]
     return []
 
 

@@ -93,6 +93,9 @@ class Settings:
     # WeCom's daily budget of app-message recipient sends: licensed seats × 200 (§3.4)
     daily_recipient_budget: int = 500 * 200
     resend_interval_min: float = 60.0  # 补发: minutes before an announcement may be resent again
+    # LIUAN_PUBLIC_URL: where people and the public reach the bot (issue 10 §5); "" = local.
+    external_url: str = ""
+    workbench: bool = False  # LIUAN_WORKBENCH: the app's workbench tile (issue 10 §3)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,6 +107,17 @@ class Settings:
         """Where this process can reach its own HTTP server."""
         host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
         return f"http://{host}:{self.http_port}"
+
+    @property
+    def link_base(self) -> str:
+        """The base of every link the bot sends or publishes (directory, feeds, console,
+        reports): LIUAN_PUBLIC_URL, or in sandbox mode the local address (issue 10 §5)."""
+        return (self.external_url or self.public_url).rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are `Secure` when people reach the bot over https."""
+        return self.link_base.startswith("https://")
 
 
 def normalise_database_url(url: str) -> str:
@@ -248,6 +262,17 @@ def load_settings(
     if not api_base.startswith(("http://", "https://")):
         problems.append("LIUAN_WECOM_API_BASE 应以 http:// 或 https:// 开头")
 
+    external_url = get("PUBLIC_URL", "").rstrip("/")
+    if external_url and not external_url.startswith(("http://", "https://")):
+        problems.append(
+            "LIUAN_PUBLIC_URL 应以 http:// 或 https:// 开头，例如 https://xwb.example.gov.cn"
+        )
+    elif not external_url and not sandbox:
+        problems.append(
+            "正式模式需要设置 LIUAN_PUBLIC_URL：人们和公众访问机器人的地址"
+            "（例如 https://xwb.example.gov.cn），控制台登录、名录和订阅链接都用它"
+        )
+
     settings = Settings(
         corp_id=corp_id,
         agent_id=agent_id,
@@ -279,6 +304,8 @@ def load_settings(
             )
         ),
         resend_interval_min=number("RESEND_INTERVAL_MIN", 60.0),
+        external_url=external_url,
+        workbench=flag("WORKBENCH", False),
     )
     if problems:
         raise SettingsError(problems)

@@ -42,6 +42,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
         # Functional tests never defer a reply because the machine is slow (a loaded CI box
         # must stay green); tests of the budget set their own or move the injected clock.
         "LIUAN_REPLY_BUDGET_S": "60",
+        "LIUAN_PUBLIC_URL": "https://xwb.example.gov.cn",
         **overrides,
     }
     return load_settings(env, data_dir=data_dir)

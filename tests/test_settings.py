@@ -14,6 +14,7 @@ LIVE = {
     "LIUAN_WECOM_SECRET": "super-secret-value",
     "LIUAN_WECOM_TOKEN": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
     "LIUAN_WECOM_AES_KEY": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
+    "LIUAN_PUBLIC_URL": "https://xwb.example.gov.cn",
 }
 
 

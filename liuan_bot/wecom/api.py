@@ -115,6 +115,10 @@ UPDATE_CARD_PATH = "cgi-bin/message/update_template_card"
 APPCHAT_PATH = "cgi-bin/appchat/send"
 WEBHOOK_PATH = "cgi-bin/webhook/send"
 GETTOKEN_PATH = "cgi-bin/gettoken"
+GETUSERINFO_PATH = "cgi-bin/auth/getuserinfo"
+WORKBENCH_TEMPLATE_PATH = "cgi-bin/agent/set_workbench_template"
+WORKBENCH_DATA_PATH = "cgi-bin/agent/set_workbench_data"
+INVALID_CODE = 40029
 
 _SECRET_QUERY = re.compile(r"(access_token|corpsecret|key)=[^&\s\"'#]*", re.IGNORECASE)
 
@@ -219,6 +223,8 @@ class WeComApi(Protocol):
 
     async def calendar(self, action: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def workbench(self, action: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
 
 class WeComApiClient:
     """WeCom self-built-app client: cached access token, bounded retries, explicit timeouts."""
@@ -301,6 +307,27 @@ class WeComApiClient:
             raise ValueError(f"unknown schedule action {action!r}")
         payload = body if action == "del" else {**body, "agentid": self._agent_id}
         return await self._call(f"cgi-bin/oa/schedule/{action}", payload)
+
+    async def workbench(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The workbench tile (工作台自定义展示): `template` (agent/set_workbench_template, the
+        app's type and defaults) or `data` (agent/set_workbench_data, one user's figures)."""
+        paths = {"template": WORKBENCH_TEMPLATE_PATH, "data": WORKBENCH_DATA_PATH}
+        if action not in paths:
+            raise ValueError(f"unknown workbench action {action!r}")
+        return await self._call(paths[action], {**body, "agentid": self._agent_id})
+
+    async def get_user_info(self, code: str) -> str | None:
+        """The WeCom userid behind a web sign-in `code` (OAuth2 snsapi_base,
+        `auth/getuserinfo`); None when WeCom refuses the code (40029: used, expired, forged)
+        or it belongs to someone outside the enterprise (no userid)."""
+        try:
+            data = await self._call(GETUSERINFO_PATH, None, params={"code": code}, method="GET")
+        except WeComApiError as exc:
+            if exc.errcode == INVALID_CODE:
+                return None
+            raise
+        userid = data.get("userid") or data.get("UserId")
+        return str(userid) if userid else None
 
     # -- access token --------------------------------------------------------------------
 

@@ -39,6 +39,11 @@ UPDATE_CARD = "/cgi-bin/message/update_template_card"
 APPCHAT_SEND = "/cgi-bin/appchat/send"
 WEBHOOK_SEND = "/cgi-bin/webhook/send"
 SCHEDULE = "/cgi-bin/oa/schedule/"
+GETUSERINFO = "/cgi-bin/auth/getuserinfo"
+AUTHORIZE = "/connect/oauth2/authorize"
+WORKBENCH_TEMPLATE = "/cgi-bin/agent/set_workbench_template"
+WORKBENCH_DATA = "/cgi-bin/agent/set_workbench_data"
+WORKBENCH_PER_USER_PER_MINUTE = 10
 
 TOKEN_LIFETIME_S = 7200
 MAX_DUPLICATE_INTERVAL_S = 4 * 3600
@@ -155,6 +160,15 @@ class FakeWeCom:
         if journal is not None:
             self._load_journal(journal)
 
+        # Web sign-in (OAuth2 snsapi_base): single-use codes, and who "opens" the app.
+        self.oauth_codes: dict[str, str] = {}
+        self.oauth_user: str | None = None
+        self._code_seq = 0
+        # The workbench tile: the app's template and each user's latest data.
+        self.workbench_template: dict[str, Any] | None = None
+        self.workbench_data: dict[str, dict[str, Any]] = {}
+        self._workbench_calls: dict[str, list[datetime]] = {}
+
     # -- inspection ----------------------------------------------------------------------
 
     @property
@@ -175,6 +189,13 @@ class FakeWeCom:
 
     def texts_to(self, user: str) -> list[str]:
         return [m.text for m in self.delivered_to(user)]
+
+    def mint_code(self, userid: str) -> str:
+        """A single-use sign-in code for `userid`, as WeCom would append to redirect_uri."""
+        self._code_seq += 1
+        code = f"code-{self._code_seq}-{userid}"
+        self.oauth_codes[code] = userid
+        return code
 
     # -- fault injection -----------------------------------------------------------------
 
@@ -248,7 +269,56 @@ class FakeWeCom:
         app.router.add_post(
             WEBHOOK_SEND, self._endpoint(WEBHOOK_SEND, self._webhook_send, auth=False)
         )
+        app.router.add_get(GETUSERINFO, self._endpoint(GETUSERINFO, self._getuserinfo))
+        app.router.add_get(AUTHORIZE, self._authorize)
+        app.router.add_post(
+            WORKBENCH_TEMPLATE, self._endpoint(WORKBENCH_TEMPLATE, self._workbench_template)
+        )
+        app.router.add_post(WORKBENCH_DATA, self._endpoint(WORKBENCH_DATA, self._workbench_data))
         return app
+
+    def _workbench_template(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("type") not in ("keydata", "image", "list", "webview", "normal"):
+            return _error(40058, "invalid type")
+        self.workbench_template = body
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _workbench_data(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        userid = str(body.get("userid", ""))
+        if not userid:
+            return _error(40003, "invalid userid")
+        items = (body.get("keydata") or {}).get("items", [])
+        if body.get("type") == "keydata" and len(items) > 4:
+            return _error(40058, "keydata holds at most 4 items")
+        now = self._now()
+        recent = [
+            t for t in self._workbench_calls.get(userid, []) if now - t < timedelta(minutes=1)
+        ]
+        if len(recent) >= WORKBENCH_PER_USER_PER_MINUTE:
+            return _error(45009, "api freq out of limit")
+        self._workbench_calls[userid] = [*recent, now]
+        self.workbench_data[userid] = body
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _getuserinfo(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        userid = self.oauth_codes.pop(request.query.get("code", ""), None)
+        if userid is None:
+            return _error(40029, "invalid code")
+        return {"errcode": 0, "errmsg": "ok", "userid": userid, "user_ticket": "fake-ticket"}
+
+    async def _authorize(self, request: web.Request) -> web.StreamResponse:
+        """The browser side of WeCom's sign-in: mint a code for `oauth_user` and send the
+        browser back to `redirect_uri?code=…&state=…` (what WeCom's client does silently)."""
+        self._record(request, AUTHORIZE, None)
+        redirect_uri = request.query.get("redirect_uri", "")
+        if self.oauth_user is None or not redirect_uri:
+            return web.Response(status=400, text="no user is signed in to the fake WeCom")
+        code = self.mint_code(self.oauth_user)
+        state = request.query.get("state", "")
+        sep = "&" if "?" in redirect_uri else "?"
+        return web.Response(
+            status=302, headers={"Location": f"{redirect_uri}{sep}code={code}&state={state}"}
+        )
 
     def _endpoint(
         self,

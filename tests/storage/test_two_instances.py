@@ -108,6 +108,7 @@ async def test_r8_two_instances_on_one_postgres_send_every_due_reminder_exactly_
         LIUAN_WECOM_TOKEN=TOKEN,
         LIUAN_WECOM_AES_KEY=AES_KEY,
         LIUAN_WECOM_API_BASE=str(api.make_url("")).rstrip("/"),
+        LIUAN_PUBLIC_URL="https://xwb.example.gov.cn",
     )
     ports = [free_port(), free_port()]
     logs = [(tmp_path / f"serve{n}.log").open("w", encoding="utf-8") for n in (1, 2)]
