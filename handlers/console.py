@@ -30,9 +30,8 @@ from liuan_bot.domain.periods import quarter, year
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.workflow import STATE_LABELS
 from liuan_bot.errors import NotFound, PermissionDenied, UsageError, UserError
-from liuan_bot.messages import Outgoing
+from liuan_bot.messages import Incoming, Outgoing
 from liuan_bot.web.backend import ActionResult
-from liuan_bot.wecom.inbound import Incoming
 from storage import console_store as store
 from storage.engine import read_only, transaction
 from storage.outbox_store import enqueue, enqueued

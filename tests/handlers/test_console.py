@@ -341,7 +341,7 @@ async def test_a_console_action_is_refused_by_the_same_permission_check(
         harness, f"/console/applications/{rid}/review_pass", cookie, {"csrf": csrf_of(page)}
     )
     assert status == 403
-    assert "仅限新闻办使用" in page
+    assert "“审核”仅限" in page  # the same refusal as in chat (R1; A8 may add 政务公开办)
     assert await state_of(harness, rid) == "submitted"
 
 
