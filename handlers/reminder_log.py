@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers.common import require_fields, text_value
 from handlers.context import Context
-from handlers.reminder_render import heading
+from handlers.reminder_render import log_label
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.timeparse import format_time
 from liuan_bot.errors import NotFound
@@ -15,21 +15,6 @@ from storage.roster_store import names_of, unit_id, unit_name
 LOG = CommandGrammar(
     fields=(FieldSpec("单位", required=True, aliases=("部门",), example="市财政局"),)
 )
-RULE_NAMES = {
-    "R8": "季度发布会",
-    "R9": "半年出席",
-    "R10": "年度出席",
-    "R17": "24小时时限",
-    "R18": "政策解读",
-    "R5": "发言人名单",
-    "R7": "培训",
-    "CONF": "发布会",
-}
-
-
-def log_label(text: str, rule: str) -> str:
-    """E1: what a 提醒记录 line calls a reminder — its own Chinese heading, never a key."""
-    return heading(text or "") or RULE_NAMES.get(rule, "提醒")
 
 
 async def reminder_log(ctx: Context) -> str:

@@ -291,6 +291,24 @@ def heading(text: str) -> str | None:
     return found.group(1) if found else None
 
 
+RULE_NAMES = {
+    "R8": "季度发布会",
+    "R9": "半年出席",
+    "R10": "年度出席",
+    "R17": "24小时时限",
+    "R18": "政策解读",
+    "R5": "发言人名单",
+    "R7": "培训",
+    "CONF": "发布会",
+}
+
+
+def log_label(text: str, rule: str) -> str:
+    """E1: what a 提醒记录 line (or a preview) calls a reminder — its own Chinese heading,
+    never a key."""
+    return heading(text or "") or RULE_NAMES.get(rule, "提醒")
+
+
 def _ack_card(batch: str, count: int, first_line: str) -> dict[str, Any]:
     return {
         "card_type": "button_interaction",

@@ -20,7 +20,7 @@ from secrets import token_hex
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.relay import mark_failed_deliveries
-from handlers.reminder_render import ACCOUNTABILITY_LABELS, reminder_messages, render
+from handlers.reminder_render import ACCOUNTABILITY_LABELS, log_label, reminder_messages, render
 from liuan_bot.clock import utc
 from liuan_bot.commands.timeparse import format_time
 from liuan_bot.domain.calendar import WorkingCalendar
@@ -258,7 +258,8 @@ async def _accountability(session: AsyncSession, sent: Sequence[Reminder], now: 
 
 
 async def preview(engine: ReminderEngine, at: datetime, unit: str | None = None) -> list[str]:
-    """What a sweep at `at` would send, to whom and why — without sending anything."""
+    """What a sweep at `at` would send, to whom and why — without sending anything. Each
+    reminder is headed by its Chinese name and unit, never its key (issue 9 E1)."""
     async with engine.sessions() as session:
         world = await load_world(session, at)
         names = await names_of(
@@ -271,7 +272,8 @@ async def preview(engine: ReminderEngine, at: datetime, unit: str | None = None)
         if unit is not None and units.get(r.unit_id or -1) != unit:
             continue
         to = "、".join(names.get(u, u) for u in r.recipients)
-        lines.append(
-            f"{format_time(r.due_at, now=at)}  {r.key}\n  发送给：{to}\n  {render(r, at)}"
-        )
+        text = render(r, at)
+        whose = units.get(r.unit_id or -1)
+        title = log_label(text, r.rule) + (f" · {whose}" if whose else "")
+        lines.append(f"{format_time(r.due_at, now=at)}  {title}\n  发送给：{to}\n  {text}")
     return lines

@@ -11,12 +11,14 @@ The names are re-exported here, where the rest of the code imports them from.
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.reminder_log import LOG, RULE_NAMES, log_label, reminder_log
+from handlers.reminder_log import LOG, reminder_log
 from handlers.reminder_render import (
     ACCOUNTABILITY_LABELS,
     CARD_TEXT_MAX,
     MISSED_LABELS,
     RENDERERS,
+    RULE_NAMES,
+    log_label,
     reminder_messages,
     render,
 )
