@@ -723,10 +723,10 @@ PHASES = (
 
 class PhaseTimer:
     """Wall time and SQL statements of each step of `sweep`, by wrapping the names
-    `handlers.reminders` calls (only around profiling runs; restored on exit)."""
+    `handlers.reminder_sweep` calls (only around profiling runs; restored on exit)."""
 
     def __init__(self, counter: StatementCounter) -> None:
-        import handlers.reminders as module
+        import handlers.reminder_sweep as module
 
         self.module = module
         self.counter = counter

@@ -152,7 +152,8 @@ def test_reminders_preview_lists_what_would_be_sent_without_sending(tmp_path: Pa
         env, "reminders", "preview", "--at", "2026-12-02T09:00+08:00", "--unit", "市财政局"
     )
     assert shown.returncode == 0, shown.stderr
-    assert "R8|unit:" in shown.stdout
+    assert "季度发布会 · 市财政局\n  发送给：" in shown.stdout  # issue 9 E1: named, not keyed
+    assert "|" not in shown.stdout  # no key rule|subject|period|step anywhere
     assert "【季度发布会】市财政局2026年第四季度尚未召开新闻发布会" in shown.stdout
     assert "发送给：张演示" in shown.stdout
     again = run(
