@@ -507,9 +507,11 @@ async def test_11_3_r17_the_deadline_in_status_and_detail_follows_the_configurat
 async def test_11_3_r7_the_training_window_follows_the_configuration(harness: Harness) -> None:
     h = harness
     config = h.bot.deps.records.reminders
-    h.bot.deps = replace(
-        h.bot.deps,
-        records=replace(h.bot.deps.records, reminders=replace(config, r7_window_years=2)),
+    h.use_deps(
+        replace(
+            h.bot.deps,
+            records=replace(h.bot.deps.records, reminders=replace(config, r7_window_years=2)),
+        )
     )
     reply = await say(h, "newsoffice", "培训 姓名：鲍克勤 日期：11月20日 课程：发言人业务培训")
     assert "下次培训应在2028年11月20日前完成（R7：每2年至少一次）" in reply
