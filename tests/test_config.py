@@ -197,9 +197,18 @@ def test_build_bot_reads_liuan_config_dir(config_dir: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("serve",),
+        ("reminders", "preview", "--at", "2026-12-24T09:00+08:00"),
+        ("parse", "帮助"),
+    ],
+)
 def test_serve_with_a_broken_config_prints_chinese_lines_and_exits_2(
-    config_dir: Path, tmp_path: Path
+    config_dir: Path, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
+    """`serve` and the other commands that read config/ (reminders preview, parse)."""
     edit(config_dir, "reminders.toml", "ack_escalation_minutes = 30", "ack_minutes = 30")
     edit(config_dir, "channels.toml", 'template = "weibo"', 'template = "tiktok"')
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIUAN_")}
@@ -209,7 +218,7 @@ def test_serve_with_a_broken_config_prints_chinese_lines_and_exits_2(
         LIUAN_DATABASE_URL=f"sqlite:///{tmp_path}/never-created.db",
     )
     result = subprocess.run(
-        [sys.executable, "bot.py", "serve"],
+        [sys.executable, "bot.py", *command],
         cwd=ROOT,
         env=env,
         text=True,
