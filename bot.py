@@ -45,16 +45,15 @@ from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.fields import lexicon
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
+from liuan_bot.config import Config, ConfigError, load_config
 from liuan_bot.domain.reminders import ReminderConfig
 from liuan_bot.errors import UserError
-from liuan_bot.groups import load_groups, webhook_keys
+from liuan_bot.groups import webhook_keys
 from liuan_bot.inbox import Inbox
 from liuan_bot.metrics import Metrics
 from liuan_bot.outbox import Claimed, Delivered, OutboxWorker
 from liuan_bot.pacing import InProcessPacer, Pacer
-from liuan_bot.records_config import load_records_config
-from liuan_bot.relay import ChannelSpec, Composer, load_channels
-from liuan_bot.reminder_config import load_reminder_config
+from liuan_bot.relay import ChannelSpec, Composer
 from liuan_bot.scheduling import ReminderScheduler
 from liuan_bot.settings import Settings, SettingsError, load_settings
 from liuan_bot.web import ConsoleConfig, create_console_app
@@ -102,6 +101,7 @@ class Bot:
     sweep_every_s: float = 2.0
     reminders: ReminderEngine | None = None
     scheduler: ReminderScheduler | None = None
+    config: Config | None = None  # the data files of config/, read once (issue 11 §5)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _http: aiohttp.ClientSession | None = None
 
@@ -239,7 +239,12 @@ class Bot:
         if self.run_worker:
             self._tasks.append(asyncio.create_task(self.worker.run_forever()))
         self.reminders = replace(
-            load_reminder_engine(self.deps.sessions, self.clock, self.deps.records.reminders),
+            load_reminder_engine(
+                self.deps.sessions,
+                self.clock,
+                self.deps.records.reminders,
+                holidays=self.config.holidays if self.config else None,
+            ),
             wake_outbox=self.worker.wake,
             # every channel's name (the county one too: E1, no channel id in the digest);
             # only channels with editors and state "sent" are ever reminded
@@ -343,8 +348,11 @@ def build_bot(
     run_scheduler: bool = True,
     registry: Registry | None = None,
     environ: Mapping[str, str] | None = None,
+    config: Config | None = None,
 ) -> Bot:
-    """Wire a bot. In sandbox mode a fake WeCom API is mounted at /sandbox/api."""
+    """Wire a bot. In sandbox mode a fake WeCom API is mounted at /sandbox/api. `config`: the
+    data files, read once by `load_config` (read here from `settings.config_dir` if not given)."""
+    config = config or load_config(config_dir_of(settings))
     clock = clock or SystemClock(settings.tz)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
@@ -360,28 +368,24 @@ def build_bot(
     base = api_base or (
         f"{settings.public_url}/sandbox/api" if settings.sandbox else settings.api_base
     )
-    channels_file = ROOT / "config" / "channels.toml"
-    groups, robots = load_groups(channels_file)
     relay = RelayConfig(
-        channels=load_channels(channels_file),
-        composer=Composer(ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt"),
+        channels=config.channels,
+        composer=Composer(config.jieba_dict, config.stopwords),
         directory_url=f"{settings.link_base}/directory",
         preview_to_spokespersons=settings.preview_to_spokespersons,
-        robots_ready=frozenset(webhook_keys(robots, environ or {})),
+        robots_ready=frozenset(webhook_keys(config.robots, environ or {})),
     )
     registry = registry or build_registry(configured_lexicons(relay.channels))
-    suggester = Suggester(
-        ROOT / "config" / "jieba-dict.txt", ROOT / "config" / "stopwords.txt", registry
-    )
+    suggester = Suggester(config.jieba_dict, config.stopwords, registry)
     deps = Deps(
         sessions,
         clock,
         registry,
         settings,
         suggester=suggester,
-        groups=groups,
+        groups=dict(config.groups),
         relay=relay,
-        records=load_records_config(ROOT / "config"),
+        records=config.records,
     )
     postgres = not is_sqlite(settings.database_url)
     gate = WriteGate(serialize=not postgres)
@@ -408,7 +412,8 @@ def build_bot(
         pipeline=pipeline,
         run_worker=run_worker,
         run_scheduler=run_scheduler,
-        webhook_keys=webhook_keys(robots, environ or {}),
+        webhook_keys=webhook_keys(config.robots, environ or {}),
+        config=config,
     )
     if fake is not None and sandbox_fake is None:
         fake.on_click = bot.sandbox_click
@@ -416,15 +421,35 @@ def build_bot(
 
 
 def load_reminder_engine(
-    sessions: SessionFactory, clock: Clock, config: ReminderConfig | None = None
+    sessions: SessionFactory,
+    clock: Clock,
+    config: ReminderConfig | None = None,
+    *,
+    holidays: CalendarFile | None = None,
 ) -> ReminderEngine:
     """The working calendar and reminder schedules from config/ (issue 4); `config` is the one
-    the handlers read too (issue 11 §3), when given."""
-    holidays = CalendarFile(ROOT / "config" / "holidays.toml")
+    the handlers read too (issue 11 §3) and `holidays` the file `load_config` read, when given
+    (else both come from the repo's config/)."""
+    if config is None or holidays is None:
+        loaded = load_config(ROOT / "config")
+        config, holidays = config or loaded.reminders, holidays or loaded.holidays
     this_year = clock.now().year
     warn_if_unknown(holidays.calendar, range(this_year, this_year + 2))
-    config = config or load_reminder_config(ROOT / "config" / "reminders.toml")
     return ReminderEngine(sessions, holidays.calendar, config, current_calendar=holidays.current)
+
+
+def config_dir_of(settings: Settings | None) -> Path:
+    """LIUAN_CONFIG_DIR, else the repo's config/."""
+    return (settings.config_dir if settings is not None else None) or ROOT / "config"
+
+
+def _config_or_report(directory: Path) -> Config | None:
+    """The config, or None after printing every problem in Chinese (one a line, file and key)."""
+    try:
+        return load_config(directory)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -479,7 +504,9 @@ async def _roster_import(settings: Settings, data: bytes, if_empty: bool) -> int
         await engine.dispose()
 
 
-async def _reminders_preview(settings: Settings, at_text: str, unit: str | None) -> int:
+async def _reminders_preview(
+    settings: Settings, at_text: str, unit: str | None, config: Config | None = None
+) -> int:
     """What a sweep at `--at` would send, to whom and why; nothing is sent or recorded."""
     try:
         at = datetime.fromisoformat(at_text)
@@ -490,7 +517,10 @@ async def _reminders_preview(settings: Settings, at_text: str, unit: str | None)
     engine = make_engine(settings.database_url)
     try:
         reminder_engine = load_reminder_engine(
-            make_session_factory(engine), SystemClock(settings.tz)
+            make_session_factory(engine),
+            SystemClock(settings.tz),
+            config.reminders if config else None,
+            holidays=config.holidays if config else None,
         )
         lines = await preview(reminder_engine, at, unit)
     finally:
@@ -657,7 +687,11 @@ def _bind(host: str, port: int) -> socket.socket | None:
 
 
 def _serve(
-    settings: Settings, host: str | None, port: int | None, clock: Clock | None = None
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    clock: Clock | None = None,
+    config: Config | None = None,
 ) -> int:
     settings = replace(
         settings, http_host=host or settings.http_host, http_port=port or settings.http_port
@@ -665,7 +699,7 @@ def _serve(
     sock = _bind(settings.http_host, settings.http_port)
     if sock is None:
         return 2
-    bot = build_bot(settings, clock=clock, environ=os.environ)
+    bot = build_bot(settings, clock=clock, environ=os.environ, config=config)
     if settings.sandbox:
         url = "" if settings.public_url == DEFAULT_PUBLIC_URL else f" --url {settings.public_url}"
         print(
@@ -710,8 +744,11 @@ def _parse(text: str, now_text: str | None) -> int:
             now = now.replace(tzinfo=SHANGHAI)
     else:
         now = SystemClock(SHANGHAI).now()
-    channels = load_channels(ROOT / "config" / "channels.toml")
-    registry = build_registry(configured_lexicons(channels))
+    env_dir = os.environ.get("LIUAN_CONFIG_DIR")
+    config = _config_or_report(Path(env_dir) if env_dir else ROOT / "config")
+    if config is None:
+        return 2
+    registry = build_registry(configured_lexicons(config.channels))
     result = understand(registry, text, now.astimezone(SHANGHAI))
     print(json.dumps(result, ensure_ascii=False))
     return 0
@@ -777,6 +814,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    config: Config | None = None
+    if args.command in ("serve", "reminders"):  # every problem of config/, before anything runs
+        config = _config_or_report(config_dir_of(settings))
+        if config is None:
+            return 2
     if args.command == "serve":
         clock: Clock | None = None
         if args.clock_start:
@@ -797,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        return _serve(settings, args.host, args.port, clock)
+        return _serve(settings, args.host, args.port, clock, config)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
         return 0
@@ -816,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return asyncio.run(_roster_import(settings, data, args.if_empty))
     if args.command == "reminders":
-        return asyncio.run(_reminders_preview(settings, args.at, args.unit))
+        return asyncio.run(_reminders_preview(settings, args.at, args.unit, config))
     if args.command == "outbox":
         if not asyncio.run(_schema_ready(settings)):
             print(

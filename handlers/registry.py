@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from handlers import announcements, conferences, filings, incidents, relay, reminders, status
+from handlers import (
+    announcements,
+    conferences,
+    incidents,
+    policies,
+    relay,
+    reminders,
+    roster,
+    status,
+)
 from handlers.evaluation import COMMANDS as EVALUATION_COMMANDS
 from handlers.help import help_command, whoami_command
 from handlers.plans import COMMANDS as PLAN_COMMANDS
@@ -47,7 +56,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *CORE,
     *conferences.COMMANDS,
     *incidents.COMMANDS,
-    *filings.COMMANDS,
+    *policies.COMMANDS,
+    *roster.COMMANDS,
     *status.COMMANDS,
     *reminders.COMMANDS,
     *announcements.COMMANDS,

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from liuan_bot.config_problems import Problems, check_keys, read_toml
 from liuan_bot.domain.calendar import LunarDates, WorkingCalendar, statutory_days_off
 
 log = logging.getLogger("liuan_bot.calendar")
@@ -61,14 +61,21 @@ def lunar_dates(year: int) -> LunarDates:
     )
 
 
-def load_calendar(path: Path | None, *, years: range | None = None) -> WorkingCalendar:
+def load_calendar(
+    path: Path | None,
+    *,
+    years: range | None = None,
+    overrides: list[tuple[int, list[date], list[date]]] | None = None,
+) -> WorkingCalendar:
     """The official calendar: the package's data, then the overrides in `path` (if given).
 
     `years` limits the calendar to those years (package data and overrides alike); None keeps
     every year available. A day listed in the file replaces what the package says about it.
+    `overrides`, when given, are the file's tables already parsed (`parse_overrides`).
     """
     days = _package_days(years)
-    overrides = _read_overrides(path) if path is not None else []
+    if overrides is None:
+        overrides = _read_overrides(path) if path is not None else []
     listed = {year for year, _, _ in overrides}
     last = max(days.known_years | listed, default=2026)
     for year in years if years is not None else range(last + 1, last + 1 + ESTIMATE_AHEAD):
@@ -95,21 +102,34 @@ def load_calendar(path: Path | None, *, years: range | None = None) -> WorkingCa
     )
 
 
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """What tells a changed file: modification time and size (None: no file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
 class CalendarFile:
     """The calendar of `path`, reloaded when the file changes (issue 9 D: re-plan when the
     make-up working days are added)."""
 
-    def __init__(self, path: Path, *, years: range | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        years: range | None = None,
+        overrides: list[tuple[int, list[date], list[date]]] | None = None,
+        stamp: tuple[int, int] | None = None,
+    ) -> None:
+        """`overrides` and `stamp`: the file as `load_config` read it at start-up (read once)."""
         self._path, self._years = path, years
-        self._stamp = self._stat()
-        self.calendar = load_calendar(path, years=years)
+        self._stamp = stamp if overrides is not None else self._stat()
+        self.calendar = load_calendar(path, years=years, overrides=overrides)
 
     def _stat(self) -> tuple[int, int] | None:
-        try:
-            st = self._path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+        return file_stamp(self._path)
 
     def current(self) -> WorkingCalendar:
         stamp = self._stat()
@@ -159,48 +179,58 @@ def _package_days(years: range | None) -> _Days:
 
 
 def _read_overrides(path: Path) -> list[tuple[int, list[date], list[date]]]:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CalendarConfigError(f"cannot read the holidays file {path}: {exc}") from exc
+    problems = Problems(path.name)
+    raw = read_toml(path, problems, required=True)
+    sections = parse_overrides(raw or {}, problems)
+    if problems:
+        raise CalendarConfigError(problems.text())
+    return sections
+
+
+def parse_overrides(
+    raw: Mapping[str, Any], problems: Problems
+) -> list[tuple[int, list[date], list[date]]]:
+    """The year tables of holidays.toml; one problem per mistake (issue 11 §5)."""
     sections: list[tuple[int, list[date], list[date]]] = []
     for key, table in raw.items():
-        where = f"{path} [{key}]"
         if not _YEAR.fullmatch(key):
-            raise CalendarConfigError(f"{where}: tables must be named by a year, like [2027]")
+            problems.add(key, "每个小节应以年份命名，如 [2027]")
+            continue
         if not isinstance(table, dict):
-            raise CalendarConfigError(f"{where}: expected a table with holidays and workdays")
-        unknown_keys = sorted(set(table) - set(_KINDS))
-        if unknown_keys:
-            raise CalendarConfigError(
-                f"{where}: unknown keys {', '.join(unknown_keys)} (use holidays, workdays)"
-            )
+            problems.add(key, "应为一个含 holidays 和 workdays 的表")
+            continue
+        check_keys(table, _KINDS, key, problems)
         year = int(key)
-        holidays = _dates(table.get("holidays", []), year, f"{where} holidays")
-        workdays = _dates(table.get("workdays", []), year, f"{where} workdays")
+        holidays = _dates(table.get("holidays", []), year, f"{key}.holidays", problems)
+        workdays = _dates(table.get("workdays", []), year, f"{key}.workdays", problems)
         both = sorted(set(holidays) & set(workdays))
         if both:
-            listed = ", ".join(day.isoformat() for day in both)
-            raise CalendarConfigError(f"{where}: listed both as holiday and workday: {listed}")
+            listed = "、".join(day.isoformat() for day in both)
+            problems.add(key, f"以下日期同时写在了 holidays 和 workdays 里：{listed}")
         sections.append((year, holidays, workdays))
     return sections
 
 
-def _dates(values: Any, year: int, where: str) -> list[date]:
+def _dates(values: Any, year: int, where: str, problems: Problems) -> list[date]:
     if not isinstance(values, list):
-        raise CalendarConfigError(f'{where}: expected a list of dates like "{year}-01-01"')
+        problems.add(where, f'应为日期列表，如 ["{year}-01-01"]')
+        return []
     days: list[date] = []
     for value in values:
-        day = _date(value, where)
+        day = _date(value)
+        if day is None:
+            problems.add(where, f'{value!r} 不是有效的日期，应写成 "{year}-01-01" 这样的格式')
+            continue
         # A year's arrangement may reach into the neighbouring years (e.g. a make-up
         # working day in late December for New Year's Day), but no further.
         if abs(day.year - year) > 1:
-            raise CalendarConfigError(f"{where}: {day} is too far from {year}")
+            problems.add(where, f"{day.isoformat()} 离 {year} 年太远（最多到相邻年份）")
+            continue
         days.append(day)
     return days
 
 
-def _date(value: Any, where: str) -> date:
+def _date(value: Any) -> date | None:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str):
@@ -208,4 +238,4 @@ def _date(value: Any, where: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise CalendarConfigError(f'{where}: {value!r} is not an ISO date like "2027-01-01"')
+    return None

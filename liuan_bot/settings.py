@@ -87,6 +87,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     config_path: Path | None = None
+    config_dir: Path | None = None  # LIUAN_CONFIG_DIR: the data files; None: the repo's config/
     max_body_bytes: int = 64 * 1024
     calendar_events: bool = False
     preview_to_spokespersons: bool = False
@@ -293,6 +294,7 @@ def load_settings(
         timezone=timezone,
         data_dir=the_data_dir,
         config_path=path,
+        config_dir=Path(get("CONFIG_DIR", "")) if get("CONFIG_DIR", "") else None,
         max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, minimum=1024)),
         calendar_events=flag("CALENDAR_EVENTS", False),
         preview_to_spokespersons=flag("PREVIEW_TO_SPOKESPERSONS", False),

@@ -22,12 +22,13 @@ an environment variable, and anything that looks like a key is refused.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from liuan_bot.config_problems import Problems, check_keys, read_toml
 
 __all__ = [
     "LIMITS",
@@ -36,11 +37,13 @@ __all__ = [
     "ChannelSpec",
     "load_channels",
     "load_robot_env",
+    "parse_channels",
+    "parse_robots",
 ]
 
 
 class ChannelConfigError(ValueError):
-    """`config/channels.toml` is malformed; the message says where and how."""
+    """`config/channels.toml` is malformed; the message lists every problem (file, key)."""
 
 
 # template → limit → (default, smallest value the composer can honour).
@@ -85,119 +88,140 @@ class ChannelSpec:
         return LIMITS[self.template][name][0]
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ChannelConfigError(f"{path}: cannot read the channel file ({exc})") from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ChannelConfigError(f"{path}: not valid TOML ({exc})") from exc
-
-
 def load_robot_env(path: Path) -> dict[str, str]:
     """`[robots]`: robot name → name of the environment variable that holds its webhook key."""
-    raw = _read(path).get("robots", {})
-    if not isinstance(raw, dict):
-        raise ChannelConfigError(f'{path}: [robots] must be a table of name = "ENV_VAR"')
-    robots: dict[str, str] = {}
-    for name, env in raw.items():
-        where = f"{path}: robots.{name}"
-        if not isinstance(env, str) or not env:
-            raise ChannelConfigError(f"{where}: expected the name of an environment variable")
-        if not _ENV_NAME.match(env):
-            raise ChannelConfigError(
-                f"{where}: not an environment variable name (A–Z, 0–9, _); webhook keys are "
-                "secrets: put the key in the environment and the variable's name here"
-            )
-        robots[str(name)] = env
+    problems = Problems(path.name)
+    robots = parse_robots(read_toml(path, problems, required=True) or {}, problems)
+    if problems:
+        raise ChannelConfigError(problems.text())
     return robots
 
 
 def load_channels(path: Path) -> tuple[ChannelSpec, ...]:
-    """The channels of `path`, in file order; a clear error for anything malformed."""
-    raw = _read(path)
-    robots = load_robot_env(path)
+    """The channels of `path`, in file order; `ChannelConfigError` listing every problem."""
+    problems = Problems(path.name)
+    raw = read_toml(path, problems, required=True)
+    channels = () if raw is None else parse_channels(raw, parse_robots(raw, problems), problems)
+    if problems:
+        raise ChannelConfigError(problems.text())
+    return channels
+
+
+def parse_robots(raw: Mapping[str, Any], problems: Problems) -> dict[str, str]:
+    """`[robots]` of channels.toml (shared by the channels and the groups)."""
+    table = raw.get("robots", {})
+    if not isinstance(table, dict):
+        problems.add("robots", '应为“名称 = "环境变量名"”的表')
+        return {}
+    robots: dict[str, str] = {}
+    for name, env in table.items():
+        where = f"robots.{name}"
+        if not isinstance(env, str) or not env:
+            problems.add(where, "应为保存机器人 Webhook 密钥的环境变量名")
+        elif not _ENV_NAME.match(env):
+            problems.add(
+                where,
+                "不是环境变量名（只能用大写字母、数字和下划线）；Webhook 密钥是机密，"
+                "请把密钥放进环境变量，这里只写变量名",
+            )
+        else:
+            robots[str(name)] = env
+    return robots
+
+
+def parse_channels(
+    raw: Mapping[str, Any], robots: Mapping[str, str], problems: Problems
+) -> tuple[ChannelSpec, ...]:
+    """`[channels.<key>]` tables of channels.toml, in file order; one problem per mistake."""
+    check_keys(raw, ("channels", "robots", "groups"), "", problems)  # groups: liuan_bot.groups
     tables = raw.get("channels")
     if not isinstance(tables, dict) or not tables:
-        raise ChannelConfigError(f"{path}: no channels (expected [channels.<key>] tables)")
-    unknown_top = set(raw) - {"channels", "robots", "groups"}  # groups: liuan_bot.groups
-    if unknown_top:
-        raise ChannelConfigError(f"{path}: unknown top-level keys {sorted(unknown_top)}")
-    return tuple(
-        _channel(str(key), table, robots, f"{path}: channels.{key}")
-        for key, table in tables.items()
-    )
+        problems.add("channels", "没有配置任何渠道（应有 [channels.<key>] 表）")
+        return ()
+    channels = []
+    for key, table in tables.items():
+        spec = _channel(str(key), table, robots, f"channels.{key}", problems)
+        if spec is not None:
+            channels.append(spec)
+    return tuple(channels)
 
 
-def _channel(key: str, table: Any, robots: Mapping[str, str], where: str) -> ChannelSpec:
+def _channel(
+    key: str, table: Any, robots: Mapping[str, str], where: str, problems: Problems
+) -> ChannelSpec | None:
     if not isinstance(table, dict):
-        raise ChannelConfigError(f"{where}: expected a table")
+        problems.add(where, "应为一个表")
+        return None
+    before = len(problems)
     if not _KEY.match(key):
-        raise ChannelConfigError(f"{where}: the key must be lower-case ascii (a-z, 0-9, _)")
-    unknown = set(table) - _CHANNEL_KEYS
-    if unknown:
-        raise ChannelConfigError(
-            f"{where}: unknown keys {sorted(unknown)} (known: {sorted(_CHANNEL_KEYS)})"
-        )
+        problems.add(where, "渠道键只能用小写英文字母、数字和下划线（a-z、0-9、_）")
+    check_keys(table, sorted(_CHANNEL_KEYS), where, problems)
     for required in ("name", "template"):
         if not isinstance(table.get(required), str) or not table[required].strip():
-            raise ChannelConfigError(f"{where}: missing {required} (a non-empty string)")
-    template = table["template"]
-    if template not in LIMITS:
-        raise ChannelConfigError(
-            f"{where}: unknown template {template!r} (one of {', '.join(TEMPLATES)})"
+            problems.add(f"{where}.{required}", "缺少该项（应为非空文字）")
+    template = table.get("template")
+    if isinstance(template, str) and template.strip() and template not in LIMITS:
+        problems.add(
+            f"{where}.template", f"未知的模板 {template!r}（可用：{'、'.join(TEMPLATES)}）"
         )
-    editors = _strings(table.get("editors", []), f"{where}.editors")
+    editors = _strings(table.get("editors", []), f"{where}.editors", problems)
     bad = [e for e in editors if not _USERID.match(e)]
     if bad:
-        raise ChannelConfigError(f"{where}.editors: not WeCom userids: {bad}")
-    robot_names = _strings(table.get("robots", []), f"{where}.robots")
+        problems.add(f"{where}.editors", f"不是企业微信账号：{'、'.join(bad)}")
+    robot_names = _strings(table.get("robots", []), f"{where}.robots", problems)
     missing = [name for name in robot_names if name not in robots]
     if missing:
-        raise ChannelConfigError(f"{where}.robots: {missing} not declared in [robots]")
+        problems.add(f"{where}.robots", f"{'、'.join(missing)} 没有在 [robots] 中声明")
     if not editors and not robot_names:
-        raise ChannelConfigError(f"{where}: nobody receives it (no editors and no robots)")
+        problems.add(where, "没有接收人（editors 和 robots 都为空）")
     county = table.get("county", False)
     if not isinstance(county, bool):
-        raise ChannelConfigError(f"{where}.county: expected true or false")
+        problems.add(f"{where}.county", "应为 true 或 false")
+        county = False
     if county and template != "portal":
-        raise ChannelConfigError(f"{where}.county: only a portal channel can be a county one")
+        problems.add(f"{where}.county", "只有 portal 模板的渠道才能设为县区渠道")
+    aliases = _strings(table.get("aliases", []), f"{where}.aliases", problems)
+    limits = (
+        _limits(template, table.get("limits", {}), f"{where}.limits", problems)
+        if isinstance(template, str) and template in LIMITS
+        else {}
+    )
+    if len(problems) > before or not isinstance(template, str):
+        return None
     return ChannelSpec(
         key=key,
         name=table["name"].strip(),
         template=template,
         editors=editors,
         robots=robot_names,
-        limits=MappingProxyType(_limits(template, table.get("limits", {}), f"{where}.limits")),
+        limits=MappingProxyType(limits),
         county=county,
-        aliases=_strings(table.get("aliases", []), f"{where}.aliases"),
+        aliases=aliases,
     )
 
 
-def _strings(value: Any, where: str) -> tuple[str, ...]:
+def _strings(value: Any, where: str, problems: Problems) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ChannelConfigError(f"{where}: expected a list of non-empty strings")
+        problems.add(where, "应为非空文字的列表")
+        return ()
     return tuple(dict.fromkeys(v.strip() for v in value))
 
 
-def _limits(template: str, value: Any, where: str) -> dict[str, int]:
+def _limits(template: str, value: Any, where: str, problems: Problems) -> dict[str, int]:
     known = LIMITS[template]
-    if not isinstance(value, dict):
-        raise ChannelConfigError(f"{where}: expected a table such as {{ max_chars = 140 }}")
-    unknown = set(value) - set(known)
-    if unknown:
-        raise ChannelConfigError(
-            f"{where}: {sorted(unknown)} are not limits of template {template!r} "
-            f"(known: {', '.join(known)})"
-        )
     limits = {name: default for name, (default, _) in known.items()}
+    if not isinstance(value, dict):
+        problems.add(where, "应为一个表，如 { max_chars = 140 }")
+        return limits
     for name, number in value.items():
-        if isinstance(number, bool) or not isinstance(number, int):
-            raise ChannelConfigError(f"{where}.{name}: expected an integer")
-        smallest = known[name][1]
-        if number < smallest:
-            raise ChannelConfigError(f"{where}.{name}: {number} is below the minimum {smallest}")
-        limits[name] = number
+        if name not in known:
+            problems.add(
+                f"{where}.{name}", f"不是模板 {template!r} 的限制（可用：{'、'.join(known)}）"
+            )
+        elif isinstance(number, bool) or not isinstance(number, int):
+            problems.add(f"{where}.{name}", "应为整数")
+        elif number < known[name][1]:
+            problems.add(f"{where}.{name}", f"{number} 小于最小值 {known[name][1]}")
+        else:
+            limits[name] = number
     return limits

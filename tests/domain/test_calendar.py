@@ -420,14 +420,17 @@ def test_years_limits_the_loaded_data() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[twenty]\nholidays = []\n", "named by a year"),
-        ('[2027]\nholiday = ["2027-01-01"]\n', "unknown keys holiday"),
-        ('[2027]\nholidays = "2027-01-01"\n', "expected a list"),
-        ('[2027]\nholidays = ["2027-13-01"]\n', "is not an ISO date"),
-        ('[2027]\nholidays = ["2030-01-01"]\n', "too far from 2027"),
-        ('[2027]\nholidays = ["2027-01-01"]\nworkdays = ["2027-01-01"]\n', "both"),
-        ("[2027\n", "cannot read"),
-        ("2027 = 1\n", "expected a table"),
+        ("[twenty]\nholidays = []\n", "twenty：每个小节应以年份命名"),
+        ('[2027]\nholiday = ["2027-01-01"]\n', "2027.holiday：未知的配置项"),
+        ('[2027]\nholidays = "2027-01-01"\n', "2027.holidays：应为日期列表"),
+        ('[2027]\nholidays = ["2027-13-01"]\n', "2027.holidays：'2027-13-01' 不是有效的日期"),
+        ('[2027]\nholidays = ["2030-01-01"]\n', "2027.holidays：2030-01-01 离 2027 年太远"),
+        (
+            '[2027]\nholidays = ["2027-01-01"]\nworkdays = ["2027-01-01"]\n',
+            "2027：以下日期同时写在了 holidays 和 workdays 里：2027-01-01",
+        ),
+        ("[2027\n", "不是有效的 TOML 格式"),
+        ("2027 = 1\n", "2027：应为一个含 holidays 和 workdays 的表"),
     ],
 )
 def test_a_malformed_holidays_file_is_refused_with_its_place(
@@ -439,7 +442,7 @@ def test_a_malformed_holidays_file_is_refused_with_its_place(
 
 
 def test_a_missing_holidays_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(CalendarConfigError, match="cannot read"):
+    with pytest.raises(CalendarConfigError, match="nope.toml：找不到该文件"):
         load_calendar(tmp_path / "nope.toml")
 
 

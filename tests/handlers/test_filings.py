@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlmodel import SQLModel, col, select
 
-from handlers import filings
+from handlers import policies, roster
 from liuan_bot.domain.roles import UNIT_ROLES, Role
 from storage.engine import transaction
 from storage.roster_store import unit_id
@@ -497,7 +497,7 @@ VALID: dict[str, str] = {
 
 
 def test_r1_each_filing_command_is_declared_for_the_roles_that_file_it() -> None:
-    roles = {spec.key: spec.roles for spec in filings.COMMANDS}
+    roles = {spec.key: spec.roles for spec in (*policies.COMMANDS, *roster.COMMANDS)}
     assert roles == {
         "policy": UNIT_ROLES,
         "risk": UNIT_ROLES,
@@ -512,7 +512,7 @@ async def test_r1_every_role_is_allowed_or_refused_exactly_as_each_spec_says(
 ) -> None:
     user = DEMO_USER[role]
     outcome: dict[str, Any] = {}
-    for spec in filings.COMMANDS:
+    for spec in (*policies.COMMANDS, *roster.COMMANDS):
         allowed = spec.allowed({role})
         if user is None:
             outcome[spec.key] = allowed

@@ -89,28 +89,35 @@ editors = ["daijing"]
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (GOOD.replace('"weibo"', '"tiktok"'), "unknown template 'tiktok'"),
-        (GOOD.replace('name = "渠道"\n', ""), "missing name"),
-        (GOOD.replace('template = "weibo"\n', ""), "missing template"),
-        (GOOD + "limits = { max_chars = 140, title_max = 20 }\n", "not limits of template"),
-        (GOOD + "limits = { max_chars = 10 }\n", "below the minimum 60"),
-        (GOOD + 'limits = { max_chars = "140" }\n', "expected an integer"),
-        (GOOD + "colour = 1\n", "unknown keys ['colour']"),
-        (GOOD + 'robots = ["other"]\n', "not declared in [robots]"),
-        (GOOD.replace('["daijing"]', "[]"), "nobody receives it"),
-        (GOOD + "county = true\n", "only a portal channel"),
-        (GOOD.replace('"LIUAN_ROBOT_GROUP"', '"693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"'), "secret"),
-        ("[robots]\n", "no channels"),
-        ("[channels\n", "not valid TOML"),
+        (GOOD.replace('"weibo"', '"tiktok"'), "channels.a.template：未知的模板 'tiktok'"),
+        (GOOD.replace('name = "渠道"\n', ""), "channels.a.name：缺少该项"),
+        (GOOD.replace('template = "weibo"\n', ""), "channels.a.template：缺少该项"),
+        (
+            GOOD + "limits = { max_chars = 140, title_max = 20 }\n",
+            "channels.a.limits.title_max：不是模板 'weibo' 的限制",
+        ),
+        (GOOD + "limits = { max_chars = 10 }\n", "channels.a.limits.max_chars：10 小于最小值 60"),
+        (GOOD + 'limits = { max_chars = "140" }\n', "channels.a.limits.max_chars：应为整数"),
+        (GOOD + "colour = 1\n", "channels.a.colour：未知的配置项"),
+        (GOOD + 'robots = ["other"]\n', "channels.a.robots：other 没有在 [robots] 中声明"),
+        (GOOD.replace('["daijing"]', "[]"), "channels.a：没有接收人"),
+        (GOOD + "county = true\n", "channels.a.county：只有 portal 模板"),
+        (
+            GOOD.replace('"LIUAN_ROBOT_GROUP"', '"693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"'),
+            "robots.group：不是环境变量名.*密钥是机密",
+        ),
+        ("[robots]\n", "channels：没有配置任何渠道"),
+        ("[channels\n", "：不是有效的 TOML 格式，第 1 行"),
     ],
 )
 def test_malformed_files_get_clear_errors(tmp_path: Path, body: str, message: str) -> None:
-    with pytest.raises(ChannelConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    pattern = message.replace("[", r"\[").replace("]", r"\]")
+    with pytest.raises(ChannelConfigError, match="channels.toml.*" + pattern):
         load_channels(write(tmp_path, body))
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ChannelConfigError, match="cannot read"):
+    with pytest.raises(ChannelConfigError, match="nowhere.toml：找不到该文件"):
         load_channels(tmp_path / "nowhere.toml")
 
 
