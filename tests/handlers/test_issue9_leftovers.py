@@ -1,0 +1,94 @@
+"""What issue 9 still lacked after the first round, over real encrypted callbacks: refusals that
+name the state (E2), 批准 as a decision (E5), a bare 是 answering the speaker question (A1),
+修改 correcting the website preview (B1), and relay pieces WeCom could deliver to nobody (B2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from handlers.registry import build_registry
+from liuan_bot.commands.registry import understand
+from storage.tables import Conference
+from tests.handlers.test_records_issue9 import (
+    EDU_APPLY,
+    EDU_LIAISON,
+    conference,
+    rid_of,
+    say,
+    scheduled_education_conference,
+)
+from tests.support import Harness
+
+# --- E2 -----------------------------------------------------------------------------------
+
+
+async def test_e2_r15_scheduling_an_application_under_review_says_it_waits_for_review(
+    harness: Harness,
+) -> None:
+    h = harness
+    rid = rid_of(await say(h, EDU_LIAISON, EDU_APPLY))
+    reply = await say(h, "newsoffice", f"排期 {rid} 时间：12月3日上午10点 地点：市政府新闻发布厅")
+    assert f"{rid} 还在等待市政府新闻办审核，审核并经副秘书长审批后才能排期" in reply
+    assert "不能再" not in reply
+    assert (await conference(h, rid)).state == "submitted"
+
+
+# --- E5: 批准 is a decision ----------------------------------------------------------------
+
+
+async def test_e5_r15_approval_typed_as_the_command_word_pizhun_counts_as_agreed(
+    harness: Harness,
+) -> None:
+    h = harness
+    rid = rid_of(await say(h, EDU_LIAISON, EDU_APPLY))
+    await say(h, "newsoffice", f"审核 {rid} 通过")
+    reply = await say(h, "approver", f"批准 {rid}")
+    assert "已获批准" in reply
+    assert (await conference(h, rid)).state == "approved"
+
+
+async def test_e5_r15_pizhun_with_an_explicit_refusal_keeps_the_refusal(harness: Harness) -> None:
+    h = harness
+    rid = rid_of(await say(h, EDU_LIAISON, EDU_APPLY))
+    await say(h, "newsoffice", f"审核 {rid} 通过")
+    assert "未获批准" in await say(h, "approver", f"批准 {rid} 不同意 意见：时机不成熟")
+    assert (await conference(h, rid)).state == "declined"
+
+
+def test_e5_parse_of_pizhun_reports_no_missing_decision(harness: Harness) -> None:
+    registry = build_registry()
+    now: datetime = harness.clock.now()
+    got = understand(registry, "批准 SQ-2026-0001", now)
+    assert got["errors"] == []
+    assert got["fields"]["结论"] == "同意"
+    assert understand(registry, "审批 SQ-2026-0001", now)["errors"]  # 审批 still asks
+
+
+# --- A1: a bare 是 ---------------------------------------------------------------------------
+
+
+async def test_a1_a_bare_shi_after_the_speaker_question_confirms_it(harness: Harness) -> None:
+    h = harness
+    rid = await scheduled_education_conference(h)
+    question = await say(h, EDU_LIAISON, f"已召开 {rid} 发布人：郭学君局长、徐启航")
+    assert "是否是 郭学军（市教育局党组书记、局长）？" in question
+    reply = await say(h, EDU_LIAISON, "是的。")
+    assert "主要负责人年度出席（R10）" in reply
+    conf = await conference(h, rid)
+    assert conf.state == "held"
+    assert conf.held_speakers == ["郭学军", "徐启航"]
+
+
+async def test_a1_a_bare_shi_without_a_question_stays_free_text(harness: Harness) -> None:
+    h = harness
+    rid = await scheduled_education_conference(h)
+    await say(h, EDU_LIAISON, f"已召开 {rid} 发布人：郭学君局长、徐启航")
+    reply = await say(h, "demo", "是")  # demo was asked nothing
+    assert "没有需要您确认" not in reply
+    assert "已记录" not in reply
+    assert (await conference(h, rid)).state == "scheduled"
+    async with h.bot.deps.sessions() as session:
+        held = select(Conference).where(col(Conference.state) == "held")
+        assert (await session.exec(held)).all() == []
