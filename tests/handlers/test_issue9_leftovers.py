@@ -19,6 +19,7 @@ from tests.handlers.test_records_issue9 import (
     say,
     scheduled_education_conference,
 )
+from tests.handlers.test_relay import _scheduled, ok, texts
 from tests.support import Harness
 
 # --- E2 -----------------------------------------------------------------------------------
@@ -92,3 +93,64 @@ async def test_a1_a_bare_shi_without_a_question_stays_free_text(harness: Harness
     async with h.bot.deps.sessions() as session:
         held = select(Conference).where(col(Conference.state) == "held")
         assert (await session.exec(held)).all() == []
+
+
+# --- B1: 修改 corrects the website preview ----------------------------------------------------
+
+
+async def test_b1_r21_amending_the_time_of_a_scheduled_conference_sends_a_gaiqi_correction(
+    harness: Harness,
+) -> None:
+    h = harness
+    rid = await _scheduled(h)
+    reply = await ok(h, "demo", f"修改 {rid} 时间：12月4日下午3点")
+    assert "【改期】" in reply
+    await h.deliver_outbox()
+    [correction] = texts(h, "yufang", "【改期】")
+    assert "医保新政解读" in correction
+    assert "15:00" in correction.split("现改为")[1]
+    assert texts(h, "zhushoucheng", "【改期】") == []  # the newspaper never had the preview
+    assert len(texts(h, "yufang", "【发布预告】")) == 1
+
+
+async def test_b1_r21_amending_the_venue_sends_a_biangeng_and_other_fields_send_nothing(
+    harness: Harness,
+) -> None:
+    h = harness
+    rid = await _scheduled(h)
+    await ok(h, "demo", f"修改 {rid} 内容：介绍医保报销比例调整")
+    await h.deliver_outbox()
+    assert texts(h, "yufang", "【变更】") == []
+    assert texts(h, "yufang", "【改期】") == []
+    await ok(h, "demo", f"修改 {rid} 地点：市行政中心第一会议室")
+    await h.deliver_outbox()
+    [change] = texts(h, "yufang", "【变更】")
+    assert "由市政府新闻发布厅变更为市行政中心第一会议室" in change
+    assert texts(h, "yufang", "【改期】") == []
+
+
+async def test_b1_r21_rescheduled_after_an_amendment_the_websites_are_not_told_twice(
+    harness: Harness,
+) -> None:
+    h = harness
+    rid = await _scheduled(h)
+    await ok(h, "demo", f"修改 {rid} 时间：12月4日下午3点")
+    await ok(h, "newsoffice", f"审核 {rid} 通过")
+    await ok(h, "approver", f"审批 {rid} 同意")
+    await ok(h, "newsoffice", f"排期 {rid} 时间：12月4日下午3点 地点：市政府新闻发布厅")
+    await h.deliver_outbox()
+    assert len(texts(h, "yufang", "【改期】")) == 1
+    assert len(texts(h, "yufang", "【发布预告】")) == 1
+
+
+async def test_b1_r21_a_correction_of_the_venue_by_the_news_office_corrects_the_preview(
+    harness: Harness,
+) -> None:
+    h = harness
+    rid = await _scheduled(h)
+    reply = await ok(h, "newsoffice", f"更正 {rid} 地点：市行政中心第一会议室 原因：会场调整")
+    assert "【变更】" in reply
+    await h.deliver_outbox()
+    [change] = texts(h, "yufang", "【变更】")
+    assert "市行政中心第一会议室" in change
+    assert "会场调整" not in change  # the internal reason stays internal
