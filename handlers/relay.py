@@ -25,6 +25,7 @@ from liuan_bot.messages import TEXT_MAX_BYTES, Outgoing, split_text, text_to_use
 from liuan_bot.relay import ChannelSpec, ReleaseFacts
 from storage.outbox_store import enqueue
 from storage.relay_store import (
+    ALL_RECIPIENTS_INVALID,
     FailedDelivery,
     failed_relay_deliveries,
     last_preview,
@@ -66,6 +67,8 @@ def _robot_messages(ctx: Context, channel: ChannelSpec, text: str) -> list[Outgo
 
 def delivery_failure_text(failure: FailedDelivery) -> str:
     """A failed delivery, in words a news office reads (no internal error text)."""
+    if failure.errcode == ALL_RECIPIENTS_INVALID:
+        return f"未送达：接收人都不在企业微信通讯录中（错误码 {failure.errcode}）"
     if failure.errcode:
         return f"未送达：企业微信拒收（错误码 {failure.errcode}）"
     return "未送达：消息未能发出"

@@ -39,21 +39,44 @@ async def release_channels(session: AsyncSession, release_id: int | None) -> lis
     return list(rows.all())
 
 
+ALL_RECIPIENTS_INVALID = 81013  # WeCom's answer when no recipient of a message exists
+
+
+def reached_nobody(kind: str, target: str, invalid_users: list[str]) -> bool:
+    """B2: an app message "sent" although WeCom reported every one of its users invalid
+    (81013 is returned, not raised, so the outbox row is `sent`)."""
+    users = {u for u in target.split("|") if u}
+    return kind == "app" and bool(users) and users <= set(invalid_users)
+
+
 async def failed_relay_deliveries(
     session: AsyncSession, record_id: str | None = None
 ) -> list[FailedDelivery]:
-    """Outbox rows of relay messages that gave up (parked), one per (record, channel)."""
+    """Outbox rows of relay messages that reached nobody, one per (record, channel): rows that
+    gave up (parked), and rows sent to recipients WeCom reported all invalid (B2)."""
     prefix = f"relay:{record_id}:%" if record_id else "relay:%"
     rows = await session.exec(
-        select(OutboxMessage.source, OutboxMessage.last_error, OutboxMessage.last_errcode)
+        select(
+            OutboxMessage.source,
+            OutboxMessage.status,
+            OutboxMessage.kind,
+            OutboxMessage.target,
+            OutboxMessage.invalid_users,
+            OutboxMessage.last_error,
+            OutboxMessage.last_errcode,
+        )
         .where(
             col(OutboxMessage.source).like(prefix),
-            col(OutboxMessage.status).in_(("failed", "parked")),
+            col(OutboxMessage.status).in_(("failed", "parked", "sent")),
         )
         .order_by(col(OutboxMessage.id))
     )
     found: dict[tuple[str, str], FailedDelivery] = {}
-    for source, error, errcode in rows.all():
+    for source, status, kind, target, invalid, error, errcode in rows.all():
+        if status == "sent":
+            if not reached_nobody(kind, target, list(invalid or [])):
+                continue
+            error, errcode = "every recipient invalid", ALL_RECIPIENTS_INVALID
         _, rid, channel = source.split(":", 2)
         found.setdefault((rid, channel), FailedDelivery(rid, channel, error or "", errcode))
     return list(found.values())

@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from handlers.registry import build_registry
+from handlers.reminders import sweep
 from liuan_bot.commands.registry import understand
-from storage.tables import Conference
+from storage.tables import Conference, OutboxMessage, Person
 from tests.handlers.test_records_issue9 import (
     EDU_APPLY,
     EDU_LIAISON,
@@ -19,7 +20,7 @@ from tests.handlers.test_records_issue9 import (
     say,
     scheduled_education_conference,
 )
-from tests.handlers.test_relay import _scheduled, ok, texts
+from tests.handlers.test_relay import _held, _scheduled, ok, texts
 from tests.support import Harness
 
 # --- E2 -----------------------------------------------------------------------------------
@@ -154,3 +155,40 @@ async def test_b1_r21_a_correction_of_the_venue_by_the_news_office_corrects_the_
     [change] = texts(h, "yufang", "【变更】")
     assert "市行政中心第一会议室" in change
     assert "会场调整" not in change  # the internal reason stays internal
+
+
+# --- B2: sent, but to nobody ------------------------------------------------------------------
+
+
+async def test_b2_r23_a_piece_wecom_answered_81013_is_shown_undelivered_and_reported(
+    harness: Harness,
+) -> None:
+    """The newspaper editor is not in WeCom's directory: message/send answers 81013 (returned,
+    not raised), the outbox row is `sent` with every user invalid — still nobody got it."""
+    h = harness
+    async with h.bot.deps.sessions() as session:
+        people = {p.userid for p in (await session.exec(select(Person))).all()}
+    h.fake.known_users = people - {"zhushoucheng"}
+    await _held(h)
+    await h.deliver_outbox()
+    async with h.bot.deps.sessions() as session:
+        rows = (await session.exec(select(OutboxMessage))).all()
+    [paper_row] = [r for r in rows if r.source.endswith(":newspaper") and r.kind == "app"]
+    assert (paper_row.status, paper_row.invalid_users) == ("sent", ["zhushoucheng"])
+
+    engine = h.bot.reminders
+    assert engine is not None
+    await sweep(engine, h.clock.now())
+    await h.deliver_outbox()
+    [notice] = texts(h, "newsoffice", "【转发消息未送达】")
+    assert "皖西日报" in notice
+    assert "不在企业微信通讯录中" in notice
+    await sweep(engine, h.clock.now())  # reported once
+    await h.deliver_outbox()
+    assert len(texts(h, "newsoffice", "【转发消息未送达】")) == 1
+    status = await ok(h, "newsoffice", "发布情况 BA-2026-0001")
+    [paper] = [line for line in status.splitlines() if "皖西日报" in line]
+    assert "未送达" in paper
+    assert "已发送" not in paper
+    [weibo] = [line for line in status.splitlines() if "微博" in line]
+    assert "已发送" in weibo  # delivered channels are untouched
