@@ -56,15 +56,7 @@ async def failed_relay_deliveries(
     gave up (parked), and rows sent to recipients WeCom reported all invalid (B2)."""
     prefix = f"relay:{record_id}:%" if record_id else "relay:%"
     rows = await session.exec(
-        select(
-            OutboxMessage.source,
-            OutboxMessage.status,
-            OutboxMessage.kind,
-            OutboxMessage.target,
-            OutboxMessage.invalid_users,
-            OutboxMessage.last_error,
-            OutboxMessage.last_errcode,
-        )
+        select(OutboxMessage)
         .where(
             col(OutboxMessage.source).like(prefix),
             col(OutboxMessage.status).in_(("failed", "parked", "sent")),
@@ -72,12 +64,13 @@ async def failed_relay_deliveries(
         .order_by(col(OutboxMessage.id))
     )
     found: dict[tuple[str, str], FailedDelivery] = {}
-    for source, status, kind, target, invalid, error, errcode in rows.all():
-        if status == "sent":
-            if not reached_nobody(kind, target, list(invalid or [])):
+    for row in rows.all():
+        error, errcode = row.last_error, row.last_errcode
+        if row.status == "sent":
+            if not reached_nobody(row.kind, row.target, list(row.invalid_users or [])):
                 continue
             error, errcode = "every recipient invalid", ALL_RECIPIENTS_INVALID
-        _, rid, channel = source.split(":", 2)
+        _, rid, channel = row.source.split(":", 2)
         found.setdefault((rid, channel), FailedDelivery(rid, channel, error or "", errcode))
     return list(found.values())
 
