@@ -4,12 +4,16 @@ name the state (E2), 批准 as a decision (E5), a bare 是 answering the speaker
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
+import pytest
 from sqlmodel import col, select
 
+from handlers import announcements
 from handlers.registry import build_registry
 from handlers.reminders import sweep
+from liuan_bot.commands.fields import match_name
 from liuan_bot.commands.registry import understand
 from storage.tables import Conference, OutboxMessage, Person
 from tests.handlers.test_records_issue9 import (
@@ -192,3 +196,29 @@ async def test_b2_r23_a_piece_wecom_answered_81013_is_shown_undelivered_and_repo
     assert "已发送" not in paper
     [weibo] = [line for line in status.splitlines() if "微博" in line]
     assert "已发送" in weibo  # delivered channels are untouched
+
+
+# --- E4: one short-name rule for units ------------------------------------------------------
+
+
+def test_e4_announcement_audiences_resolve_units_with_the_shared_match_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """公告 keeps no copy of the unit short-name rule: it asks `match_name` (the rule every
+    other command uses), so a change to that rule reaches 公告 too."""
+    people = [
+        ("u1", "甲", "市财政局", frozenset()),
+        ("u2", "乙", "市教育局", frozenset()),
+    ]
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def spy(token: str, names: Iterable[str]) -> str | None:
+        names = tuple(sorted(names))
+        asked.append((token, names))
+        return match_name(token, names)
+
+    monkeypatch.setattr(announcements, "match_name", spy)
+    users, _groups, unknown = announcements._resolve(["财政局", "局"], people, {})
+    assert users == ["u1"]
+    assert unknown == ["局"]  # two units contain it: names nothing
+    assert asked == [("财政局", ("市教育局", "市财政局")), ("局", ("市教育局", "市财政局"))]
