@@ -4,17 +4,22 @@ name the state (E2), 批准 as a decision (E5), a bare 是 answering the speaker
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
+from bot import configured_lexicons
 from handlers import announcements
 from handlers.registry import build_registry
 from handlers.reminders import sweep
+from liuan_bot.clock import SHANGHAI
 from liuan_bot.commands.fields import match_name
 from liuan_bot.commands.registry import understand
+from liuan_bot.relay import load_channels
 from storage.tables import Conference, OutboxMessage, Person
 from tests.handlers.test_records_issue9 import (
     EDU_APPLY,
@@ -222,3 +227,25 @@ def test_e4_announcement_audiences_resolve_units_with_the_shared_match_name(
     assert users == ["u1"]
     assert unknown == ["局"]  # two units contain it: names nothing
     assert asked == [("财政局", ("市教育局", "市财政局")), ("局", ("市教育局", "市财政局"))]
+
+
+# --- E4: the README explains channel aliases -------------------------------------------------
+
+
+def test_e4_the_readme_notes_channel_aliases_and_every_alias_it_cites_resolves() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "Channel aliases:" in readme
+    note = readme.split("Channel aliases:")[1].split("\n\n")[0]
+    assert "config/channels.toml" in note
+    cited = [w.rstrip("…") for w in re.findall(r"`([^`\sA-Za-z：]+)`", note)]
+    assert {"广电", "门户网站", "新闻网"} <= set(cited)
+    channels = load_channels(root / "config" / "channels.toml")
+    registry = build_registry(configured_lexicons(channels))
+    names = {c.name for c in channels}
+    now = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+    for alias in cited:
+        got = understand(registry, f"已发布 SQ12 渠道：{alias} 链接：https://x.cn/1", now)
+        assert got["errors"] == [], alias
+        assert got["fields"]["渠道"] in names, alias
+    assert "渠道：广电` is 六安市广播电视台" in note.replace("\n", " ")
