@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Text, and_, cast, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,7 +60,14 @@ async def failed_relay_deliveries(
         select(OutboxMessage)
         .where(
             col(OutboxMessage.source).like(prefix),
-            col(OutboxMessage.status).in_(("failed", "parked", "sent")),
+            or_(
+                col(OutboxMessage.status).in_(("failed", "parked")),
+                and_(
+                    col(OutboxMessage.status) == "sent",
+                    col(OutboxMessage.kind) == "app",
+                    cast(col(OutboxMessage.invalid_users), Text) != "[]",
+                ),
+            ),
         )
         .order_by(col(OutboxMessage.id))
     )
