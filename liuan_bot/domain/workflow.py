@@ -298,7 +298,9 @@ def transition(
             f"{NEXT_STEP[state]}。"
         )
     if action == Action.HOLD and now is not None and starts_at is not None and now < starts_at:
-        raise IllegalTransition(f"{record_id} 还没到时间，召开后再发送“已召开”。")
+        raise IllegalTransition(
+            f"{record_id} {STATE_LABELS[state]}，还没到时间，召开后再发送“已召开”。"
+        )
     return Step(state, new)
 
 

@@ -4,6 +4,8 @@ every (kind, state, action) the state machine refuses."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from liuan_bot.domain.incidents import STATE_LABELS as INCIDENT_STATE_LABELS
@@ -171,3 +173,23 @@ def test_e2_r17_incident_refusals_name_the_state_and_say_again_only_when_done(
     assert INCIDENT_STATE_LABELS[state] in text
     assert ("不能再" in text) == done, text
     assert text.count("。") >= 2, text  # the refusal, then what comes next
+
+
+@pytest.mark.parametrize(
+    ("kind", "state"), [("application", State.SCHEDULED), ("filing", State.FILED)]
+)
+def test_e2_r8_held_before_the_start_names_the_state(kind: str, state: State) -> None:
+    start = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    with pytest.raises(IllegalTransition) as caught:
+        transition(
+            kind,
+            state,
+            Action.HOLD,
+            "X-1",
+            EVERYONE,
+            now=start - timedelta(hours=1),
+            starts_at=start,
+        )
+    assert (
+        caught.value.message == f"X-1 {STATE_WORDS[state][0]}，还没到时间，召开后再发送“已召开”。"
+    )
