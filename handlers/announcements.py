@@ -24,7 +24,7 @@ from handlers.common import (
 )
 from handlers.context import Context
 from liuan_bot.clock import utc
-from liuan_bot.commands.fields import CommandGrammar, FieldSpec
+from liuan_bot.commands.fields import CommandGrammar, FieldSpec, match_name
 from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.roles import ALL_ROLES, Role, parse_role
 from liuan_bot.errors import Conflict, NotFound, UsageError
@@ -92,8 +92,7 @@ def _resolve(
             users.update(dict.fromkeys(u for u, _, _, roles in people if role in roles))
         elif token in groups:
             chosen.append(groups[token])
-        elif token in units or len(near := [x for x in units if token in x]) == 1:
-            unit = token if token in units else near[0]
+        elif (unit := match_name(token, units)) is not None:  # the shared short-name rule
             users.update(dict.fromkeys(u for u, _, name, _ in people if name == unit))
         else:
             unknown.append(token)

@@ -26,7 +26,7 @@ from handlers.common import (
 from handlers.context import Context
 from handlers.decisions import close_cards, send_review_card
 from handlers.plans import RISK_FIELD, link_from_field
-from handlers.relay import retract_preview, send_preview, start_release
+from handlers.relay import correct_preview, retract_preview, send_preview, start_release
 from handlers.speakers import credit, match_unit_speakers, roster_warning, unknown_line
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
@@ -672,6 +672,9 @@ async def amend(ctx: Context) -> str:
     ctx.session.add(conf)
     await record_audit(ctx, "amend", conf.record_id, old=old, new=new, detail={"changed": changed})
     text = f"已修改 {conf.record_id}（{'、'.join(changed)}）\n{summary(ctx, conf)}"
+    corrected = await correct_preview(ctx, conf, unit)  # B1: the websites had the preview
+    if corrected:
+        text += f"\n已向网站发出【{corrected}】通知，更正此前的发布预告。"
     if conf.kind == "application" and old != State.SUBMITTED:
         event_cancelled(ctx, conf)
         await close_cards(ctx, conf.record_id, "已失效（申请已修改）")
@@ -764,6 +767,10 @@ async def correct(ctx: Context) -> str:
     if conf.state == State.HELD:
         counted = "、".join(RULE_LABELS[r] for r in conf.counts_for)
         lines.append(f"召开记录按更正后计入：{counted}。")
+    elif conf.state in (State.SCHEDULED, State.FILED):
+        corrected = await correct_preview(ctx, conf, unit)  # B1: as 修改 and 排期 do
+        if corrected:
+            lines.append(f"已向网站发出【{corrected}】通知，更正此前的发布预告。")
     lines += notes
     await notify_users(
         ctx,

@@ -68,6 +68,7 @@ APPROVE = CommandGrammar(
     decision_aliases={"批准": "同意", "通过": "同意", "不批准": "不同意", "驳回": "不同意"},
     decision_required=True,
     decision_label="审批结论",
+    word_decisions={"批准": "同意"},  # `批准 SQ-…`: the command word is the decision
     free_field="意见",
     fields=(
         FieldSpec("意见", aliases=("审批意见", "批示", "理由"), example="同意召开", prose=True),

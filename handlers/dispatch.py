@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context, Deps
 from handlers.decisions import card_command
+from handlers.speakers import answers_speaker_question, is_bare_yes
 from liuan_bot.commands.fields import parse_fields
 from liuan_bot.domain.members import Member
 from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
@@ -99,6 +100,8 @@ async def _run_card_click(ctx: Context) -> Reply | None:
 async def _run_text(ctx: Context, content: str) -> Reply | None:
     match = ctx.deps.registry.match(content)
     if match is None:
+        if await answers_speaker_question(ctx, content):  # A1: a bare 是 is 确认
+            return await _run_text(ctx, "确认")
         return Reply(text=await _unknown_command(ctx.deps, content, ctx))
     if not match.spec.allowed(ctx.sender.roles):
         allowed = "、".join(sorted(r.value for r in match.spec.roles))
@@ -107,7 +110,7 @@ async def _run_text(ctx: Context, content: str) -> Reply | None:
         )
     ctx.args = match.rest
     ctx.word = match.spec.name
-    ctx.fields = parse_fields(match.rest, match.spec.grammar, ctx.now)
+    ctx.fields = parse_fields(match.rest, match.spec.grammar, ctx.now, word=match.word)
     result = await match.spec.handler(ctx)
     if isinstance(result, Reply) or result is None:
         return result
@@ -186,7 +189,9 @@ class InboundPipeline:
         if incoming.msg_type != "text":
             return not incoming.is_card_click
         match = self.deps.registry.match(incoming.content)
-        return match is None or match.spec.read_only
+        if match is None:  # a bare 是 may confirm a speaker question (A1): a write
+            return not is_bare_yes(incoming.content)
+        return match.spec.read_only
 
     async def _preload(self, incoming: Incoming) -> None:
         """Free text needs jieba: load it once, off the event loop (~1 s), outside any

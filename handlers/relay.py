@@ -25,6 +25,7 @@ from liuan_bot.messages import TEXT_MAX_BYTES, Outgoing, split_text, text_to_use
 from liuan_bot.relay import ChannelSpec, ReleaseFacts
 from storage.outbox_store import enqueue
 from storage.relay_store import (
+    ALL_RECIPIENTS_INVALID,
     FailedDelivery,
     failed_relay_deliveries,
     last_preview,
@@ -66,6 +67,8 @@ def _robot_messages(ctx: Context, channel: ChannelSpec, text: str) -> list[Outgo
 
 def delivery_failure_text(failure: FailedDelivery) -> str:
     """A failed delivery, in words a news office reads (no internal error text)."""
+    if failure.errcode == ALL_RECIPIENTS_INVALID:
+        return f"未送达：接收人都不在企业微信通讯录中（错误码 {failure.errcode}）"
     if failure.errcode:
         return f"未送达：企业微信拒收（错误码 {failure.errcode}）"
     return "未送达：消息未能发出"
@@ -189,15 +192,35 @@ async def send_preview(ctx: Context, conf: Conference, unit: str) -> None:
     【改期】 correction instead of a second preview (issue 9 B1)."""
     last = await last_preview(ctx.session, conf.record_id)
     if last is not None and last.action != "retracted":
-        if (last.starts_at, last.venue) == (conf.starts_at, conf.venue):
-            return  # nothing the public was told has changed
-        text = _rescheduled_text(ctx, conf, unit, last.starts_at, last.venue)
-        await _to_preview_audience(ctx, text, "请更新“{name}”上的发布预告")
-        action = "corrected"
+        await correct_preview(ctx, conf, unit)
+        return
+    await _to_preview_audience(ctx, preview_text(ctx, conf, unit), "请在“{name}”发布预告")
+    record_preview(ctx.session, conf.record_id, "sent", conf.starts_at, conf.venue, ctx.now)
+
+
+async def correct_preview(ctx: Context, conf: Conference, unit: str) -> str:
+    """B1: the time or venue of a conference whose preview went to the websites changed (排期
+    again, or 修改): the channels get a 【改期】 (new time) or 【变更】 (new venue) correction.
+    Returns the word sent, or "" when there was no preview or nothing it said has changed."""
+    last = await last_preview(ctx.session, conf.record_id)
+    if last is None or last.action == "retracted":
+        return ""
+    if (last.starts_at, last.venue) == (conf.starts_at, conf.venue):
+        return ""  # nothing the public was told has changed
+    if last.starts_at != conf.starts_at:
+        word, text = "改期", _rescheduled_text(ctx, conf, unit, last.starts_at, last.venue)
     else:
-        await _to_preview_audience(ctx, preview_text(ctx, conf, unit), "请在“{name}”发布预告")
-        action = "sent"
-    record_preview(ctx.session, conf.record_id, action, conf.starts_at, conf.venue, ctx.now)
+        word, text = "变更", _venue_changed_text(ctx, conf, unit, last.venue)
+    await _to_preview_audience(ctx, text, "请更新“{name}”上的发布预告")
+    record_preview(ctx.session, conf.record_id, "corrected", conf.starts_at, conf.venue, ctx.now)
+    return word
+
+
+def _venue_changed_text(ctx: Context, conf: Conference, unit: str, old_venue: str) -> str:
+    return (
+        f"【变更】{unit}将于{when(ctx, conf.starts_at)}召开的新闻发布会《{conf.topic}》，"
+        f"地点由{old_venue or '待定地点'}变更为{conf.venue or '待定地点'}。"
+    )
 
 
 def _rescheduled_text(

@@ -9,7 +9,25 @@ from handlers.context import Context
 from liuan_bot.domain.members import Member
 from liuan_bot.domain.quotas import counts_for
 from liuan_bot.domain.roster import RosterPerson, SpeakerMatch, match_speakers
+from storage.conference_store import pending_speaker_question
 from storage.roster_store import unit_members
+
+# A1: what people answer "是否是 郭学军（…）？" with; taken as 确认 only while they have a
+# pending speaker question (otherwise `是…` stays free text).
+YES_WORDS = frozenset({"是", "是的", "是他", "是她", "对", "对的", "对，是的", "没错", "正确"})
+_YES_TRIM = " \t\n。.!！~～、，,"
+
+
+def is_bare_yes(text: str) -> bool:
+    """`是`, `是的。`, `对`… alone: an answer to a yes/no question, nothing else."""
+    return text.strip(_YES_TRIM) in YES_WORDS
+
+
+async def answers_speaker_question(ctx: Context, text: str) -> bool:
+    """A1: a bare `是` from a sender the bot asked about a speaker's name confirms it."""
+    if not is_bare_yes(text):
+        return False
+    return await pending_speaker_question(ctx.session, ctx.sender.userid) is not None
 
 
 async def match_unit_speakers(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Text, and_, cast, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,22 +40,45 @@ async def release_channels(session: AsyncSession, release_id: int | None) -> lis
     return list(rows.all())
 
 
+ALL_RECIPIENTS_INVALID = 81013  # WeCom's answer when no recipient of a message exists
+
+
+def reached_nobody(kind: str, target: str, invalid_users: list[str]) -> bool:
+    """B2: an app message "sent" although WeCom reported every one of its users invalid
+    (81013 is returned, not raised, so the outbox row is `sent`)."""
+    users = {u for u in target.split("|") if u}
+    return kind == "app" and bool(users) and users <= set(invalid_users)
+
+
 async def failed_relay_deliveries(
     session: AsyncSession, record_id: str | None = None
 ) -> list[FailedDelivery]:
-    """Outbox rows of relay messages that gave up (parked), one per (record, channel)."""
+    """Outbox rows of relay messages that reached nobody, one per (record, channel): rows that
+    gave up (parked), and rows sent to recipients WeCom reported all invalid (B2)."""
     prefix = f"relay:{record_id}:%" if record_id else "relay:%"
     rows = await session.exec(
-        select(OutboxMessage.source, OutboxMessage.last_error, OutboxMessage.last_errcode)
+        select(OutboxMessage)
         .where(
             col(OutboxMessage.source).like(prefix),
-            col(OutboxMessage.status).in_(("failed", "parked")),
+            or_(
+                col(OutboxMessage.status).in_(("failed", "parked")),
+                and_(
+                    col(OutboxMessage.status) == "sent",
+                    col(OutboxMessage.kind) == "app",
+                    cast(col(OutboxMessage.invalid_users), Text) != "[]",
+                ),
+            ),
         )
         .order_by(col(OutboxMessage.id))
     )
     found: dict[tuple[str, str], FailedDelivery] = {}
-    for source, error, errcode in rows.all():
-        _, rid, channel = source.split(":", 2)
+    for row in rows.all():
+        error, errcode = row.last_error, row.last_errcode
+        if row.status == "sent":
+            if not reached_nobody(row.kind, row.target, list(row.invalid_users or [])):
+                continue
+            error, errcode = "every recipient invalid", ALL_RECIPIENTS_INVALID
+        _, rid, channel = row.source.split(":", 2)
         found.setdefault((rid, channel), FailedDelivery(rid, channel, error or "", errcode))
     return list(found.values())
 

@@ -122,6 +122,8 @@ class CommandGrammar:
     decision_label: str = "结论"
     # times must give the hour (备案, 排期): `明天上午` is refused by the grammar
     exact_times: bool = False
+    # a command word that is itself the decision: `批准 SQ-…` (an alias of 审批) is 同意
+    word_decisions: Mapping[str, str] = field(default_factory=dict)
 
     def spec(self, name: str) -> FieldSpec:
         for item in self.fields:
@@ -416,8 +418,13 @@ def _key_matches(rest: str, grammar: CommandGrammar) -> list[_KeyAt]:
     return list(taken)
 
 
-def parse_fields(text: str, grammar: CommandGrammar, now: datetime) -> ParsedFields:
-    """Parse what follows a command word; every problem is collected, none raised."""
+def parse_fields(
+    text: str, grammar: CommandGrammar, now: datetime, *, word: str = ""
+) -> ParsedFields:
+    """Parse what follows a command word; every problem is collected, none raised.
+
+    `word` is the command word as typed: one of `grammar.word_decisions` decides when the
+    text gives no decision of its own."""
     out = ParsedFields()
     rest = normalise(text).lstrip(_ENDS).rstrip(_VALUE_ENDS)
     rest = _strip_tails(rest, grammar, out)
@@ -467,6 +474,8 @@ def parse_fields(text: str, grammar: CommandGrammar, now: datetime) -> ParsedFie
         for name in out.inexact:
             out.errors.append(f"{name}：请写明几点几分，例如“12月3日上午10点”")
             out.invalid.append(name)
+    if out.decision is None and word in grammar.word_decisions:
+        out.decision = grammar.word_decisions[word]
     if grammar.decision_required and out.decision is None:
         out.decision_missing = True
         options = "或".join(f"“{word}”" for word in grammar.decisions)

@@ -145,7 +145,7 @@ def understand(registry: Registry, text: str, now: datetime) -> dict[str, Any]:
             "fields": {},
             "errors": ["没有识别出命令。发送“帮助”查看可用命令。"],
         }
-    parsed = parse_fields(match.rest, match.spec.grammar, now)
+    parsed = parse_fields(match.rest, match.spec.grammar, now, word=match.word)
     fields: dict[str, str | list[str]] = {}
     for spec in match.spec.grammar.fields:
         if spec.name in parsed.values:

@@ -119,6 +119,26 @@ class IncidentStep:
         return ""
 
 
+# E2: what comes next for an incident a step is refused on
+_INCIDENT_NEXT: dict[IncidentState, str] = {
+    IncidentState.OPEN: "事件处置中，召开发布会回应后发送“已召开”，处置完毕可“结案”",
+    IncidentState.ANSWERED: "处置完毕后可“结案”",
+    IncidentState.CLOSED: "事件已结案，无需再办理",
+    IncidentState.WITHDRAWN: "事件已作为误报撤回；如确有其事，请重新报告“突发”",
+}
+
+
+def refusal_text(state: IncidentState, action: IncidentAction, record_id: str) -> str:
+    """E2: the real state and what comes next; "不能再…" only for a step already taken."""
+    done = (state, action) in (
+        (IncidentState.CLOSED, IncidentAction.CLOSE),
+        (IncidentState.WITHDRAWN, IncidentAction.WITHDRAW),
+        (IncidentState.ANSWERED, IncidentAction.ANSWER),
+    )
+    verb = ("不能再" if done else "不能") + ACTION_LABELS[action]
+    return f"{record_id} {STATE_LABELS[state]}，{verb}。{_INCIDENT_NEXT[state]}。"
+
+
 def transition(
     state: str,
     level: str,
@@ -133,9 +153,7 @@ def transition(
     current = IncidentState(state)
     new = TRANSITIONS.get((current, action))
     if new is None:
-        raise IllegalTransition(
-            f"{record_id} {STATE_LABELS[current]}，不能{ACTION_LABELS[action]}。"
-        )
+        raise IllegalTransition(refusal_text(current, action, record_id))
     if action != IncidentAction.ANSWER and not _BOTH & actors:
         names = "或".join(ACTOR_LABELS[a] for a in sorted(_BOTH))
         raise NotAllowed(f"{record_id} 的{ACTION_LABELS[action]}只能由{names}办理。")

@@ -199,6 +199,79 @@ def _who(action: Action, who: frozenset[Actor]) -> frozenset[Actor]:
     return who | {stand_in}
 
 
+# The application's steps in order, and how far each state has come along them (E2).
+_STEP_OF: dict[Action, int] = {
+    Action.REVIEW_PASS: 0,
+    Action.REVIEW_REJECT: 0,
+    Action.APPROVE: 1,
+    Action.DISAPPROVE: 1,
+    Action.SCHEDULE: 2,
+    Action.HOLD: 3,
+}
+_PROGRESS: dict[State, int] = {
+    State.SUBMITTED: 0,
+    State.REVIEWED: 1,
+    State.APPROVED: 2,
+    State.SCHEDULED: 3,
+    State.HELD: 4,
+    State.REJECTED: 1,  # reviewed, and that ended it
+    State.DECLINED: 2,  # reviewed and decided on
+}
+_WAITING: dict[State, str] = {
+    State.SUBMITTED: "还在等待市政府新闻办审核",
+    State.REVIEWED: "已通过审核，还在等待分管副秘书长审批",
+    State.APPROVED: "已批准，还在等待市政府新闻办排期",
+}
+_STILL_TO_DO: dict[tuple[State, Action], str] = {
+    (State.SUBMITTED, Action.APPROVE): "审核通过后才能审批",
+    (State.SUBMITTED, Action.SCHEDULE): "审核并经副秘书长审批后才能排期",
+    (State.SUBMITTED, Action.HOLD): "审核、审批并排期后才能召开并报告“已召开”",
+    (State.REVIEWED, Action.SCHEDULE): "经副秘书长审批同意后才能排期",
+    (State.REVIEWED, Action.HOLD): "经副秘书长审批同意并排期后才能召开并报告“已召开”",
+    (State.APPROVED, Action.HOLD): "排期后才能召开并报告“已召开”",
+}
+_ENDED_NEXT: dict[tuple[str, State], str] = {
+    ("application", State.REJECTED): "如需再次申请，请修改后重新提交“申请发布会”",
+    ("application", State.DECLINED): "如需再次申请，请重新提交“申请发布会”",
+    ("application", State.WITHDRAWN): "如需召开，请重新提交“申请发布会”",
+    ("filing", State.WITHDRAWN): "如需召开，请重新“备案”",
+}
+_HELD_NEXT = "如记录有误，请联系市政府新闻办“更正”"
+
+
+def already_done(kind: str, state: State, action: Action) -> bool:
+    """Whether `action` was already taken on a record in `state` (E2: only then may a
+    refusal say "不能再…")."""
+    if action == Action.WITHDRAW:
+        return state == State.WITHDRAWN
+    if action == Action.AMEND or action not in _STEP_OF:
+        return False
+    if kind == "filing":
+        return action == Action.HOLD and state == State.HELD
+    return _PROGRESS.get(state, -1) > _STEP_OF[action]
+
+
+def refusal_text(kind: str, state: State, action: Action, record_id: str) -> str:
+    """The reply to a step the record's state does not allow (E2): it names the real state
+    and the next step, and says "不能再…" only for a step already taken."""
+    label, verb = STATE_LABELS[state], ACTION_LABELS[action]
+    if already_done(kind, state, action):
+        tail = _HELD_NEXT if state == State.HELD else NEXT_STEP[state]
+        return f"{record_id} {label}，不能再{verb}。{tail}。"
+    if kind == "filing" and action in _STEP_OF and action != Action.HOLD:
+        return f"{record_id} 是自行召开的备案发布会（{label}），无需{verb}。{NEXT_STEP[state]}。"
+    base = {Action.DISAPPROVE: Action.APPROVE, Action.REVIEW_REJECT: Action.REVIEW_PASS}
+    still = _STILL_TO_DO.get((state, base.get(action, action)))
+    if still is not None:
+        return f"{record_id} {_WAITING[state]}，{still}。"
+    if state == State.HELD:
+        return f"{record_id} 已召开，不能{verb}。{_HELD_NEXT}。"
+    ended = _ENDED_NEXT.get((kind, state), "")
+    if action == Action.WITHDRAW:
+        return f"{record_id} {label}，流程已结束，无需撤回。" + (f"{ended}。" if ended else "")
+    return f"{record_id} {label}，流程已结束，不能{verb}。" + (f"{ended}。" if ended else "")
+
+
 def transition(
     kind: str,
     state: State,
@@ -214,18 +287,20 @@ def transition(
     For HOLD, `now` and `starts_at` are checked: a conference is not held before its start."""
     allowed = TRANSITIONS.get((kind, state, action))
     if allowed is None:
-        raise IllegalTransition(
-            f"{record_id} {STATE_LABELS[state]}，不能再{ACTION_LABELS[action]}。"
-            f"{NEXT_STEP[state]}。"
-        )
+        raise IllegalTransition(refusal_text(kind, state, action, record_id))
     new, who = allowed
     who = _who(action, who)
     if not who & actors:
         shown = [a for a in ACTOR_LABELS if a in who and a != Actor.DISCLOSURE_REVIEWER]
         names = "或".join(ACTOR_LABELS[a] for a in shown)
-        raise NotAllowed(f"{record_id} 的{ACTION_LABELS[action]}只能由{names}办理。")
+        raise NotAllowed(
+            f"{record_id} {STATE_LABELS[state]}，{ACTION_LABELS[action]}只能由{names}办理。"
+            f"{NEXT_STEP[state]}。"
+        )
     if action == Action.HOLD and now is not None and starts_at is not None and now < starts_at:
-        raise IllegalTransition(f"{record_id} 还没到时间，召开后再发送“已召开”。")
+        raise IllegalTransition(
+            f"{record_id} {STATE_LABELS[state]}，还没到时间，召开后再发送“已召开”。"
+        )
     return Step(state, new)
 
 

@@ -180,7 +180,8 @@ async def test_r15_rejecting_needs_a_reason_by_text_and_by_card(harness: Harness
 async def test_r15_illegal_steps_get_a_precise_reply(harness: Harness) -> None:
     h = harness
     rid = record_id(await ok(h, "demo", APPLY))
-    assert "待审核，不能再审批" in await ok(h, "approver", f"审批 {rid} 同意")
+    early = await ok(h, "approver", f"审批 {rid} 同意")
+    assert "还在等待市政府新闻办审核，审核通过后才能审批" in early  # E2: not "不能再"
     await ok(h, "newsoffice", f"审核 {rid} 通过")
     await ok(h, "approver", f"审批 {rid} 同意")
     assert f"{rid} 已批准，待排期，不能再审核" in await ok(h, "newsoffice", f"审核 {rid} 通过")
