@@ -584,6 +584,7 @@ def _bot_env(
         LIUAN_WECOM_TOKEN=TOKEN,
         LIUAN_WECOM_AES_KEY=AES_KEY,
         LIUAN_WECOM_API_BASE=api_base,
+        LIUAN_PUBLIC_URL="https://xwb.example.gov.cn",
         **extra,
     )
     return env
