@@ -54,9 +54,22 @@ test: lint typecheck pytest
 test-fast: install-dev
 	$(PY) -m pytest -q -m "not slow"
 
+## Every benchmark, each bounded by `timeout` (~6 minutes in all; PostgreSQL rows when
+## LIUAN_TEST_DATABASE_URL is set). Reports only (--no-fail); see bench/README.md.
+BENCH_PG = $(LIUAN_TEST_DATABASE_URL)
 bench: install-dev
-	$(PY) bench/callback.py
-	$(PY) bench/console.py
+	timeout 120 $(PY) bench/callback.py --duration 5 --requests 3000 --no-fail
+	timeout 120 $(PY) bench/callback.py --mix write --duration 5 --requests 2000 --warmup 150 --no-fail
+	timeout 120 $(PY) bench/write_profile.py --messages 300
+	@if [ -n "$(BENCH_PG)" ]; then \
+	  timeout 120 $(PY) bench/callback.py --db postgresql --duration 5 --requests 3000 --no-fail && \
+	  timeout 120 $(PY) bench/callback.py --db postgresql --mix write --duration 5 --requests 2000 --warmup 150 --no-fail; \
+	fi
+	timeout 180 $(PY) bench/reminders.py --skip-latency --no-fail
+	timeout 120 $(PY) bench/relay.py --runs 100 --no-fail
+	timeout 120 $(PY) bench/outbox_idle.py --seconds 10 --no-fail
+	timeout 240 $(PY) bench/evaluation.py --runs 10 --no-fail
+	timeout 240 $(PY) bench/console.py --no-fail
 
 ## The chaos suite at full load (about 10 minutes); `make test` runs its short version
 chaos: install-dev

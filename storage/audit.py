@@ -10,6 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from liuan_bot.clock import utc
 from storage.tables import AuditEntry
 
+_AUDIT = AuditEntry.__table__.insert()  # type: ignore[attr-defined]  # built once, compiled once
+
 
 async def audit(
     session: AsyncSession,
@@ -23,15 +25,19 @@ async def audit(
     source: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEntry(
-            at=utc(now),
-            actor=actor,
-            action=action,
-            record_id=record_id,
-            old_state=old_state,
-            new_state=new_state,
-            source=source,
-            detail=detail or {},
-        )
+    """One Core INSERT on the session's connection, in the caller's transaction (no ORM unit
+    of work on the hot path, issue 11 §1); ids follow the call order, as they did."""
+    conn = await session.connection()
+    await conn.execute(
+        _AUDIT,
+        {
+            "at": utc(now),
+            "actor": actor,
+            "action": action,
+            "record_id": record_id,
+            "old_state": old_state,
+            "new_state": new_state,
+            "source": source,
+            "detail": detail or {},
+        },
     )

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
 from liuan_bot.messages import Incoming, NotACallback, incoming_from_fields
-from storage.engine import SessionFactory, read_only, transaction
+from storage.engine import SessionFactory, connect_inline, read_only, transaction
 from storage.tables import InboundMessage, RosterVersion
 
 INBOUND = InboundMessage.__table__  # type: ignore[attr-defined]
@@ -278,8 +278,9 @@ _DIRECT_VERSION = "SELECT version FROM roster_version WHERE id = 1"
 class SqliteDirect:
     """The pipeline's single-statement work on SQLite — the roster version, a new message,
     a read-only message stored handled with its reply — each ONE autocommitted statement and
-    ONE thread round trip (aiosqlite's `execute_fetchall`) on a connection of its own,
-    instead of the ~8 round trips of an ORM session's BEGIN/execute/fetch/close/COMMIT.
+    no thread round trip (`storage.engine.InlineConnection`: sqlite3 in the loop thread, a
+    locked database waited for in the worker) on a connection of its own, instead of an ORM
+    session's BEGIN/execute/fetch/close/COMMIT.
 
     The same statements as the Core ones above (same columns, SQLAlchemy's storage formats);
     PostgreSQL uses those (asyncpg has no thread hops)."""
@@ -302,10 +303,11 @@ class SqliteDirect:
         if self._conn is None:
             async with self._opening:
                 if self._conn is None:
-                    conn = await aiosqlite.connect(self._database, isolation_level=None)
+                    # sqlite3 in the loop thread; a locked database waits in the worker
+                    conn = await connect_inline(self._database)
                     for pragma in (
                         "PRAGMA journal_mode=WAL",
-                        "PRAGMA busy_timeout=10000",
+                        "PRAGMA busy_timeout=0",
                         "PRAGMA foreign_keys=ON",
                         "PRAGMA synchronous=NORMAL",
                     ):

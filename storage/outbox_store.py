@@ -41,6 +41,8 @@ from storage.engine import SessionFactory, batch_size, read_only, transaction
 from storage.roster_store import userids_with_role
 from storage.tables import OutboxBudget, OutboxMessage, OutboxPacing
 
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True)
 class Queued:
@@ -70,10 +72,10 @@ async def enqueue(
     keys = [f"{dedupe_key}#{i}" if dedupe_key else None for i in range(len(messages))]
     taken: set[str] = set()
     if dedupe_key and messages and not fresh:
-        found = await session.exec(
-            select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))
+        found = await (await session.connection()).execute(
+            select(_OUTBOX.c.dedupe_key).where(_OUTBOX.c.dedupe_key.in_(keys))
         )
-        taken = {key for key in found.all() if key is not None}
+        taken = {key for (key,) in found.all() if key is not None}
     stamp = utc(now)
     rows: list[dict[str, object]] = [
         {
@@ -93,13 +95,14 @@ async def enqueue(
     ]
     queued: list[Queued] = []
     size = batch_size(rows[0]) if rows else 1
+    conn = await session.connection() if rows else None
     for start in range(0, len(rows), size):
-        result = await session.exec(
-            insert(OutboxMessage)
+        assert conn is not None
+        # Core on the session's connection: no ORM bulk-persistence set-up (issue 11 §1)
+        result = await conn.execute(
+            insert(_OUTBOX)
             .values(rows[start : start + size])
-            .returning(
-                col(OutboxMessage.id), col(OutboxMessage.target), col(OutboxMessage.dedupe_key)
-            )
+            .returning(_OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.dedupe_key)
         )
         queued += [Queued(pk, target, key) for pk, target, key in result.all()]
     if queued:

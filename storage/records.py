@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.tables import RecordCounter
+
+_COUNTERS = RecordCounter.__table__  # type: ignore[attr-defined]
+
+
+def _bump(dialect: Any) -> Any:
+    """INSERT … ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1 RETURNING last: the
+    counter created at 1 or bumped, in one statement (built once, compiled once per dialect)."""
+    return (
+        dialect.insert(_COUNTERS)
+        .values(prefix=bindparam("prefix"), year=bindparam("year"), last=1)
+        .on_conflict_do_update(
+            index_elements=["prefix", "year"], set_={"last": _COUNTERS.c.last + 1}
+        )
+        .returning(_COUNTERS.c.last)
+    )
+
+
+_BUMP = {"postgresql": _bump(postgresql), "sqlite": _bump(sqlite)}
 
 
 async def next_record_id(session: AsyncSession, prefix: str, year: int) -> str:
     """Allocate the next id of `prefix` in `year` inside the caller's transaction.
 
-    The counter row is created if missing (ON CONFLICT DO NOTHING) and bumped with
-    UPDATE … RETURNING, which takes its row lock: concurrent transactions queue on it.
+    One upsert on the session's connection (no ORM unit of work, issue 11 §1); it takes the
+    counter row's lock, so concurrent transactions queue on it.
     """
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.exec(
-        insert(RecordCounter)
-        .values(prefix=prefix, year=year, last=0)
-        .on_conflict_do_nothing(index_elements=["prefix", "year"])
-    )
-    result = await session.exec(
-        update(RecordCounter)
-        .where(col(RecordCounter.prefix) == prefix)
-        .where(col(RecordCounter.year) == year)
-        .values(last=RecordCounter.last + 1)
-        .returning(col(RecordCounter.last))
-    )
+    conn = await session.connection()
+    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    result = await conn.execute(_BUMP[dialect], {"prefix": prefix, "year": year})
     number = int(result.scalar_one())
     return f"{prefix}-{year}-{number:04d}"

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.domain.members import Member
 from storage.inbox_store import roster_version
-from storage.roster_store import find_member
+from storage.roster_store import ROSTER_MEMO, find_member
 
 log = logging.getLogger("storage.roster_cache")
 
@@ -23,6 +23,7 @@ log = logging.getLogger("storage.roster_cache")
 class RosterCache:
     def __init__(self, max_entries: int = 20_000) -> None:
         self._members: dict[str, Member | None] = {}
+        self._memo: dict[object, object] = {}  # roster lookups (storage.roster_store)
         self._version: int | None = None
         self._max = max_entries
         self.lookups = 0  # database lookups of single senders (for tests and the bench)
@@ -34,6 +35,7 @@ class RosterCache:
         """(cached?, member) for a roster `version` just read (empties the cache if it moved)."""
         if version != self._version:
             self._members.clear()
+            self._memo = {}
             self._version = version
         if userid in self._members:
             return True, self._members[userid]
@@ -50,7 +52,10 @@ class RosterCache:
                     version,
                 )
             self._members.clear()
+            self._memo = {}
             self._version = version
+        # this transaction read `version`: it may use the lookups memoised under it
+        session.info[ROSTER_MEMO] = self._memo
         if userid in self._members:
             return self._members[userid]
         self.lookups += 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import event, func
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +26,57 @@ class ImportSummary:
     units_updated: int
     people_created: int
     people_updated: int
+
+
+# Roster lookups memoised per roster version (issue 11 §1: the sender lookup and the roster
+# queries of the write path cached, invalidated by every roster write, never stale). The
+# pipeline puts the memo of the roster version its transaction read into `session.info`
+# (storage/roster_cache.py); a transaction that writes to `people` or `units` stops using it
+# (its own writes are not in the memo; the version trigger empties it for everyone else).
+ROSTER_MEMO = "liuan_roster_memo"
+_ROSTER_WRITTEN = "liuan_roster_written"
+_ROSTER_TABLES = frozenset({"people", "units"})
+
+
+def _touches_roster(objects: Any) -> bool:
+    return any(isinstance(obj, (Person, Unit)) for obj in objects)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_roster_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if ROSTER_MEMO in session.info and (
+        _touches_roster(session.new)
+        or _touches_roster(session.dirty)
+        or _touches_roster(session.deleted)
+    ):
+        session.info[_ROSTER_WRITTEN] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_roster_statement(state: ORMExecuteState) -> None:
+    if ROSTER_MEMO in state.session.info and not state.is_select:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in _ROSTER_TABLES:
+            state.session.info[_ROSTER_WRITTEN] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_roster_memo(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(ROSTER_MEMO, None)
+        session.info.pop(_ROSTER_WRITTEN, None)
+
+
+def roster_memo(session: AsyncSession) -> dict[Any, Any] | None:
+    """The memo this transaction may use, or None (no memo, or the roster was written)."""
+    memo: dict[Any, Any] | None = session.info.get(ROSTER_MEMO)
+    if memo is None or session.info.get(_ROSTER_WRITTEN):
+        return None
+    sync = session.sync_session
+    if _touches_roster(sync.new) or _touches_roster(sync.dirty) or _touches_roster(sync.deleted):
+        session.info[_ROSTER_WRITTEN] = True
+        return None
+    return memo
 
 
 def roles_of(names: Sequence[str]) -> frozenset[Role]:
@@ -132,6 +185,10 @@ async def userids_with_role(
     session: AsyncSession, role: Role, *, unit: str | None = None
 ) -> list[str]:
     """Active members holding `role` (in `unit`, when given), ordered by user id."""
+    memo = roster_memo(session)
+    key = ("userids_with_role", role, unit)
+    if memo is not None and key in memo:
+        return list(memo[key])
     query = (
         select(Person.userid, Person.roles)
         .join(Unit, col(Unit.id) == col(Person.unit_id))
@@ -141,14 +198,24 @@ async def userids_with_role(
     if unit is not None:
         query = query.where(col(Unit.name) == unit)
     rows = (await session.exec(query)).all()
-    return [userid for userid, roles in rows if role.value in roles]
+    found = [userid for userid, roles in rows if role.value in roles]
+    if memo is not None:
+        memo[key] = tuple(found)
+    return found
 
 
 async def unit_id(session: AsyncSession, name: str) -> int | None:
     """The unit named `name`, or the only unit whose name contains it (财政局 → 市财政局), as
     公告 resolves units (issue 9 E4)."""
+    memo = roster_memo(session)
+    key = ("unit_id", name)
+    if memo is not None and key in memo:
+        cached: int | None = memo[key]
+        return cached
     found = (await session.exec(select(Unit.id).where(col(Unit.name) == name))).first()
     if found is not None or not name:
+        if memo is not None:
+            memo[key] = found
         return found
     units = {unit.name: unit.id for unit in await all_units(session)}
     short = match_name(name, units)
@@ -162,6 +229,10 @@ async def unit_name(session: AsyncSession, unit_pk: int) -> str:
 
 async def unit_members(session: AsyncSession, unit_pk: int) -> list[Member]:
     """Everyone active in a unit, as the rules see them (for matching speakers, R8–R10)."""
+    memo = roster_memo(session)
+    key = ("unit_members", unit_pk)
+    if memo is not None and key in memo:
+        return list(memo[key])
     rows = (
         await session.exec(
             select(Person, Unit)
@@ -170,7 +241,7 @@ async def unit_members(session: AsyncSession, unit_pk: int) -> list[Member]:
             .where(col(Person.active))
         )
     ).all()
-    return [
+    members = [
         Member(
             userid=p.userid,
             name=p.name,
@@ -182,6 +253,9 @@ async def unit_members(session: AsyncSession, unit_pk: int) -> list[Member]:
         )
         for p, u in rows
     ]
+    if memo is not None:
+        memo[key] = tuple(members)
+    return members
 
 
 async def all_units(session: AsyncSession) -> list[Unit]:

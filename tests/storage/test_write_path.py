@@ -1,0 +1,185 @@
+"""The write path's hot statements (issue 11 §1): SQLite calls in the event-loop thread that
+still wait for a lock without blocking the loop, roster lookups memoised per roster version
+and never stale, record ids in one statement, audit rows and outbox rows without the ORM's
+unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlmodel import select
+
+from liuan_bot.domain.roles import Role
+from liuan_bot.messages import Outgoing
+from storage.audit import audit
+from storage.engine import InlineConnection, make_engine, make_session_factory, transaction
+from storage.migrate import upgrade
+from storage.outbox_store import enqueue
+from storage.records import next_record_id
+from storage.roster_cache import RosterCache
+from storage.roster_store import unit_id, unit_members, userids_with_role
+from storage.tables import AuditEntry, OutboxMessage, Person
+from tests.conftest import load_demo_roster
+
+NOW = datetime.fromisoformat("2026-12-02T09:00:00+08:00")
+
+
+class Statements:
+    def __init__(self, engine: Any) -> None:
+        self.seen: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._on)
+
+    def _on(self, _c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if not statement.startswith("BEGIN"):
+            self.seen.append(statement)
+
+    def reset(self) -> None:
+        self.seen.clear()
+
+
+async def test_sqlite_statements_run_in_the_event_loop_thread(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    threads: list[int] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def where(*_a: Any) -> None:
+        threads.append(threading.get_ident())
+
+    try:
+        async with engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            assert isinstance(raw.driver_connection, InlineConnection)
+            found = (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one()
+        assert found == 0  # never blocks the loop waiting for a lock
+        assert threads
+        assert set(threads) == {threading.get_ident()}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_locked_sqlite_database_is_waited_for_without_blocking_the_loop(
+    sqlite_url: str,
+) -> None:
+    engine = make_engine(sqlite_url)
+    await upgrade(engine)
+    path = make_url(sqlite_url).database
+    assert path is not None
+    blocker = sqlite3.connect(Path(path), isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    sessions = make_session_factory(engine)
+    before = InlineConnection.waits
+
+    async def write() -> str:
+        async with transaction(sessions) as session:
+            return await next_record_id(session, "SQ", 2026)
+
+    try:
+        task = asyncio.create_task(write())
+        ticks = 0
+        while InlineConnection.waits == before and ticks < 2000:
+            await asyncio.sleep(0.005)  # the loop runs while the writer waits
+            ticks += 1
+        assert InlineConnection.waits == before + 1
+        assert not task.done()
+        blocker.execute("COMMIT")
+        assert await task == "SQ-2026-0001"
+    finally:
+        blocker.close()
+        await engine.dispose()
+
+
+async def test_record_ids_are_one_statement_each(engine: Any) -> None:
+    await upgrade(engine)
+    sessions = make_session_factory(engine)
+    seen = Statements(engine)
+    async with transaction(sessions) as session:
+        seen.reset()
+        ids = [await next_record_id(session, "SQ", 2026) for _ in range(3)]
+        assert len(seen.seen) == 3
+        other = await next_record_id(session, "TF", 2026)
+    assert ids == ["SQ-2026-0001", "SQ-2026-0002", "SQ-2026-0003"]
+    assert other == "TF-2026-0001"
+    async with transaction(sessions) as session:
+        assert await next_record_id(session, "SQ", 2026) == "SQ-2026-0004"
+        assert await next_record_id(session, "SQ", 2027) == "SQ-2027-0001"
+
+
+async def test_audit_and_outbox_rows_skip_the_unit_of_work(engine: Any) -> None:
+    await upgrade(engine)
+    sessions = make_session_factory(engine)
+    flushes: list[int] = []
+    async with transaction(sessions) as session:
+        event.listen(session.sync_session, "before_flush", lambda *_a: flushes.append(1))
+        await audit(session, NOW, actor="demo", action="a1", detail={"k": "值"})
+        await audit(session, NOW, actor="demo", action="a2", record_id="SQ-2026-0001")
+        queued = await enqueue(
+            session,
+            [Outgoing("text", "demo", {"content": "一"}), Outgoing("text", "liulei", {"c": 2})],
+            NOW,
+            source="test",
+            dedupe_key="k",
+        )
+        assert not session.new  # nothing pending for a flush
+    assert flushes == []
+    assert [q.target for q in queued] == ["demo", "liulei"]
+    async with sessions() as session:
+        entries = (await session.exec(select(AuditEntry).order_by(AuditEntry.id))).all()
+        assert [(e.action, e.detail) for e in entries] == [("a1", {"k": "值"}), ("a2", {})]
+        assert entries[0].at == NOW
+        rows = (await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert [(r.dedupe_key, r.body) for r in rows] == [
+            ("k#0", {"content": "一"}),
+            ("k#1", {"c": 2}),
+        ]
+    async with transaction(sessions) as session:  # the same key again: a no-op
+        assert (
+            await enqueue(session, [Outgoing("text", "demo", {})], NOW, source="t", dedupe_key="k")
+            == []
+        )
+
+
+async def test_roster_lookups_are_memoised_per_roster_version(database_url: str) -> None:
+    await load_demo_roster(database_url)
+    engine = make_engine(database_url)
+    try:
+        sessions = make_session_factory(engine)
+        cache = RosterCache()
+        seen = Statements(engine)
+        async with transaction(sessions) as session:
+            await cache.member(session, "demo")
+            office = await userids_with_role(session, Role.NEWS_OFFICE)
+            unit = await unit_id(session, "市政府新闻办")
+            assert unit is not None
+            members = await unit_members(session, unit)
+        async with transaction(sessions) as session:
+            await cache.member(session, "demo")
+            seen.reset()
+            assert await userids_with_role(session, Role.NEWS_OFFICE) == office
+            assert await unit_id(session, "市政府新闻办") == unit
+            assert await unit_members(session, unit) == members
+            assert seen.seen == []  # all three from the memo
+        async with sessions() as session:  # outside the pipeline: no memo, a query
+            seen.reset()
+            assert await userids_with_role(session, Role.NEWS_OFFICE) == office
+            assert len(seen.seen) == 1
+        assert office  # the demo roster has a news office
+        first = office[0]
+        async with transaction(sessions) as session:  # a roster write in this transaction
+            await cache.member(session, "demo")
+            person = (await session.exec(select(Person).where(Person.userid == first))).one()
+            person.roles = []
+            assert first not in await userids_with_role(session, Role.NEWS_OFFICE)
+        async with transaction(sessions) as session:  # the version moved: the memo is empty
+            await cache.member(session, "demo")
+            seen.reset()
+            assert first not in await userids_with_role(session, Role.NEWS_OFFICE)
+            assert len(seen.seen) == 1
+    finally:
+        await engine.dispose()
