@@ -98,6 +98,9 @@ class Bot:
     run_scheduler: bool = True
     webhook_keys: Mapping[str, str] = field(default_factory=dict)
     pipeline: InboundPipeline | None = None
+    # SQLite: the console's own engine, statements in a worker thread (see Bot.app)
+    console_engine: AsyncEngine | None = None
+    console_sessions: SessionFactory | None = None
     sweep_every_s: float = 2.0
     reminders: ReminderEngine | None = None
     scheduler: ReminderScheduler | None = None
@@ -190,9 +193,15 @@ class Bot:
                 log.exception("console sign-in: getuserinfo failed")
                 raise UserError("暂时无法向企业微信确认您的身份，请稍后再试。") from None
 
-        return create_console_app(
-            ConsoleService(lambda: self.deps), config, self.clock, exchange_code
-        )
+        def console_deps() -> Deps:
+            # On SQLite the pipeline's engine runs statements on the event loop; console pages
+            # and reports read for tens of milliseconds, so they get an engine of their own
+            # whose statements run in a worker thread and never hold up a callback.
+            if self.console_sessions is None:
+                return self.deps
+            return replace(self.deps, sessions=self.console_sessions)
+
+        return create_console_app(ConsoleService(console_deps), config, self.clock, exchange_code)
 
     async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
         await self.start()
@@ -335,6 +344,8 @@ class Bot:
             await self._http.close()
         if self.pipeline is not None and self.pipeline.direct is not None:
             await self.pipeline.direct.close()
+        if self.console_engine is not None:
+            await self.console_engine.dispose()
         await self.engine.dispose()
 
 
@@ -415,6 +426,9 @@ def build_bot(
         webhook_keys=webhook_keys(config.robots, environ or {}),
         config=config,
     )
+    if not postgres:
+        bot.console_engine = make_engine(settings.database_url, inline=False)
+        bot.console_sessions = make_session_factory(bot.console_engine)
     if fake is not None and sandbox_fake is None:
         fake.on_click = bot.sandbox_click
     return bot

@@ -104,14 +104,17 @@ async def read_only(session: AsyncSession) -> None:
     await session.connection(execution_options={"liuan_readonly": True})
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine: aiosqlite with WAL, busy timeout and foreign keys, or asyncpg."""
+def make_engine(url: str, *, echo: bool = False, inline: bool = True) -> AsyncEngine:
+    """An async engine: aiosqlite with WAL, busy timeout and foreign keys, or asyncpg.
+
+    `inline=False` keeps SQLite's calls in aiosqlite's worker thread: for long read-only
+    queries (console pages, reports) that must not hold the event loop (issue 10 §1)."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         parsed = make_url(url)
-        if database and database != ":memory:" and not parsed.query:
+        if inline and database and database != ":memory:" and not parsed.query:
             # sqlite3 calls in the event-loop thread (see InlineConnection)
             engine = create_async_engine(
                 url, echo=echo, async_creator=partial(connect_inline, database)

@@ -665,3 +665,18 @@ async def test_every_page_and_download_on_sqlite_and_postgresql(
         )
         assert status == 200
         assert await state_of(h, rid) == "reviewed"
+
+
+async def test_issue10_console_pages_read_through_their_own_threaded_engine_on_sqlite(
+    harness: Harness,
+) -> None:
+    """The callback's engine runs SQLite on the event loop (issue 11); the console's must not
+    (issue 10 §1: pages answer without blocking the callback)."""
+    from storage.engine import InlineConnection
+
+    engine = harness.bot.console_engine
+    assert engine is not None
+    assert engine is not harness.bot.engine
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        assert not isinstance(raw.driver_connection, InlineConnection)

@@ -183,3 +183,19 @@ async def test_roster_lookups_are_memoised_per_roster_version(database_url: str)
             assert len(seen.seen) == 1
     finally:
         await engine.dispose()
+
+
+async def test_issue10_the_console_engine_keeps_sqlite_calls_off_the_event_loop(
+    sqlite_url: str,
+) -> None:
+    """Console pages and reports read for tens of milliseconds: their engine runs SQLite in
+    aiosqlite's worker thread (with the busy timeout), never on the loop the callback uses."""
+    engine = make_engine(sqlite_url, inline=False)
+    try:
+        async with engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            assert not isinstance(raw.driver_connection, InlineConnection)
+            found = (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one()
+        assert found == 10_000
+    finally:
+        await engine.dispose()
