@@ -44,8 +44,22 @@ async def read_only(session: AsyncSession) -> None:
     await session.connection(execution_options={"liuan_readonly": True})
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine: aiosqlite with WAL, busy timeout and foreign keys, or asyncpg."""
+PG_CONNECT_TIMEOUT_S = 10.0  # a refused or blackholed server fails a connect within this
+PG_COMMAND_TIMEOUT_S = 60.0  # a statement on a dead (half-open) connection fails within this
+
+
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    connect_timeout_s: float = PG_CONNECT_TIMEOUT_S,
+    command_timeout_s: float = PG_COMMAND_TIMEOUT_S,
+) -> AsyncEngine:
+    """An async engine: aiosqlite with WAL, busy timeout and foreign keys, or asyncpg.
+
+    On PostgreSQL every connect and every statement has a timeout (issue 8): without them
+    asyncpg waits forever on a blackholed server or a half-closed connection, and the
+    callback never answers (not even 503) while the outbox and the inbox sweep stall."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -54,7 +68,14 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args={"timeout": connect_timeout_s, "command_timeout": command_timeout_s},
+    )
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -584,6 +584,7 @@ def _bot_env(
         LIUAN_WECOM_TOKEN=TOKEN,
         LIUAN_WECOM_AES_KEY=AES_KEY,
         LIUAN_WECOM_API_BASE=api_base,
+        LIUAN_PUBLIC_URL=f"http://127.0.0.1:{port}",
         **extra,
     )
     return env
@@ -826,3 +827,156 @@ async def pg_terminated(pg_url: str, workdir: Path, scale: float = 1.0) -> Row:
         f"pg_terminate_backend on every bot connection, 3 times ({kills} backends)",
         notes=f"never got a 200: {len(ledger.never_accepted)}",
     )
+
+
+# --- 9. PostgreSQL refused / blackholed (a TCP proxy between the bot and the server) ------
+
+
+class PgProxy:
+    """A TCP proxy in front of PostgreSQL that can refuse or blackhole.
+
+    - **refused**: the listening socket is closed and every proxied connection aborted
+      (RST), so connects fail at once with ECONNREFUSED — a server that is down.
+    - **blackholed**: nothing is forwarded in either direction and new connections are
+      accepted but never answered — a network partition; bytes already sent wait in the
+      proxy, as TCP retransmits would, and flow again when the partition heals.
+    """
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.port = _free_port()
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(
+            self._serve, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
+        try:
+            await self.flowing.wait()  # blackholed: accepted, never answered
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except (OSError, asyncio.CancelledError):
+            writer.transport.abort()
+            self.writers.discard(writer)
+            return
+        self.writers.add(up_writer)
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+        for w in (writer, up_writer):
+            w.transport.abort()
+            self.writers.discard(w)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.transport.abort()
+
+    async def refuse(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+        await self.server.wait_closed()
+        self.server = None
+
+    def blackhole(self) -> None:
+        self.flowing.clear()
+
+    async def heal(self) -> None:
+        self.flowing.set()
+        if self.server is None:
+            await self.start()
+
+    async def close(self) -> None:
+        self.flowing.set()
+        if self.server is not None:
+            self.server.close()
+        for writer in list(self.writers):
+            writer.transport.abort()
+
+
+async def pg_outage(pg_url: str, workdir: Path, mode: str, scale: float = 1.0) -> Row:
+    """Callbacks spread over 45 s (WeCom retries: 4 attempts, 5 s each, 1 s apart) while
+    PostgreSQL is `refused` or `blackholed` for 30 s from the 10th second; then the inbox
+    drains and the outbox delivers. The bot's engine has its connect and command timeouts
+    (storage/engine.py), so a dead connection fails instead of hanging."""
+    await _reset_pg(pg_url)
+    n = _n(170, scale, 12)
+    span = 45.0 if scale >= 1 else max(10.0, 45.0 * scale)
+    hold = 30.0 if scale >= 1 else max(4.0, 30.0 * scale)
+    start_at = span * 10 / 45
+    gap = 5.0 if scale >= 1 else 2.0  # between WeCom's attempts; short: 4 attempts outlast hold
+    from sqlalchemy.engine import make_url
+
+    given = make_url(pg_url)
+    proxy = PgProxy(given.host or "127.0.0.1", given.port or 5432)
+    await proxy.start()
+    url = given.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    ledger = Ledger(n)
+    try:
+        async with bot_harness(url, workdir) as h:
+            ts = int(h.clock.now().timestamp())
+
+            async def wecom(i: int, delay: float) -> None:
+                await asyncio.sleep(delay)
+                s = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+                for attempt in range(4):
+                    try:
+                        async with asyncio.timeout(5):
+                            status = await _post(h, s.query, s.body, ledger, i)
+                    except TimeoutError:
+                        ledger.statuses[0] += 1
+                        status = 0
+                    if status == 200:
+                        return
+                    if attempt < 3:
+                        await asyncio.sleep(gap)
+                ledger.never_accepted.add(i)
+
+            senders = [asyncio.create_task(wecom(i, span * i / n)) for i in range(n)]
+            await asyncio.sleep(start_at)
+            if mode == "refused":
+                await proxy.refuse()
+            else:
+                proxy.blackhole()
+            await asyncio.sleep(hold)
+            await proxy.heal()
+            await asyncio.gather(*senders)
+            async with asyncio.timeout(180):
+                for _ in range(3):  # rows whose handling failed during the fault: swept again
+                    await _drain(h, ledger)
+                    answered = {i for i in range(n) if ledger.passive[i] + ledger.delivered[i]}
+                    if len(answered) == n:
+                        break
+                    ledger.delivered.clear()
+    finally:
+        await proxy.close()
+    row = ledger.row(
+        f"PostgreSQL {mode}",
+        f"{n} callbacks over {span:g} s, WeCom retries {gap:g} s apart",
+        f"PostgreSQL {mode} for {hold:g} s (TCP proxy)",
+    )
+    # A message whose four attempts all fell inside the outage was never accepted: WeCom gave
+    # up while nothing could be stored (no bot can keep it). Counted apart, not as lost: lost
+    # is a message the bot accepted (200) and never answered.
+    gave_up = len(ledger.never_accepted)
+    row.lost = sum(
+        1
+        for i in range(n)
+        if i not in ledger.never_accepted and not ledger.passive[i] + ledger.delivered[i]
+    )
+    row.extra["gave_up"] = gave_up
+    row.notes = f"never accepted (all 4 attempts inside the outage, WeCom gave up): {gave_up}"
+    return row
