@@ -980,3 +980,140 @@ async def pg_outage(pg_url: str, workdir: Path, mode: str, scale: float = 1.0) -
     row.extra["gave_up"] = gave_up
     row.notes = f"never accepted (all 4 attempts inside the outage, WeCom gave up): {gave_up}"
     return row
+
+
+# --- 10. two and three instances on one PostgreSQL (real `bot.py serve` processes) --------
+
+RATE_USER = "ratemember"  # not "chaos…": Ledger attributes those by number
+
+
+def _max_in_window(stamps: list[datetime], window_s: float = 60.0) -> int:
+    """The most sends inside any window of `window_s` (sliding, not per calendar minute)."""
+    ordered = sorted(s.timestamp() for s in stamps)
+    best, start = 0, 0
+    for end, stamp in enumerate(ordered):
+        while stamp - ordered[start] >= window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def instances(
+    pg_url: str, workdir: Path, count: int, scale: float = 1.0, *, rate_wait_s: float = 150.0
+) -> Row:
+    """`count` real `bot.py serve` processes on one PostgreSQL behind one fake WeCom; every
+    reply goes through the shared outbox (reply budget 0). Inbound: each callback goes to
+    one instance and a WeCom retry of it, at the same moment, to another (a load balancer
+    in front): each must be answered exactly once. Rate: 45 distinct messages from one
+    member spread over the instances: never more than 30 deliveries to that member in any
+    60 s (WeCom drops the excess silently), and all 45 delivered once the window allows."""
+    from liuan_bot.clock import SystemClock
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    await _reset_pg(pg_url)
+    engine = make_engine(pg_url)
+    await upgrade(engine)
+    await engine.dispose()
+    n = _n(300, scale, 12)
+    burst = 45
+    fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET, clock=SystemClock())
+    api = TestServer(fake.app())
+    await api.start_server()
+    ports = [_free_port() for _ in range(count)]
+    api_base = str(api.make_url("")).rstrip("/")
+    signer = CallbackSigner(TOKEN, AES_KEY, CORP_ID)
+    ledger = Ledger(n)
+    procs: list[subprocess.Popen[bytes]] = []
+    rate_statuses: Counter[int] = Counter()
+    try:
+        for k, port in enumerate(ports):
+            env = _bot_env(pg_url, workdir / f"i{k}", api_base, port, LIUAN_REPLY_BUDGET_S="0")
+            procs.append(await _start(env, workdir / f"serve{k}.log"))
+        async with aiohttp.ClientSession() as http:
+
+            async def post(port: int, s: Any) -> int:
+                try:
+                    async with http.post(
+                        f"http://127.0.0.1:{port}/wecom/callback",
+                        params=s.query,
+                        data=s.body,
+                        timeout=aiohttp.ClientTimeout(total=5),
+                    ) as resp:
+                        payload = await resp.read()
+                        return -resp.status if payload else resp.status
+                except (aiohttp.ClientError, TimeoutError):
+                    return 0
+
+            gate = asyncio.Semaphore(32)
+
+            async def one(i: int) -> None:
+                ts = int(time.time())
+                s = signer.sign(_plaintext(i, ts), timestamp=ts)
+                first, second = ports[i % count], ports[(i + 1) % count]
+                async with gate:
+                    for _attempt in range(4):
+                        results = await asyncio.gather(post(first, s), post(second, s))
+                        for r in results:
+                            ledger.statuses[abs(r)] += 1
+                            if r < 0:
+                                ledger.passive[i] += 1
+                        if 200 in results or -200 in results:
+                            return
+                        await asyncio.sleep(1)
+                ledger.never_accepted.add(i)
+
+            async def rate(j: int) -> None:
+                ts = int(time.time())
+                plaintext = text_message_xml(
+                    corp_id=CORP_ID,
+                    from_user=RATE_USER,
+                    content="帮助",
+                    msg_id=str(9_000_000_000 + j),
+                    create_time=ts,
+                    agent_id=AGENT_ID,
+                )
+                s = signer.sign(plaintext, timestamp=ts)
+                for _attempt in range(4):
+                    status = abs(await post(ports[j % count], s))
+                    rate_statuses[status] += 1
+                    if status == 200:
+                        return
+                    await asyncio.sleep(1)
+
+            await asyncio.gather(*(one(i) for i in range(n)), *(rate(j) for j in range(burst)))
+            deadline = time.monotonic() + rate_wait_s
+            while time.monotonic() < deadline:
+                await asyncio.sleep(1)
+                to = Counter(m.to for m in fake.delivered)
+                done = sum(1 for i in range(n) if ledger.passive[i] or to[user_of(i)])
+                if done >= n and to[RATE_USER] >= burst:
+                    break
+            await asyncio.sleep(3)  # late duplicates, if any, would show now
+        ledger.add_deliveries(fake)
+        rate_sends = [m.at for m in fake.delivered if m.to == RATE_USER]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=20)
+        await api.close()
+    row = ledger.row(
+        f"{count} instances on one PostgreSQL",
+        f"{n} callbacks, each to one instance and its retry to another at once; "
+        f"{burst} messages from one member",
+        f"{count} `bot.py serve` processes sharing inbox, outbox and pacing",
+    )
+    peak = _max_in_window(rate_sends)
+    row.extra.update(inbound_lost=row.lost, inbound_duplicated=row.duplicated)
+    row.lost += max(0, burst - len(rate_sends))
+    row.lost += max(0, peak - 30)  # over WeCom's 30/min per member: dropped silently
+    row.duplicated += max(0, len(rate_sends) - burst)
+    row.http_5xx += sum(c for s, c in rate_statuses.items() if s >= 500 and s != 503)
+    row.extra.update(rate_peak=peak, rate_delivered=len(rate_sends))
+    row.notes = (
+        f"one member: {len(rate_sends)}/{burst} delivered, at most {peak} in any 60 s; "
+        f"never got a 200: {len(ledger.never_accepted)}"
+    )
+    return row

@@ -132,3 +132,20 @@ async def test_chaos_postgres_blackholed_connection_fails_instead_of_hanging(
     finally:
         await proxy.close()
         await engine.dispose()
+
+
+@pytest.mark.slow
+async def test_chaos_instances_on_one_postgres_dedupe_inbound_and_share_the_rate(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Real `bot.py serve` processes on one PostgreSQL: a callback and its retry landing on
+    two instances are answered once; one member's replies never exceed 30 in any 60 s.
+    Short version: three instances (`make chaos` runs two and three), and the burst's tail
+    beyond 30 is not waited for (`make chaos` waits for it)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL")
+    row = await scenarios.instances(database_url, tmp_path, 3, scale=0.05, rate_wait_s=15)
+    assert row.extra["inbound_lost"] == 0, row
+    assert row.extra["inbound_duplicated"] == 0, row
+    assert row.http_5xx == 0, row
+    assert 0 < row.extra["rate_peak"] <= 30, row
