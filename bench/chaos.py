@@ -100,12 +100,11 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
                     f"pg-{mode}",
                     lambda m=mode: scenarios.pg_outage(url, sub(f"pg-{m}"), m, scale),  # type: ignore[misc]
                 )
-            if hasattr(scenarios, "instances"):
-                for count in (2, 3):
-                    await timed(
-                        "instances",
-                        lambda c=count: scenarios.instances(url, sub(f"inst{c}"), c, scale),  # type: ignore[misc]
-                    )
+            for count in (2, 3):
+                await timed(
+                    "instances",
+                    lambda c=count: scenarios.instances(url, sub(f"inst{c}"), c, scale),  # type: ignore[misc]
+                )
         finally:
             await _drop_pg(*pg)
     await timed("faults", lambda: scenarios.wecom_faults(sqlite("faults"), sub("faults"), scale))
