@@ -6,7 +6,9 @@ Scenarios (tests/chaos/scenarios.py): 10,000 callbacks with overlapping WeCom re
 SQLite (and PostgreSQL when LIUAN_TEST_DATABASE_URL is set: a database of its own is
 created and dropped); every WeCom fault mode for 60 s; a 4-hour outage on an injected clock;
 kill -9 mid-burst and mid-drain of real `bot.py serve` processes; SQLite's writer lock
-held 25 s; PostgreSQL backends terminated mid-burst; a hypothesis fuzz of the callback;
+held 25 s; PostgreSQL backends terminated mid-burst, PostgreSQL refused and blackholed for
+30 s (a TCP proxy), two and three `bot.py serve` instances on one PostgreSQL; a hypothesis
+fuzz of the callback;
 XML attacks; 1,100 slow connections.
 Measured only through the public surface: HTTP statuses and passive replies, the fake
 WeCom's delivered list, database rows. Target in every row: 0 lost, 0 duplicated, 0 5xx.
@@ -84,12 +86,25 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
     sqlite = lambda name: f"sqlite+aiosqlite:///{sub(name)}/db.sqlite"  # noqa: E731
     print(HEADER, flush=True)
     await timed("retries", lambda: scenarios.retries(sqlite("retries"), sub("retries"), scale))
-    pg = await _pg_database()
+    pg_rows = {"retries-pg", "postgres", "pg-refused", "pg-blackholed", "instances"}
+    pg = await _pg_database() if not only or only & pg_rows else None
     if pg is not None:
         url = pg[1]
         try:
-            await timed("retries", lambda: scenarios.retries(url, sub("retries-pg"), scale * 0.3))
+            await timed(
+                "retries-pg", lambda: scenarios.retries(url, sub("retries-pg"), scale * 0.3)
+            )
             await timed("postgres", lambda: scenarios.pg_terminated(url, sub("pg-kill"), scale))
+            for mode in ("refused", "blackholed"):
+                await timed(
+                    f"pg-{mode}",
+                    lambda m=mode: scenarios.pg_outage(url, sub(f"pg-{m}"), m, scale),  # type: ignore[misc]
+                )
+            for count in (2, 3):
+                await timed(
+                    "instances",
+                    lambda c=count: scenarios.instances(url, sub(f"inst{c}"), c, scale),  # type: ignore[misc]
+                )
         finally:
             await _drop_pg(*pg)
     await timed("faults", lambda: scenarios.wecom_faults(sqlite("faults"), sub("faults"), scale))
@@ -126,7 +141,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="load factor (1 = full)")
     parser.add_argument("--only", nargs="*", default=[], help="retries faults outage kill9 "
-                        "lock xml slow fuzz postgres")  # fmt: skip
+                        "lock xml slow fuzz; with LIUAN_TEST_DATABASE_URL: retries-pg postgres "
+                        "pg-refused pg-blackholed instances")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # the table is the output

@@ -104,11 +104,26 @@ async def read_only(session: AsyncSession) -> None:
     await session.connection(execution_options={"liuan_readonly": True})
 
 
-def make_engine(url: str, *, echo: bool = False, inline: bool = True) -> AsyncEngine:
+PG_CONNECT_TIMEOUT_S = 10.0  # a refused or blackholed server fails a connect within this
+PG_COMMAND_TIMEOUT_S = 60.0  # a statement on a dead (half-open) connection fails within this
+
+
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    inline: bool = True,
+    connect_timeout_s: float = PG_CONNECT_TIMEOUT_S,
+    command_timeout_s: float = PG_COMMAND_TIMEOUT_S,
+) -> AsyncEngine:
     """An async engine: aiosqlite with WAL, busy timeout and foreign keys, or asyncpg.
 
     `inline=False` keeps SQLite's calls in aiosqlite's worker thread: for long read-only
-    queries (console pages, reports) that must not hold the event loop (issue 10 §1)."""
+    queries (console pages, reports) that must not hold the event loop (issue 10 §1).
+
+    On PostgreSQL every connect and every statement has a timeout (issue 8): without them
+    asyncpg waits forever on a blackholed server or a half-closed connection, and the
+    callback never answers (not even 503) while the outbox and the inbox sweep stall."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -124,11 +139,17 @@ def make_engine(url: str, *, echo: bool = False, inline: bool = True) -> AsyncEn
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    # No pool_pre_ping: it cost a round trip (and PostgreSQL CPU) on every checkout, i.e. per
-    # message. A connection dropped by a server restart fails one transaction, which
-    # invalidates the whole pool (SQLAlchemy's disconnect handling); pool_recycle retires
-    # connections before idle timeouts of proxies and firewalls can cut them.
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_recycle=1800)
+    # pool_pre_ping costs a round trip per checkout, but a connection PostgreSQL dropped
+    # (restart, pg_terminate_backend) is then replaced before use instead of failing the
+    # message that drew it (issue 8: no 5xx but 503 while storage is really down).
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args={"timeout": connect_timeout_s, "command_timeout": command_timeout_s},
+    )
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:

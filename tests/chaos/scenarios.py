@@ -81,6 +81,12 @@ def _plaintext(i: int, ts: int) -> str:
     )
 
 
+# Scenarios whose WeCom gives up on an attempt after 5 s run with the production reply budget
+# (settings.py: 2 s from arrival): tests/support.py's 60 s is for functional tests, and with it
+# a reply computed after WeCom hung up would be written to a closed connection.
+PRODUCTION_BUDGET = {"LIUAN_REPLY_BUDGET_S": "2"}
+
+
 @dataclass
 class Ledger:
     """Answers per message (passive replies and deliveries) and 5xx counts."""
@@ -584,7 +590,7 @@ def _bot_env(
         LIUAN_WECOM_TOKEN=TOKEN,
         LIUAN_WECOM_AES_KEY=AES_KEY,
         LIUAN_WECOM_API_BASE=api_base,
-        LIUAN_PUBLIC_URL="https://xwb.example.gov.cn",
+        LIUAN_PUBLIC_URL=f"http://127.0.0.1:{port}",
         **extra,
     )
     return env
@@ -637,8 +643,17 @@ async def _wecom_send(
     ledger.never_accepted.add(i)
 
 
+def _settle_default() -> float:
+    """Past the outbox's claim lease (liuan_bot/outbox.py LEASE, 120 s on the merged main):
+    rows claimed by the killed process come back when their lease runs out, so a row it
+    held counts as late, not lost."""
+    from liuan_bot.outbox import LEASE
+
+    return LEASE.total_seconds() + 30.0
+
+
 async def kill9(
-    workdir: Path, scale: float = 1.0, *, drain: bool = False, settle_s: float = 75.0
+    workdir: Path, scale: float = 1.0, *, drain: bool = False, settle_s: float | None = None
 ) -> Row:
     """A burst of callbacks into a real `bot.py serve` on SQLite, kill -9 half way (mid-burst;
     with `drain`, reply budget 0 and the kill while the outbox drains), restart at once on
@@ -682,9 +697,9 @@ async def kill9(
                 proc.wait()
                 proc = await _start(env, log)
             await asyncio.gather(*tasks)
-        # settle: until every reply is out, or 75 s (past the outbox's 60 s claim lease, so
-        # a row claimed by the killed process counts as late, not lost)
-        deadline = time.monotonic() + settle_s
+        # settle: until every reply is out, or past the outbox's claim lease (a row claimed
+        # by the killed process counts as late, not lost)
+        deadline = time.monotonic() + (settle_s if settle_s is not None else _settle_default())
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
             counts = Counter(m.to for m in fake.delivered)
@@ -724,7 +739,7 @@ async def sqlite_lock(workdir: Path, scale: float = 1.0) -> Row:
     n = _n(120, scale, 10)
     url = f"sqlite+aiosqlite:///{workdir}/lock.db"
     ledger = Ledger(n)
-    async with bot_harness(url, workdir) as h:
+    async with bot_harness(url, workdir, **PRODUCTION_BUDGET) as h:
         locked = threading.Event()
         release = threading.Event()
 
@@ -760,12 +775,31 @@ async def sqlite_lock(workdir: Path, scale: float = 1.0) -> Row:
         release.set()
         thread.join()
         await _drain(h, ledger)
-    return ledger.row(
+        stored = await _stored_messages(h)
+    row = ledger.row(
         "SQLite writer lock",
         f"{n} callbacks, WeCom retries",
         f"write lock held {hold:g} s by another connection",
-        notes=f"never got a 200: {len(ledger.never_accepted)}",
     )
+    unanswered = [i for i in range(n) if not ledger.passive[i] + ledger.delivered[i]]
+    never_stored = [i for i in unanswered if i not in stored and i in ledger.never_accepted]
+    row.extra.update(
+        never_stored=len(never_stored), stored_unanswered=len(unanswered) - len(never_stored)
+    )
+    row.notes = (
+        f"never got a 200: {len(ledger.never_accepted)}; of the lost, never stored (every "
+        f"attempt refused while the lock was held, WeCom gave up): {len(never_stored)}, "
+        f"stored but unanswered: {len(unanswered) - len(never_stored)}"
+    )
+    return row
+
+
+async def _stored_messages(h: Harness) -> set[int]:
+    """Which chaos messages have an inbound row (dedupe key `msg:<MsgId>`)."""
+    async with h.bot.deps.sessions() as session:
+        result = await session.exec(text("SELECT dedupe_key FROM inbound_messages"))  # type: ignore[call-overload]
+        keys = [str(k) for (k,) in result.all()]
+    return {int(k[4:]) - 8_000_000_000 for k in keys if k.startswith("msg:8")}
 
 
 Scenario = Callable[..., Any]
@@ -786,7 +820,7 @@ async def pg_terminated(pg_url: str, workdir: Path, scale: float = 1.0) -> Row:
     admin = make_engine(pg_url)
     kills = 0
     try:
-        async with bot_harness(pg_url, workdir) as h:
+        async with bot_harness(pg_url, workdir, **PRODUCTION_BUDGET) as h:
             ts = int(h.clock.now().timestamp())
 
             async def wecom(i: int, delay: float) -> None:
@@ -827,3 +861,303 @@ async def pg_terminated(pg_url: str, workdir: Path, scale: float = 1.0) -> Row:
         f"pg_terminate_backend on every bot connection, 3 times ({kills} backends)",
         notes=f"never got a 200: {len(ledger.never_accepted)}",
     )
+
+
+# --- 9. PostgreSQL refused / blackholed (a TCP proxy between the bot and the server) ------
+
+
+class PgProxy:
+    """A TCP proxy in front of PostgreSQL that can refuse or blackhole.
+
+    - **refused**: the listening socket is closed and every proxied connection aborted
+      (RST), so connects fail at once with ECONNREFUSED — a server that is down.
+    - **blackholed**: nothing is forwarded in either direction and new connections are
+      accepted but never answered — a network partition; bytes already sent wait in the
+      proxy, as TCP retransmits would, and flow again when the partition heals.
+    """
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.port = _free_port()
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(
+            self._serve, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
+        try:
+            await self.flowing.wait()  # blackholed: accepted, never answered
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except (OSError, asyncio.CancelledError):
+            writer.transport.abort()
+            self.writers.discard(writer)
+            return
+        self.writers.add(up_writer)
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+        for w in (writer, up_writer):
+            w.transport.abort()
+            self.writers.discard(w)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.transport.abort()
+
+    async def refuse(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+        await self.server.wait_closed()
+        self.server = None
+
+    def blackhole(self) -> None:
+        self.flowing.clear()
+
+    async def heal(self) -> None:
+        self.flowing.set()
+        if self.server is None:
+            await self.start()
+
+    async def close(self) -> None:
+        self.flowing.set()
+        if self.server is not None:
+            self.server.close()
+        for writer in list(self.writers):
+            writer.transport.abort()
+
+
+async def pg_outage(pg_url: str, workdir: Path, mode: str, scale: float = 1.0) -> Row:
+    """Callbacks spread over 45 s (WeCom retries: 4 attempts, 5 s each, 1 s apart) while
+    PostgreSQL is `refused` or `blackholed` for 30 s from the 10th second; then the inbox
+    drains and the outbox delivers. The bot's engine has its connect and command timeouts
+    (storage/engine.py), so a dead connection fails instead of hanging."""
+    await _reset_pg(pg_url)
+    n = _n(170, scale, 12)
+    span = 45.0 if scale >= 1 else max(10.0, 45.0 * scale)
+    hold = 30.0 if scale >= 1 else max(4.0, 30.0 * scale)
+    start_at = span * 10 / 45
+    gap = 5.0 if scale >= 1 else 2.0  # between WeCom's attempts; short: 4 attempts outlast hold
+    from sqlalchemy.engine import make_url
+
+    given = make_url(pg_url)
+    proxy = PgProxy(given.host or "127.0.0.1", given.port or 5432)
+    await proxy.start()
+    url = given.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    ledger = Ledger(n)
+    try:
+        async with bot_harness(url, workdir, **PRODUCTION_BUDGET) as h:
+            ts = int(h.clock.now().timestamp())
+
+            async def wecom(i: int, delay: float) -> None:
+                await asyncio.sleep(delay)
+                s = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+                for attempt in range(4):
+                    try:
+                        async with asyncio.timeout(5):
+                            status = await _post(h, s.query, s.body, ledger, i)
+                    except TimeoutError:
+                        ledger.statuses[0] += 1
+                        status = 0
+                    if status == 200:
+                        return
+                    if attempt < 3:
+                        await asyncio.sleep(gap)
+                ledger.never_accepted.add(i)
+
+            senders = [asyncio.create_task(wecom(i, span * i / n)) for i in range(n)]
+            await asyncio.sleep(start_at)
+            if mode == "refused":
+                await proxy.refuse()
+            else:
+                proxy.blackhole()
+            await asyncio.sleep(hold)
+            await proxy.heal()
+            await asyncio.gather(*senders)
+            async with asyncio.timeout(180):
+                await _settle(h, ledger, n)
+    finally:
+        await proxy.close()
+    row = ledger.row(
+        f"PostgreSQL {mode}",
+        f"{n} callbacks over {span:g} s, WeCom retries {gap:g} s apart",
+        f"PostgreSQL {mode} for {hold:g} s (TCP proxy)",
+    )
+    # A message whose four attempts all fell inside the outage was never accepted: WeCom gave
+    # up while nothing could be stored (no bot can keep it). Counted apart, not as lost: lost
+    # is a message the bot accepted (200) and never answered.
+    gave_up = len(ledger.never_accepted)
+    row.lost = sum(
+        1
+        for i in range(n)
+        if i not in ledger.never_accepted and not ledger.passive[i] + ledger.delivered[i]
+    )
+    row.extra["gave_up"] = gave_up
+    row.notes = f"never accepted (all 4 attempts inside the outage, WeCom gave up): {gave_up}"
+    return row
+
+
+async def _settle(h: Harness, ledger: Ledger, n: int, steps: int = 20) -> None:
+    """After a storage fault: drain, then let the injected clock run 5 minutes per step (past
+    the inbox's and the outbox's leases and backoffs) while the inbox sweep and the outbox
+    worker run, as they do in `bot.py serve`, until every message is answered."""
+    for _ in range(steps):
+        await h.bot.inbox.drain()
+        await h.deliver_outbox(rounds=1000)
+        ledger.delivered.clear()
+        ledger.add_deliveries(h.fake)
+        if all(ledger.passive[i] + ledger.delivered[i] for i in range(n)):
+            return
+        h.clock.advance(300)
+        await h.bot.inbox.sweep()
+
+
+# --- 10. two and three instances on one PostgreSQL (real `bot.py serve` processes) --------
+
+RATE_USER = "ratemember"  # not "chaos…": Ledger attributes those by number
+
+
+def _max_in_window(stamps: list[datetime], window_s: float = 60.0) -> int:
+    """The most sends inside any window of `window_s` (sliding, not per calendar minute)."""
+    ordered = sorted(s.timestamp() for s in stamps)
+    best, start = 0, 0
+    for end, stamp in enumerate(ordered):
+        while stamp - ordered[start] >= window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def instances(
+    pg_url: str, workdir: Path, count: int, scale: float = 1.0, *, rate_wait_s: float = 150.0
+) -> Row:
+    """`count` real `bot.py serve` processes on one PostgreSQL behind one fake WeCom; every
+    reply goes through the shared outbox (reply budget 0). Inbound: each callback goes to
+    one instance and a WeCom retry of it, at the same moment, to another (a load balancer
+    in front): each must be answered exactly once. Rate: 45 distinct messages from one
+    member spread over the instances: never more than 30 deliveries to that member in any
+    60 s (WeCom drops the excess silently), and all 45 delivered once the window allows."""
+    from liuan_bot.clock import SystemClock
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    await _reset_pg(pg_url)
+    engine = make_engine(pg_url)
+    await upgrade(engine)
+    await engine.dispose()
+    n = _n(300, scale, 12)
+    burst = 45
+    fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET, clock=SystemClock())
+    api = TestServer(fake.app())
+    await api.start_server()
+    ports = [_free_port() for _ in range(count)]
+    api_base = str(api.make_url("")).rstrip("/")
+    signer = CallbackSigner(TOKEN, AES_KEY, CORP_ID)
+    ledger = Ledger(n)
+    procs: list[subprocess.Popen[bytes]] = []
+    rate_statuses: Counter[int] = Counter()
+    try:
+        for k, port in enumerate(ports):
+            env = _bot_env(pg_url, workdir / f"i{k}", api_base, port, LIUAN_REPLY_BUDGET_S="0")
+            procs.append(await _start(env, workdir / f"serve{k}.log"))
+        async with aiohttp.ClientSession() as http:
+
+            async def post(port: int, s: Any) -> int:
+                try:
+                    async with http.post(
+                        f"http://127.0.0.1:{port}/wecom/callback",
+                        params=s.query,
+                        data=s.body,
+                        timeout=aiohttp.ClientTimeout(total=5),
+                    ) as resp:
+                        payload = await resp.read()
+                        return -resp.status if payload else resp.status
+                except (aiohttp.ClientError, TimeoutError):
+                    return 0
+
+            gate = asyncio.Semaphore(32)
+
+            async def one(i: int) -> None:
+                ts = int(time.time())
+                s = signer.sign(_plaintext(i, ts), timestamp=ts)
+                first, second = ports[i % count], ports[(i + 1) % count]
+                async with gate:
+                    for _attempt in range(4):
+                        results = await asyncio.gather(post(first, s), post(second, s))
+                        for r in results:
+                            ledger.statuses[abs(r)] += 1
+                            if r < 0:
+                                ledger.passive[i] += 1
+                        if 200 in results or -200 in results:
+                            return
+                        await asyncio.sleep(1)
+                ledger.never_accepted.add(i)
+
+            async def rate(j: int) -> None:
+                ts = int(time.time())
+                plaintext = text_message_xml(
+                    corp_id=CORP_ID,
+                    from_user=RATE_USER,
+                    content="帮助",
+                    msg_id=str(9_000_000_000 + j),
+                    create_time=ts,
+                    agent_id=AGENT_ID,
+                )
+                s = signer.sign(plaintext, timestamp=ts)
+                for _attempt in range(4):
+                    status = abs(await post(ports[j % count], s))
+                    rate_statuses[status] += 1
+                    if status == 200:
+                        return
+                    await asyncio.sleep(1)
+
+            await asyncio.gather(*(one(i) for i in range(n)), *(rate(j) for j in range(burst)))
+            deadline = time.monotonic() + rate_wait_s
+            while time.monotonic() < deadline:
+                await asyncio.sleep(1)
+                to = Counter(m.to for m in fake.delivered)
+                done = sum(1 for i in range(n) if ledger.passive[i] or to[user_of(i)])
+                if done >= n and to[RATE_USER] >= burst:
+                    break
+            await asyncio.sleep(3)  # late duplicates, if any, would show now
+        ledger.add_deliveries(fake)
+        rate_sends = [m.at for m in fake.delivered if m.to == RATE_USER]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=20)
+        await api.close()
+    row = ledger.row(
+        f"{count} instances on one PostgreSQL",
+        f"{n} callbacks, each to one instance and its retry to another at once; "
+        f"{burst} messages from one member",
+        f"{count} `bot.py serve` processes sharing inbox, outbox and pacing",
+    )
+    peak = _max_in_window(rate_sends)
+    row.extra.update(inbound_lost=row.lost, inbound_duplicated=row.duplicated)
+    row.lost += max(0, burst - len(rate_sends))
+    row.lost += max(0, peak - 30)  # over WeCom's 30/min per member: dropped silently
+    row.duplicated += max(0, len(rate_sends) - burst)
+    row.http_5xx += sum(c for s, c in rate_statuses.items() if s >= 500 and s != 503)
+    row.extra.update(rate_peak=peak, rate_delivered=len(rate_sends))
+    row.notes = (
+        f"one member: {len(rate_sends)}/{burst} delivered, at most {peak} in any 60 s; "
+        f"never got a 200: {len(ledger.never_accepted)}"
+    )
+    return row

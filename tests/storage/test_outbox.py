@@ -24,7 +24,7 @@ import bot as bot_module
 from liuan_bot.clock import SHANGHAI, FixedClock
 from liuan_bot.messages import Outgoing, text_to_users
 from liuan_bot.outbox import PARKED_REPORT_SOURCE, Claimed, Delivered, OutboxWorker, reason_zh
-from liuan_bot.pacing import InProcessPacer
+from liuan_bot.pacing import WINDOW_MARGIN_S, InProcessPacer
 from liuan_bot.wecom.api import (
     BACKOFF_CLASS,
     CONFIG_CLASS,
@@ -171,7 +171,7 @@ async def test_messages_to_one_user_are_paced_at_30_per_minute_not_dropped(env: 
     env.clock.advance(30)
     await worker.run_once()
     assert len(env.fake.delivered_to("busy")) == 30
-    env.clock.advance(31)
+    env.clock.advance(31 + WINDOW_MARGIN_S)  # a minute and the margin since the first 30
     await worker.run_once()
     assert len(env.fake.delivered_to("busy")) == 45
 
@@ -188,7 +188,7 @@ async def test_group_robot_messages_are_paced_at_20_per_minute(env: Env) -> None
         before = len(env.fake.delivered)
         await worker.run_once()
         sent_per_minute.append(len(env.fake.delivered) - before)
-        env.clock.advance(60)
+        env.clock.advance(60 + WINDOW_MARGIN_S)
     assert sent_per_minute == [20, 20, 20, 20, 20]
     assert {d.to for d in env.fake.delivered} == {"KEY-1"}
 
@@ -456,9 +456,11 @@ async def test_a_paced_backlog_is_not_claimed_again_while_it_waits(env: Env) -> 
     rows = await env.rows()
     waiting = [r for r in rows if r.status == "pending"]
     assert len(waiting) == 270
-    assert {r.next_attempt_at for r in waiting} == {env.clock.now() + timedelta(seconds=60)}
+    assert {r.next_attempt_at for r in waiting} == {
+        env.clock.now() + timedelta(seconds=60 + WINDOW_MARGIN_S)
+    }
     assert all(r.attempts == 0 for r in waiting)
-    for _ in range(59):  # the rest of the minute: nothing is claimed
+    for _ in range(59 + int(WINDOW_MARGIN_S)):  # the rest of the minute: nothing is claimed
         env.clock.advance(1)
         assert await worker.run_once() == 0
     env.clock.advance(1)
@@ -763,7 +765,7 @@ async def test_the_shared_pacer_forgets_sends_older_than_an_hour(
         assert await pacer.reserve("app", f"m{i}", env.clock.now()) == 0
     env.clock.advance(1800)
     assert await pacer.reserve("app", "m9", env.clock.now()) == 0
-    env.clock.advance(1801)
+    env.clock.advance(1801 + WINDOW_MARGIN_S)  # an hour (and the margin) after the first 3
     assert await pacer.prune(env.clock.now()) == 3
     env.clock.advance(24 * 3600)
     assert await pacer.prune(env.clock.now()) == 1
