@@ -561,16 +561,13 @@ async def evaluation_page(
     quarters = found.period.quarters() if found.period.kind != "quarter" else ()
     year_span = evaluation.period_of(str(found.period.start.year))
     trend_labels = [p.label.removeprefix(f"{p.start.year}年") for p in year_span.quarters()]
-    held_year = await store.conferences_between(
+    held_year = await store.held_times(
         session,
         year_span.start,
         year_span.end,
         unit_pk=found.units[0].unit_id if unit and found.units else None,
-        held_only=True,
     )
-    trend = [
-        float(sum(1 for c in held_year if p.contains(c.held_at))) for p in year_span.quarters()
-    ]
+    trend = [float(sum(1 for at in held_year if p.contains(at))) for p in year_span.quarters()]
     rows = [
         {
             "unit": u.unit,
