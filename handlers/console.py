@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import calendar as month_calendar
 import json
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ from liuan_bot.domain.periods import quarter, year
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.workflow import STATE_LABELS
 from liuan_bot.errors import NotFound, PermissionDenied, UsageError, UserError
+from liuan_bot.keywords import default_ranker
 from liuan_bot.messages import Incoming, Outgoing
 from liuan_bot.web.backend import ActionResult
 from storage import console_store as store
@@ -38,6 +40,8 @@ from storage.outbox_store import enqueue, enqueued
 from storage.reminder_store import unit_reminder_log
 from storage.roster_store import find_member, roles_of
 from storage.tables import Conference, Unit
+
+log = logging.getLogger(__name__)
 
 R17_WINDOW = timedelta(hours=24)
 INCIDENT_HISTORY = timedelta(days=90)
@@ -499,9 +503,12 @@ def current_quarter_code(now: datetime) -> str:
     return f"{now.year}Q{(now.month - 1) // 3 + 1}"
 
 
+EvaluationData = tuple[Any, Any, str | None]
+
+
 async def _evaluation_data(
     session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
-) -> tuple[Any, Any, str | None]:
+) -> EvaluationData:
     """R14 for the period asked (default: this quarter), R1-scoped, with its accountability
     entries."""
     span = evaluation.period_of(q.get("period") or current_quarter_code(now))
@@ -540,25 +547,27 @@ def _chart(kind: str, labels: list[str], series: list[tuple[str, list[float]]]) 
 
 
 async def evaluation_page(
-    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+    session: AsyncSession,
+    member: Member,
+    now: datetime,
+    q: Mapping[str, str],
+    data: EvaluationData | None = None,
 ) -> dict[str, Any]:
     """(i) R14: each unit's evaluation, the accountability list with its evidence, charts
-    (completion by unit, trend by quarter, channel coverage) and the downloads."""
-    found, entries, unit = await _evaluation_data(session, member, now, q)
+    (completion by unit, trend by quarter, channel coverage) and the downloads. `data`: the
+    evaluation already computed for this query (ConsoleService shares it with the downloads)."""
+    found, entries, unit = data or await _evaluation_data(session, member, now, q)
     units = list(found.units)
     quarters = found.period.quarters() if found.period.kind != "quarter" else ()
     year_span = evaluation.period_of(str(found.period.start.year))
     trend_labels = [p.label.removeprefix(f"{p.start.year}年") for p in year_span.quarters()]
-    held_year = await store.conferences_between(
+    held_year = await store.held_times(
         session,
         year_span.start,
         year_span.end,
         unit_pk=found.units[0].unit_id if unit and found.units else None,
-        held_only=True,
     )
-    trend = [
-        float(sum(1 for c in held_year if p.contains(c.held_at))) for p in year_span.quarters()
-    ]
+    trend = [float(sum(1 for at in held_year if p.contains(at))) for p in year_span.quarters()]
     rows = [
         {
             "unit": u.unit,
@@ -624,14 +633,24 @@ DOWNLOADS = {
 }
 
 
-async def report_download(
-    session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
-) -> tuple[str, str, bytes]:
-    """The evaluation and the list as md, csv (with a BOM for Excel) or xlsx (off the loop)."""
+def _download_format(q: Mapping[str, str]) -> str:
     fmt_key = q.get("format", "")
     if fmt_key not in DOWNLOADS:
         raise UsageError("下载格式只支持 md、csv 或 xlsx。")
-    found, entries, unit = await _evaluation_data(session, member, now, q)
+    return fmt_key
+
+
+async def report_download(
+    session: AsyncSession,
+    member: Member,
+    now: datetime,
+    q: Mapping[str, str],
+    data: EvaluationData | None = None,
+) -> tuple[str, str, bytes]:
+    """The evaluation and the list as md, csv (with a BOM for Excel) or xlsx (off the loop),
+    rendered from `data` when the evaluation was already computed for this query."""
+    fmt_key = _download_format(q)
+    found, entries, unit = data or await _evaluation_data(session, member, now, q)
     content_type, ext = DOWNLOADS[fmt_key]
     if fmt_key == "md":
         body = reports.render_markdown(found, entries).encode("utf-8")
@@ -777,6 +796,13 @@ CACHE_TTL = timedelta(seconds=60)
 CACHE_SIZE = 64
 
 
+def warm_reports() -> None:
+    """Load what the first evaluation and the first xlsx would otherwise pay for: jieba
+    (~2 s, topic keywords) and openpyxl's import (~0.3 s). Blocking: run it in a thread."""
+    default_ranker().load()
+    import openpyxl  # noqa: F401
+
+
 class ConsoleService:
     """The console's backend (liuan_bot.web.ConsoleBackend), built by bot.py.
 
@@ -788,6 +814,44 @@ class ConsoleService:
     def __init__(self, deps: Callable[[], Deps]) -> None:
         self._deps = deps
         self._cache: dict[tuple[Any, ...], tuple[datetime, tuple[int, int, int], Any]] = {}
+        self._warming: asyncio.Task[None] | None = None
+
+    def warm_up(self) -> None:
+        """Start `warm_reports` in a worker thread, once, as soon as someone opens the console
+        (not at bot start-up: the callback path must never load jieba), so that no report
+        request waits for jieba or openpyxl to load."""
+        if self._warming is None:
+            self._warming = asyncio.get_running_loop().create_task(asyncio.to_thread(warm_reports))
+            self._warming.add_done_callback(_warm_done)
+
+    async def _report_data(
+        self, session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+    ) -> EvaluationData:
+        """The evaluation of a query, computed once per data stamp for the page and all its
+        downloads (md, csv, xlsx render from it)."""
+        key = (
+            "evaluation-data",
+            self._scope_key(member),
+            q.get("period") or current_quarter_code(now),
+            q.get("unit") or "",
+        )
+        found: EvaluationData = await self._cached(
+            key, session, now, lambda: _evaluation_data(session, member, now, q)
+        )
+        return found
+
+    async def _evaluation_page(
+        self, session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+    ) -> dict[str, Any]:
+        data = await self._report_data(session, member, now, q)
+        return await evaluation_page(session, member, now, q, data)
+
+    async def _download(
+        self, session: AsyncSession, member: Member, now: datetime, q: Mapping[str, str]
+    ) -> tuple[str, str, bytes]:
+        _download_format(q)
+        data = await self._report_data(session, member, now, q)
+        return await report_download(session, member, now, q, data)
 
     async def _cached(
         self,
@@ -811,11 +875,13 @@ class ConsoleService:
         return "*" if member.city_wide else member.unit
 
     async def member(self, userid: str) -> Member | None:
+        self.warm_up()
         async with self._deps().sessions() as session:
             await read_only(session)
             return await find_member(session, userid)
 
     async def sign_in_choices(self) -> list[dict[str, str]]:
+        self.warm_up()
         async with self._deps().sessions() as session:
             await read_only(session)
             rows = await store.sign_in_choices(session)
@@ -834,6 +900,8 @@ class ConsoleService:
             await read_only(session)
             if name in CACHED_PAGES:
                 key = (name, self._scope_key(member), tuple(sorted(query.items())))
+                if name == "evaluation":
+                    view = self._evaluation_page
                 cached: dict[str, Any] = await self._cached(
                     key, session, now, lambda: view(session, member, now, query)
                 )
@@ -850,7 +918,7 @@ class ConsoleService:
             await read_only(session)
             key = ("download", self._scope_key(member), tuple(sorted(query.items())))
             found: tuple[str, str, bytes] = await self._cached(
-                key, session, now, lambda: report_download(session, member, now, query)
+                key, session, now, lambda: self._download(session, member, now, query)
             )
             return found
 
@@ -862,3 +930,8 @@ class ConsoleService:
         except UsageError as exc:
             return ActionResult(False, exc.message)
         return await run_command(self._deps(), member, command)
+
+
+def _warm_done(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("console warm-up failed", exc_info=task.exception())

@@ -83,6 +83,19 @@ async def conferences_between(
     return list((await session.exec(query.order_by(col(Conference.id)))).all())
 
 
+async def held_times(
+    session: AsyncSession, start: datetime, end: datetime, *, unit_pk: int | None = None
+) -> list[datetime | None]:
+    """When each conference held in [start, end) was held: the evaluation's trend chart needs
+    only this column, not whole rows."""
+    query = select(Conference.held_at).where(
+        col(Conference.held_at) >= utc(start), col(Conference.held_at) < utc(end)
+    )
+    if unit_pk is not None:
+        query = query.where(col(Conference.unit_id) == unit_pk)
+    return list((await session.exec(query)).all())
+
+
 async def forecast_conferences(
     session: AsyncSession, start: datetime, end: datetime, *, unit_pk: int | None = None
 ) -> list[Conference]:

@@ -3,8 +3,11 @@ chat and console (same permission check, same audit), autoescaping and security 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -548,6 +551,76 @@ async def test_the_evaluation_page_and_its_downloads_follow_r1(harness: Harness)
         headers={"Cookie": demo},
     )
     assert resp.status == 403
+
+
+async def test_r14_the_page_and_its_three_downloads_share_one_evaluation_per_data_stamp(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 10 §4: the md, csv and xlsx downloads render the evaluation the page computed;
+    a data change computes it again."""
+    import handlers.evaluation
+
+    calls: list[str] = []
+    original = handlers.evaluation.report_data
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1])
+        return await original(*args, **kwargs)
+
+    async def download(h: Harness, cookie: str, fmt: str) -> int:
+        h.client.session.cookie_jar.clear()
+        resp = await h.client.get(
+            "/console/evaluation/download",
+            params={"period": "2026", "format": fmt},
+            headers={"Cookie": cookie},
+        )
+        await resp.read()
+        return resp.status
+
+    monkeypatch.setattr(handlers.evaluation, "report_data", counting)
+    news = await sign_in(harness, "newsoffice")
+    status, _ = await get(harness, "/console/evaluation", news, period="2026")
+    assert status == 200
+    for fmt in ("md", "csv", "xlsx"):
+        status = await download(harness, news, fmt)
+        assert status == 200
+    assert calls == ["2026"]
+    status = await download(harness, news, "pdf")
+    assert status == 400
+    assert calls == ["2026"]  # a wrong format computes nothing
+    _, reply = await harness.send_text(
+        "demo",
+        "备案 主题：财政预算执行情况 时间：今天下午3点 地点：市财政局三楼会议室 发布人：郑学军",
+    )
+    assert reply is not None
+    assert "BA-2026-" in reply
+    status = await download(harness, news, "md")
+    assert status == 200
+    assert calls == ["2026", "2026"]
+
+
+async def test_r14_opening_the_console_warms_jieba_and_openpyxl_once_off_the_loop(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 10 §4: no report request pays for loading jieba or openpyxl; the warm-up starts
+    with the first console request, in a worker thread, once per console."""
+    import handlers.console
+
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    done = threading.Event()
+
+    def recording() -> None:
+        threads.append(threading.get_ident())
+        done.set()
+
+    monkeypatch.setattr(handlers.console, "warm_reports", recording)
+    news = await sign_in(harness, "newsoffice")
+    await get(harness, "/console/", news)
+    assert await asyncio.to_thread(done.wait, 30)
+    await get(harness, "/console/board", news)
+    assert len(threads) == 1
+    assert threads[0] != loop_thread
 
 
 async def test_a_cached_board_changes_as_soon_as_a_chat_command_changes_the_data(

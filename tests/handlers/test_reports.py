@@ -174,3 +174,24 @@ def test_r14_markdown_cells_escape_pipes_and_line_breaks() -> None:
     text = render_markdown(evaluate(facts, parse_period("2026Q4"), now), [])
     assert "| 市A\\|B局 | 是 |" in text
     assert "本期没有列入问责清单的事项。" in text
+
+
+async def test_r14_the_trend_chart_counts_the_seeded_years_held_conferences_by_quarter(
+    sessions: SessionFactory,
+) -> None:
+    """The console's trend (conferences held per quarter) from the held_at column alone: by
+    hand, Q1 02-10; Q2 04-08, 05-12, 06-18; Q3 08-20, 09-03; Q4 10-15 (unit 1: one a quarter)."""
+    from liuan_bot.domain.evaluation import year_period
+    from storage.console_store import held_times
+
+    async with transaction(sessions) as session:
+        await seed_year(session)
+    span = year_period(2026)
+    async with sessions() as session:
+        every = await held_times(session, span.start, span.end)
+        unit_1 = await held_times(session, span.start, span.end, unit_pk=1)
+    by_quarter = [
+        [sum(1 for at in times if q.contains(at)) for q in span.quarters()]
+        for times in (every, unit_1)
+    ]
+    assert by_quarter == [[1, 3, 2, 1], [1, 1, 1, 1]]
