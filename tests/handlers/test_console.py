@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from liuan_bot.clock import FixedClock
+from liuan_bot.pacing import WINDOW_MARGIN_S
 from liuan_bot.settings import SettingsError, load_settings
 from liuan_bot.wecom.fake_server import FakeWeCom
 from storage.tables import AuditEntry, Conference
@@ -693,7 +694,7 @@ async def test_workbench_data_keeps_ten_calls_a_minute_per_user(harness: Harness
     await harness.deliver_outbox(rounds=5)
     calls = harness.fake.requests_to("/cgi-bin/agent/set_workbench_data")
     assert len(calls) == 10  # the 11th and 12th wait for the window, none refused by WeCom
-    harness.clock.advance(seconds=61)
+    harness.clock.advance(seconds=61 + WINDOW_MARGIN_S)  # the minute and the pacer's margin
     await harness.deliver_outbox(rounds=5)
     assert len(harness.fake.requests_to("/cgi-bin/agent/set_workbench_data")) == 12
 
