@@ -32,9 +32,9 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers.announcements import record_invalid
 from handlers.console import ConsoleService, workbench_sync
 from handlers.context import Deps, RelayConfig
+from handlers.deliveries import after_delivery
 from handlers.dispatch import InboundPipeline
 from handlers.feeds import feed_routes
 from handlers.registry import build_registry
@@ -63,16 +63,14 @@ from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.simulate import CallbackSigner, event_xml
-from storage.conference_store import set_schedule_id
 from storage.engine import (
     SessionFactory,
     is_sqlite,
     make_engine,
     make_session_factory,
-    transaction,
 )
 from storage.inbox_store import SqlInboxStore, SqliteDirect, WriteGate
-from storage.outbox_store import SqlOutboxStore, SqlPacer, enqueue, report_parked
+from storage.outbox_store import SqlOutboxStore, SqlPacer, report_parked
 
 log = logging.getLogger("liuan_bot")
 ROOT = Path(__file__).resolve().parent
@@ -292,20 +290,11 @@ class Bot:
         return signer.open_reply(body).get("ReplaceName") or None
 
     async def _after_delivery(self, row: Claimed, result: Delivered) -> None:
-        """Follow-ups of a delivery (issue 5): a new calendar event's id is kept on its
-        conference; WeCom's `invaliduser` for an announcement goes back to its sender."""
-        if row.kind == "calendar" and row.body.get("action") == "add" and result.msgid:
-            async with transaction(self.deps.sessions) as session:
-                await set_schedule_id(session, row.target, result.msgid)
-            return
-        if not (row.source.startswith("announcement:") and result.invalid_users):
-            return
-        record_id = row.source.split(":", 1)[1]
-        now = self.clock.now()
-        async with transaction(self.deps.sessions) as session:
-            notes = await record_invalid(session, record_id, list(result.invalid_users), now)
-            await enqueue(session, notes, now, source=f"{row.source}:invalid")
-        if notes and self.worker is not None:
+        """Follow-ups of a delivery: handlers/deliveries.py (issue 11 §4)."""
+        await after_delivery(self.deps.sessions, self.clock, row, result, self._wake_outbox)
+
+    def _wake_outbox(self) -> None:
+        if self.worker is not None:
             self.worker.wake()
 
     async def _workbench_loop(self) -> None:
