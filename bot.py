@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers import cli_commands
+from handlers.cli_commands import outbox as _outbox
 from handlers.cli_commands import report as _report
 from handlers.cli_commands import roster_import as _roster_import
 from handlers.console import ConsoleService, workbench_sync
@@ -606,9 +607,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        return asyncio.run(
-            cli_commands.outbox(settings, args.action, args.failed, args.ids, args.all)
-        )
+        return asyncio.run(_outbox(settings, args.action, args.failed, args.ids, args.all))
 
     if args.command == "report":
         return asyncio.run(
