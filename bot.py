@@ -13,13 +13,10 @@ project opens a connection or reads the environment at import time: it all happe
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import errno
 import logging
 import os
 import secrets
-import shlex
 import socket
 import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -32,20 +29,32 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers.announcements import record_invalid
+from handlers import cli_commands
+from handlers.cli_commands import outbox as _outbox
+from handlers.cli_commands import report as _report
+from handlers.cli_commands import roster_import as _roster_import
 from handlers.console import ConsoleService, workbench_sync
 from handlers.context import Deps, RelayConfig
+from handlers.deliveries import after_delivery
 from handlers.dispatch import InboundPipeline
 from handlers.feeds import feed_routes
 from handlers.registry import build_registry
 from handlers.reminders import ReminderEngine, preview, sweep
 from liuan_bot.app import PathOnlyAccessLogger, Routes, ServerLimits, create_app, run_guarded
 from liuan_bot.calendar_loader import CalendarFile, warn_if_unknown
+from liuan_bot.cli import (
+    DEFAULT_PUBLIC_URL,
+    bind,
+    build_parser,
+    config_or_report,
+    iso_moment,
+    python_command,
+)
 from liuan_bot.clock import Clock, ShiftedClock, SystemClock
 from liuan_bot.commands.fields import lexicon
 from liuan_bot.commands.registry import Registry
 from liuan_bot.commands.suggest import Suggester
-from liuan_bot.config import Config, ConfigError, load_config
+from liuan_bot.config import Config, load_config
 from liuan_bot.domain.reminders import ReminderConfig
 from liuan_bot.errors import UserError
 from liuan_bot.groups import webhook_keys
@@ -63,16 +72,14 @@ from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.simulate import CallbackSigner, event_xml
-from storage.conference_store import set_schedule_id
 from storage.engine import (
     SessionFactory,
     is_sqlite,
     make_engine,
     make_session_factory,
-    transaction,
 )
 from storage.inbox_store import SqlInboxStore, SqliteDirect, WriteGate
-from storage.outbox_store import SqlOutboxStore, SqlPacer, enqueue, report_parked
+from storage.outbox_store import SqlOutboxStore, SqlPacer, report_parked
 
 log = logging.getLogger("liuan_bot")
 ROOT = Path(__file__).resolve().parent
@@ -301,20 +308,11 @@ class Bot:
         return signer.open_reply(body).get("ReplaceName") or None
 
     async def _after_delivery(self, row: Claimed, result: Delivered) -> None:
-        """Follow-ups of a delivery (issue 5): a new calendar event's id is kept on its
-        conference; WeCom's `invaliduser` for an announcement goes back to its sender."""
-        if row.kind == "calendar" and row.body.get("action") == "add" and result.msgid:
-            async with transaction(self.deps.sessions) as session:
-                await set_schedule_id(session, row.target, result.msgid)
-            return
-        if not (row.source.startswith("announcement:") and result.invalid_users):
-            return
-        record_id = row.source.split(":", 1)[1]
-        now = self.clock.now()
-        async with transaction(self.deps.sessions) as session:
-            notes = await record_invalid(session, record_id, list(result.invalid_users), now)
-            await enqueue(session, notes, now, source=f"{row.source}:invalid")
-        if notes and self.worker is not None:
+        """Follow-ups of a delivery: handlers/deliveries.py (issue 11 §4)."""
+        await after_delivery(self.deps.sessions, self.clock, row, result, self._wake_outbox)
+
+    def _wake_outbox(self) -> None:
+        if self.worker is not None:
             self.worker.wake()
 
     async def _workbench_loop(self) -> None:
@@ -457,15 +455,6 @@ def config_dir_of(settings: Settings | None) -> Path:
     return (settings.config_dir if settings is not None else None) or ROOT / "config"
 
 
-def _config_or_report(directory: Path) -> Config | None:
-    """The config, or None after printing every problem in Chinese (one a line, file and key)."""
-    try:
-        return load_config(directory)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return None
-
-
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     return load_settings(env, config_path=DEFAULT_CONFIG)
@@ -474,60 +463,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
 # ---------------------------------------------------------------- commands
 
 
-async def _db_upgrade(settings: Settings) -> None:
-    from storage.migrate import upgrade
-
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-    print("数据库已是最新结构。")
-
-
-async def _roster_import(settings: Settings, data: bytes, if_empty: bool) -> int:
-    from liuan_bot.domain.roster import parse_roster_csv
-    from storage.engine import transaction
-    from storage.roster_store import count_people, import_roster
-
-    engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
-    clock = SystemClock(settings.tz)
-    try:
-        if if_empty:
-            async with sessions() as session:
-                if await count_people(session) > 0:
-                    print("名册已有数据，跳过导入。")
-                    return 0
-        parsed = parse_roster_csv(data)
-        for warning in parsed.warnings:
-            print(f"提醒：{warning}")
-        if parsed.errors:
-            print(f"名册有 {len(parsed.errors)} 处错误，未导入任何数据：", file=sys.stderr)
-            for error in parsed.errors:
-                print(f"  {error}", file=sys.stderr)
-            return 1
-        async with transaction(sessions) as session:
-            summary = await import_roster(session, parsed.rows, clock.now())
-        print(
-            f"名册导入完成：新增单位 {summary.units_created} 个、更新 {summary.units_updated} 个；"
-            f"新增人员 {summary.people_created} 人、更新 {summary.people_updated} 人。"
-        )
-        return 0
-    finally:
-        await engine.dispose()
-
-
 async def _reminders_preview(
     settings: Settings, at_text: str, unit: str | None, config: Config | None = None
 ) -> int:
     """What a sweep at `--at` would send, to whom and why; nothing is sent or recorded."""
-    try:
-        at = datetime.fromisoformat(at_text)
-    except ValueError:
-        print(f"--at 不是有效的 ISO 8601 时间：{at_text}", file=sys.stderr)
+    moment = iso_moment("--at", at_text, settings.tz)
+    if moment is None:
         return 2
-    at = (at if at.tzinfo else at.replace(tzinfo=settings.tz)).astimezone(settings.tz)
+    at = moment.astimezone(settings.tz)
     engine = make_engine(settings.database_url)
     try:
         reminder_engine = load_reminder_engine(
@@ -546,160 +489,6 @@ async def _reminders_preview(
     return 0
 
 
-KIND_NAMES = {
-    "app": "应用消息",
-    "appchat": "群聊消息",
-    "webhook": "群机器人",
-    "card_update": "卡片更新",
-    "calendar": "日程",
-}
-
-
-async def _outbox(
-    settings: Settings, action: str, failed: bool, ids: list[str], all_: bool
-) -> int:
-    """`outbox list --failed` and `outbox retry ID…|--all` (parked rows, docs/outbox-errors.md)."""
-    from storage.outbox_store import list_parked, retry_parked
-
-    if action == "list" and not failed:
-        print("目前只支持查看未能送达的消息：python bot.py outbox list --failed", file=sys.stderr)
-        return 2
-    if action == "retry" and bool(ids) == all_:
-        print("请给出要重发的消息编号，或用 --all 重发全部未送达的消息。", file=sys.stderr)
-        return 2
-    try:
-        row_ids = [int(i) for i in ids]
-    except ValueError:
-        print(f"消息编号应为数字：{' '.join(ids)}", file=sys.stderr)
-        return 2
-    engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
-    try:
-        if action == "list":
-            rows = await list_parked(sessions)
-            if not rows:
-                print("没有未能送达的消息。")
-                return 0
-            print(f"未能送达的消息：{len(rows)} 条")
-            print("编号\t收件人\t类型\t原因\t时间")
-            for row in rows:
-                when = (
-                    row.parked_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
-                    if (row.parked_at)
-                    else "—"
-                )
-                target = row.target if len(row.target) <= 40 else row.target[:37] + "…"
-                kind = KIND_NAMES.get(row.kind, row.kind)
-                print(f"{row.id}\t{target}\t{kind}\t{row.reason}\t{when}")
-            return 0
-        count = await retry_parked(
-            sessions, SystemClock(settings.tz).now(), None if all_ else row_ids
-        )
-        if not count and all_:
-            print("没有未能送达的消息。")
-            return 0
-        if not count:
-            print("没有找到这些编号的未送达消息。", file=sys.stderr)
-            return 1
-        print(f"已重新排队 {count} 条消息，运行中的机器人会尽快发送。")
-        return 0
-    finally:
-        await engine.dispose()
-
-
-async def _report(
-    settings: Settings, period: str, unit: str | None, fmt: str, out: Path, at_text: str | None
-) -> int:
-    """python bot.py report: the R14 evaluation and accountability list as md / csv / xlsx."""
-    from handlers.evaluation import report_data
-    from liuan_bot.errors import UserError
-    from liuan_bot.reports import render
-    from storage.engine import read_only
-
-    now = SystemClock(settings.tz).now()
-    if at_text:
-        try:
-            now = datetime.fromisoformat(at_text)
-        except ValueError:
-            print(f"--at 不是有效的 ISO 8601 时间：{at_text}", file=sys.stderr)
-            return 2
-        now = (now if now.tzinfo else now.replace(tzinfo=settings.tz)).astimezone(settings.tz)
-    engine = make_engine(settings.database_url)
-    try:
-        async with make_session_factory(engine)() as session:
-            await read_only(session)
-            evaluation, entries = await report_data(session, period, now, unit=unit)
-    except UserError as exc:
-        print(exc.message, file=sys.stderr)
-        return 2
-    finally:
-        await engine.dispose()
-    data = await asyncio.to_thread(render, fmt, evaluation, entries)
-    try:
-        await asyncio.to_thread(out.write_bytes, data)
-    except OSError as exc:
-        print(f"无法写入 {out}：{exc.strerror}", file=sys.stderr)
-        return 1
-    print(
-        f"已生成{evaluation.label}评估报表：{out}（{len(evaluation.units)} 个单位，"
-        f"问责清单 {len(entries)} 条）"
-    )
-    return 0
-
-
-async def _schema_ready(settings: Settings) -> bool:
-    from storage.migrate import current_tables
-
-    engine = make_engine(settings.database_url)
-    try:
-        return "alembic_version" in await current_tables(engine)
-    except Exception:
-        log.exception("cannot reach the database")
-        return False
-    finally:
-        await engine.dispose()
-
-
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"  # what `bot.py console` reaches without --url
-
-
-def _python_command() -> str:
-    """How to run this interpreter from here, as a person would type it (F1)."""
-    exe = Path(sys.executable)
-    try:
-        shown = str(exe.relative_to(Path.cwd()))
-    except ValueError:
-        shown = str(exe)
-    return shlex.quote(shown)
-
-
-def _bind(host: str, port: int) -> socket.socket | None:
-    """The listening socket, bound before anything else runs (F1: no sweep, no outbox on a
-    port that turns out to be taken); None (with one Chinese line) when the port is in use."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            print(
-                f"端口 {port} 已被占用：请关闭占用它的程序，"
-                f"或换一个端口，例如 LIUAN_HTTP_PORT={port + 1} make run。",
-                file=sys.stderr,
-            )
-        else:
-            print(
-                f"无法在 {host}:{port} 上监听：{exc.strerror}（见 LIUAN_HTTP_PORT）",
-                file=sys.stderr,
-            )
-        return None
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
 def _serve(
     settings: Settings,
     host: str | None,
@@ -710,7 +499,7 @@ def _serve(
     settings = replace(
         settings, http_host=host or settings.http_host, http_port=port or settings.http_port
     )
-    sock = _bind(settings.http_host, settings.http_port)
+    sock = bind(settings.http_host, settings.http_port)
     if sock is None:
         return 2
     bot = build_bot(settings, clock=clock, environ=os.environ, config=config)
@@ -720,7 +509,7 @@ def _serve(
             f"沙箱模式：未设置 LIUAN_WECOM_SECRET，消息不会发往企业微信。\n"
             f"  查看机器人发出的消息：{settings.public_url}/sandbox/\n"
             f"  网页控制台（选择身份登录）：{settings.link_base}/console/\n"
-            f"  在另一个终端里和机器人对话：{_python_command()} bot.py console --user demo{url}",
+            f"  在另一个终端里和机器人对话：{python_command()} bot.py console --user demo{url}",
             flush=True,
         )
     limits = ServerLimits(settings.http_header_timeout_s, settings.http_max_connections)
@@ -743,23 +532,19 @@ def configured_lexicons(channels: Iterable[ChannelSpec]) -> dict[str, dict[str, 
 
 def _parse(text: str, now_text: str | None) -> int:
     import json
-    from datetime import datetime
 
     from liuan_bot.clock import SHANGHAI
     from liuan_bot.commands.registry import understand
 
     if now_text:
-        try:
-            now = datetime.fromisoformat(now_text)
-        except ValueError:
-            print(f"--now 不是有效的 ISO 8601 时间：{now_text}", file=sys.stderr)
+        moment = iso_moment("--now", now_text, SHANGHAI)
+        if moment is None:
             return 2
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=SHANGHAI)
+        now = moment
     else:
         now = SystemClock(SHANGHAI).now()
     env_dir = os.environ.get("LIUAN_CONFIG_DIR")
-    config = _config_or_report(Path(env_dir) if env_dir else ROOT / "config")
+    config = config_or_report(Path(env_dir) if env_dir else ROOT / "config")
     if config is None:
         return 2
     registry = build_registry(configured_lexicons(config.channels))
@@ -769,47 +554,7 @@ def _parse(text: str, now_text: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bot.py", description="六安市政务新闻发布助手")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="启动机器人")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument(
-        "--clock-start",
-        help="演练用：让机器人以为现在是这个时刻（ISO 8601），时间照常流逝；勿用于正式环境",
-    )
-    db = sub.add_parser("db", help="数据库")
-    db.add_argument("action", choices=["upgrade"])
-    roster = sub.add_parser("roster", help="名册")
-    roster.add_argument("action", choices=["import"])
-    roster.add_argument("file", type=Path)
-    roster.add_argument("--if-empty", action="store_true", help="仅当名册为空时导入")
-    sub.add_parser("commands", help="以 Markdown 表格列出全部命令（README 用）")
-    parse = sub.add_parser("parse", help="显示机器人如何理解一条消息（JSON）")
-    parse.add_argument("text")
-    parse.add_argument("--user", help="发送人的企业微信账号（不影响解析）")
-    parse.add_argument("--now", help="当前时间，ISO 8601，如 2026-11-26T10:00+08:00")
-    reminders = sub.add_parser("reminders", help="提醒")
-    reminders.add_argument("action", choices=["preview"])
-    reminders.add_argument("--at", required=True, help="时刻，ISO 8601，如 2026-12-24T09:00+08:00")
-    reminders.add_argument("--unit", help="只看某个单位")
-    report = sub.add_parser("report", help="导出评估报表和问责清单（R14）")
-    report.add_argument("--period", required=True, help="考核期：2026Q4、2026H2 或 2026")
-    report.add_argument("--unit", help="只看某个单位（单位全称）")
-    report.add_argument("--format", choices=["md", "csv", "xlsx"], default="md")
-    report.add_argument("--out", type=Path, required=True, help="输出文件")
-    report.add_argument("--at", help="统计截至的时刻，ISO 8601，默认现在")
-    console = sub.add_parser("console", help="在终端里与运行中的机器人对话")
-    console.add_argument("--user", required=True, help="以哪个企业微信账号的身份发消息")
-    console.add_argument("--url", help="机器人地址，默认 http://HOST:PORT")
-    console.add_argument(
-        "--linger", type=float, default=2.0, help="输入结束后再等待推送消息的秒数（沙箱模式）"
-    )
-    outbox = sub.add_parser("outbox", help="发件箱：查看和重发未能送达的消息")
-    outbox.add_argument("action", choices=["list", "retry"])
-    outbox.add_argument("ids", nargs="*", help="要重发的消息编号")
-    outbox.add_argument("--failed", action="store_true", help="列出未能送达（已搁置）的消息")
-    outbox.add_argument("--all", action="store_true", help="重发全部未能送达的消息")
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     if args.command == "parse":
@@ -830,32 +575,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config: Config | None = None
     if args.command in ("serve", "reminders"):  # every problem of config/, before anything runs
-        config = _config_or_report(config_dir_of(settings))
+        config = config_or_report(config_dir_of(settings))
         if config is None:
             return 2
     if args.command == "serve":
         clock: Clock | None = None
         if args.clock_start:
-            try:
-                start = datetime.fromisoformat(args.clock_start)
-            except ValueError:
-                print(
-                    f"--clock-start 不是有效的 ISO 8601 时间：{args.clock_start}", file=sys.stderr
-                )
+            start = iso_moment("--clock-start", args.clock_start, settings.tz)
+            if start is None:
                 return 2
-            start = start if start.tzinfo else start.replace(tzinfo=settings.tz)
             clock = ShiftedClock(start, settings.tz)
             log.warning("rehearsal clock: the bot believes it is %s", start.isoformat())
-        if not asyncio.run(_schema_ready(settings)):
+        if not asyncio.run(cli_commands.schema_ready(settings)):
             print(
-                f"数据库尚未初始化或无法连接：请先运行 {_python_command()} bot.py db upgrade"
+                f"数据库尚未初始化或无法连接：请先运行 {python_command()} bot.py db upgrade"
                 "（make run 会自动完成），并检查 LIUAN_DATABASE_URL。",
                 file=sys.stderr,
             )
             return 2
         return _serve(settings, args.host, args.port, clock, config)
     if args.command == "db":
-        asyncio.run(_db_upgrade(settings))
+        asyncio.run(cli_commands.db_upgrade(settings))
         return 0
     if args.command == "roster":
         try:
@@ -863,9 +603,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"无法读取名册文件 {args.file}：{exc.strerror}", file=sys.stderr)
             return 1
-        if not asyncio.run(_schema_ready(settings)):
+        if not asyncio.run(cli_commands.schema_ready(settings)):
             print(
-                f"数据库尚未初始化：请先运行 {_python_command()} bot.py db upgrade，再导入名册"
+                f"数据库尚未初始化：请先运行 {python_command()} bot.py db upgrade，再导入名册"
                 "（make demo 会依次完成），并检查 LIUAN_DATABASE_URL。",
                 file=sys.stderr,
             )
@@ -874,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reminders":
         return asyncio.run(_reminders_preview(settings, args.at, args.unit, config))
     if args.command == "outbox":
-        if not asyncio.run(_schema_ready(settings)):
+        if not asyncio.run(cli_commands.schema_ready(settings)):
             print(
                 "数据库尚未初始化或无法连接：请先运行 python bot.py db upgrade，"
                 "并检查 LIUAN_DATABASE_URL。",

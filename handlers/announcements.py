@@ -46,7 +46,6 @@ from storage.announcement_store import (
     recipients_of,
     unread_announcements,
 )
-from storage.outbox_store import enqueue
 from storage.records import next_record_id
 from storage.tables import Announcement, AnnouncementRecipient
 
@@ -182,10 +181,8 @@ async def announce(ctx: Context) -> str:
         ctx.session.add(AnnouncementRecipient(announcement_id=row.id or 0, userid=user))
     text = f"【公告 {record_id}】\n{content}\n——市政府新闻办"
     messages = _messages(record_id, users, text, receipt) + _group_messages(groups, text)
-    await enqueue(
-        ctx.session,
+    await ctx.push(
         messages,
-        ctx.now,
         source=f"announcement:{record_id}",
         dedupe_key=f"announcement:{record_id}",
     )
@@ -276,10 +273,8 @@ async def resend(ctx: Context) -> str:
         ctx.session.add(r)
     text = f"【公告 {row.record_id} · 补发】\n{row.content}\n——市政府新闻办"
     users = [r.userid for r in unread]
-    await enqueue(
-        ctx.session,
+    await ctx.push(
         _messages(row.record_id, users, text, True, round_),
-        ctx.now,
         source=f"announcement:{row.record_id}",
         dedupe_key=f"announcement:{row.record_id}:resend{round_}",
     )

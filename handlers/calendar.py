@@ -53,12 +53,12 @@ async def event_scheduled(ctx: Context, conf: Conference, unit: str) -> None:
         }
     else:
         body = {"action": "add", "body": {"schedule": schedule}}
-    ctx.push([Outgoing("calendar", conf.record_id, body)])
+    await ctx.push([Outgoing("calendar", conf.record_id, body)])
 
 
-def event_cancelled(ctx: Context, conf: Conference) -> None:
+async def event_cancelled(ctx: Context, conf: Conference) -> None:
     """撤回 or a 修改 that returns it to review: the event is cancelled."""
     if ctx.deps.settings.calendar_events and conf.schedule_id:
         body = {"action": "del", "body": {"schedule_id": conf.schedule_id}}
-        ctx.push([Outgoing("calendar", conf.record_id, body)])
+        await ctx.push([Outgoing("calendar", conf.record_id, body)])
         conf.schedule_id = None

@@ -119,11 +119,11 @@ async def own_unit_id(ctx: Context) -> int:
 
 async def notify_role(ctx: Context, role: Role, text: str, *, unit: str | None = None) -> None:
     users = [u for u in await userids_with_role(ctx.session, role, unit=unit)]
-    ctx.push(text_to_users(users, text))
+    await ctx.push(text_to_users(users, text))
 
 
 async def notify_users(ctx: Context, users: list[str], text: str) -> None:
-    ctx.push(text_to_users([u for u in users if u], text))
+    await ctx.push(text_to_users([u for u in users if u], text))
 
 
 async def record_audit(

@@ -617,7 +617,7 @@ async def withdraw(ctx: Context) -> str:
     conf.updated_at = ctx.now
     reason = text_value(ctx, "理由")
     conf.withdraw_reason = reason
-    event_cancelled(ctx, conf)
+    await event_cancelled(ctx, conf)
     ctx.session.add(conf)
     await record_audit(
         ctx, "withdraw", conf.record_id, old=old, new=conf.state, detail={"reason": reason}
@@ -676,7 +676,7 @@ async def amend(ctx: Context) -> str:
     if corrected:
         text += f"\n已向网站发出【{corrected}】通知，更正此前的发布预告。"
     if conf.kind == "application" and old != State.SUBMITTED:
-        event_cancelled(ctx, conf)
+        await event_cancelled(ctx, conf)
         await close_cards(ctx, conf.record_id, "已失效（申请已修改）")
         await send_review_card(ctx, conf, unit)
         return f"{text}\n申请原为“{STATE_LABELS[old]}”，修改后需重新审核。{NEXT_STEP[new]}。"

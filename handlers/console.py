@@ -23,7 +23,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import evaluation
-from handlers.context import Context, Deps
+from handlers.context import Context, Deps, queue
 from liuan_bot import reports
 from liuan_bot.domain.evaluation import QuotaState
 from liuan_bot.domain.members import Member
@@ -36,7 +36,7 @@ from liuan_bot.messages import Incoming, Outgoing
 from liuan_bot.web.backend import ActionResult
 from storage import console_store as store
 from storage.engine import read_only, transaction
-from storage.outbox_store import enqueue, enqueued
+from storage.outbox_store import enqueued
 from storage.reminder_store import unit_reminder_log
 from storage.roster_store import find_member, roles_of
 from storage.tables import Conference, Unit
@@ -725,7 +725,7 @@ async def run_command(deps: Deps, member: Member, text: str) -> ActionResult:
             ctx = Context(deps, session, now, sender, incoming, "", source)
             reply = await _run_text(ctx, text)
             if ctx.pushes:
-                await enqueue(session, ctx.pushes, now, source=source, dedupe_key=f"push:{source}")
+                await queue(session, ctx.pushes, now, source=source, dedupe_key=f"push:{source}")
     except PermissionDenied as exc:
         return ActionResult(False, exc.message, denied=True)
     except UserError as exc:
@@ -785,7 +785,7 @@ async def workbench_sync(deps: Deps) -> int:
                 continue
             pending.append(Outgoing("workbench", userid, {"action": "data", "body": body}))
         if pending:
-            await enqueue(session, pending, now, source="workbench")
+            await queue(session, pending, now, source="workbench")
     if pending:
         deps.wake_outbox()
     return len(pending)

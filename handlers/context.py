@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from liuan_bot.records_config import RecordsConfig
 from liuan_bot.relay import ChannelSpec, Composer
 from liuan_bot.settings import Settings
 from storage.engine import SessionFactory
+from storage.outbox_store import Queued, enqueue
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,37 @@ class Context:
     card_outcome: str | None = None
     pushes: list[Outgoing] = field(default_factory=list)
 
-    def push(self, messages: list[Outgoing]) -> None:
-        """Messages to others, enqueued in the outbox in this transaction."""
-        self.pushes.extend(messages)
+    async def push(
+        self,
+        messages: Sequence[Outgoing],
+        *,
+        source: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> list[Queued]:
+        """Messages to others, in the outbox in this command's transaction (issue 11 §4).
+
+        Without `source` they are collected and written by the dispatcher when the handler
+        returns (source `inbound:<id>`, key `push:<source>`), so nothing is written for a
+        refused command; the result is then empty. With `source` they are written now and the
+        rows written are returned (none if `dedupe_key` was used already)."""
+        if source is None:
+            self.pushes.extend(messages)
+            return []
+        return await queue(self.session, messages, self.now, source=source, dedupe_key=dedupe_key)
+
+
+async def queue(
+    session: AsyncSession,
+    messages: Sequence[Outgoing],
+    now: datetime,
+    *,
+    source: str,
+    dedupe_key: str | None = None,
+    fresh: bool = False,
+) -> list[Queued]:
+    """The one way handlers/ write the outbox: in the caller's transaction, so a message is
+    persisted exactly when the change that caused it commits (issue 11 §4). For work outside
+    a Context (the dispatcher's replies, the reminder sweep, the console); handlers use
+    `Context.push`. tests/test_architecture.py checks nothing else in handlers/ imports
+    `enqueue`."""
+    return await enqueue(session, messages, now, source=source, dedupe_key=dedupe_key, fresh=fresh)

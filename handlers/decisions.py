@@ -33,7 +33,6 @@ from storage.conference_store import (
     open_cards,
     response_code_of,
 )
-from storage.outbox_store import enqueue
 from storage.roster_store import unit_name, userids_with_role
 from storage.tables import Card, Conference
 
@@ -150,8 +149,7 @@ async def _send_decision_card(
         return
     warning = await roster_warning(ctx, conf.unit_id, unit, conf.speakers)
     task_id = f"{purpose}-{conf.record_id}-{token_hex(4)}"
-    rows = await enqueue(
-        ctx.session,
+    rows = await ctx.push(
         [
             Outgoing(
                 "app",
@@ -163,7 +161,6 @@ async def _send_decision_card(
                 },
             )
         ],
-        ctx.now,
         source=ctx.source,
         dedupe_key=f"card:{task_id}",
     )
@@ -203,7 +200,7 @@ async def close_cards(
                     "response_code": code,
                     "button": {"replace_name": label},
                 }
-                ctx.push([Outgoing("card_update", "|".join(others), body)])
+                await ctx.push([Outgoing("card_update", "|".join(others), body)])
 
 
 async def review(ctx: Context) -> str:

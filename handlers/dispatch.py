@@ -22,7 +22,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.context import Context, Deps
+from handlers.context import Context, Deps, queue
 from handlers.decisions import card_command
 from handlers.speakers import answers_speaker_question, is_bare_yes
 from liuan_bot.commands.fields import parse_fields
@@ -33,7 +33,7 @@ from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_t
 from storage.audit import audit
 from storage.engine import transaction
 from storage.inbox_store import SqliteDirect, WriteGate, finish_inbound, store_handled
-from storage.outbox_store import enqueue, enqueued
+from storage.outbox_store import enqueued
 from storage.roster_cache import RosterCache
 
 log = logging.getLogger("handlers.dispatch")
@@ -235,7 +235,7 @@ class InboundPipeline:
         """What of the reply must go through the outbox, in the handling transaction."""
         outbound = _reply_messages(incoming, reply, passive=passive) if reply else []
         if outbound:
-            await enqueue(
+            await queue(
                 session, outbound, now, source=source, dedupe_key=f"reply:{source}", fresh=True
             )
 
@@ -341,7 +341,7 @@ class InboundPipeline:
                     ctx = Context(deps, session, now, sender, incoming, "", source)
                     outcome = await _guarded(ctx, refuse=True)
                     if ctx.pushes:
-                        await enqueue(
+                        await queue(
                             session,
                             ctx.pushes,
                             now,

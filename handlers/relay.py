@@ -23,7 +23,6 @@ from liuan_bot.domain.roles import Role
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
 from liuan_bot.messages import TEXT_MAX_BYTES, Outgoing, split_text, text_to_users
 from liuan_bot.relay import ChannelSpec, ReleaseFacts
-from storage.outbox_store import enqueue
 from storage.relay_store import (
     ALL_RECIPIENTS_INVALID,
     FailedDelivery,
@@ -124,7 +123,7 @@ async def start_release(ctx: Context, conf: Conference, unit: str) -> str:
         messages = text_to_users(channel.editors, text) + _robot_messages(ctx, channel, text)
         if messages:
             source = relay_source(conf.record_id, channel.key)
-            await enqueue(ctx.session, messages, ctx.now, source=source, dedupe_key=source)
+            await ctx.push(messages, source=source, dedupe_key=source)
             row.state = "notified" if channel.county else "sent"
             row.sent_at = ctx.now
         else:
@@ -181,9 +180,11 @@ def _website_messages(ctx: Context, text: str, note: str) -> list[Outgoing]:
 
 
 async def _to_preview_audience(ctx: Context, text: str, note: str) -> None:
-    ctx.push(_website_messages(ctx, text, note))
+    await ctx.push(_website_messages(ctx, text, note))
     if ctx.deps.relay.preview_to_spokespersons:
-        ctx.push(text_to_users(await userids_with_role(ctx.session, Role.SPOKESPERSON), text))
+        await ctx.push(
+            text_to_users(await userids_with_role(ctx.session, Role.SPOKESPERSON), text)
+        )
 
 
 async def send_preview(ctx: Context, conf: Conference, unit: str) -> None:
@@ -356,7 +357,7 @@ async def published(ctx: Context) -> str:
 
 
 async def _notify_news_office(ctx: Context, text: str) -> None:
-    ctx.push(text_to_users(await userids_with_role(ctx.session, Role.NEWS_OFFICE), text))
+    await ctx.push(text_to_users(await userids_with_role(ctx.session, Role.NEWS_OFFICE), text))
 
 
 async def release_status(ctx: Context) -> str:
@@ -369,7 +370,7 @@ async def release_status(ctx: Context) -> str:
     if not editor and not ctx.sender.may_act_for(await unit_name(ctx.session, release.unit_id)):
         # E7: another unit's record reveals nothing, not even that it exists
         raise NotFound(_NO_RELEASE.format(record_id=release.record_id))
-    ctx.push(
+    await ctx.push(
         await mark_failed_deliveries(
             ctx.session,
             ctx.now,

@@ -19,6 +19,7 @@ from secrets import token_hex
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers.context import queue
 from handlers.relay import mark_failed_deliveries
 from handlers.reminder_render import ACCOUNTABILITY_LABELS, log_label, reminder_messages, render
 from liuan_bot.clock import utc
@@ -28,7 +29,6 @@ from liuan_bot.domain.reminders import Plan, Reminder, ReminderConfig, next_prec
 from liuan_bot.domain.roles import Role
 from liuan_bot.messages import Outgoing, text_to_users
 from storage.engine import SessionFactory, transaction
-from storage.outbox_store import enqueue
 from storage.reminder_store import (
     claim,
     evidence_keys,
@@ -157,7 +157,7 @@ async def _calendar_notice(
     news_office = await userids_with_role(session, Role.NEWS_OFFICE)
     for year in years:
         messages = text_to_users(news_office, calendar_notice_text(year))
-        queued = await enqueue(
+        queued = await queue(
             session, messages, now, source="calendar", dedupe_key=f"calendar-estimated:{year}"
         )
         sent += messages[: len(queued)]
@@ -171,7 +171,7 @@ async def _relay_failures(
     names = {key: name for key, (name, _editors) in engine.relay_channels.items()}
     notices = await mark_failed_deliveries(session, now, names)
     if notices:
-        await enqueue(session, notices, now, source=f"relay-failures:{token_hex(6)}")
+        await queue(session, notices, now, source=f"relay-failures:{token_hex(6)}")
     return notices
 
 
@@ -192,7 +192,7 @@ async def _send(
         for message in reminder_messages(batch, users, text, len(items)):
             messages.append(message)
             owner.append(batch)
-    queued = await enqueue(
+    queued = await queue(
         session,
         messages,
         now,

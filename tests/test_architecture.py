@@ -73,3 +73,28 @@ def test_cleaned_handlers_import_no_sql_and_storage_never_imports_handlers() -> 
         assert "select(" not in path.read_text(encoding="utf-8"), path
     for path in files("storage"):
         assert "handlers" not in imports_of(path), path
+
+
+def names_imported_from(path: Path, module: str) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == module:
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import) and any(a.name == module for a in node.names):
+            names.add("*")  # `import storage.outbox_store` would reach enqueue as an attribute
+    return names
+
+
+def test_only_the_context_writes_the_outbox_issue11_s4() -> None:
+    """Issue 11 §4: handlers push through `Context.push` (or, outside a Context, the one
+    helper `handlers.context.queue`); nothing else in handlers/ reaches `enqueue`."""
+    writers = {
+        path.name
+        for path in files("handlers")
+        if names_imported_from(path, "storage.outbox_store") & {"enqueue", "*"}
+    }
+    assert writers == {"context.py"}
+    for path in files("handlers"):
+        if path.name != "context.py":
+            assert "outbox_store.enqueue" not in path.read_text(encoding="utf-8"), path
