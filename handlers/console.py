@@ -705,8 +705,8 @@ def action_command(action: str, record_id: str, form: Mapping[str, str]) -> str:
 async def run_command(deps: Deps, member: Member, text: str) -> ActionResult:
     """Run a registry command as `member`, exactly as if typed in chat: the same permission
     check, handler, audit (source `console:…`) and outbox, in one transaction. The single
-    call into dispatch (the integrator re-points it if dispatch changes)."""
-    from handlers.dispatch import _run_text
+    call into dispatch."""
+    from handlers.dispatch import run_text_command
 
     now = deps.clock.now()
     source = f"console:{secrets.token_hex(8)}"
@@ -723,7 +723,7 @@ async def run_command(deps: Deps, member: Member, text: str) -> ActionResult:
             if sender is None:
                 raise PermissionDenied("您已不在名册中，不能操作。")
             ctx = Context(deps, session, now, sender, incoming, "", source)
-            reply = await _run_text(ctx, text)
+            reply = await run_text_command(ctx, text)
             if ctx.pushes:
                 await queue(session, ctx.pushes, now, source=source, dedupe_key=f"push:{source}")
     except PermissionDenied as exc:

@@ -80,7 +80,7 @@ async def _run_command(ctx: Context) -> Reply | None:
         return None
     if incoming.msg_type != "text":
         return Reply(text=TEXT_ONLY)
-    return await _run_text(ctx, incoming.content)
+    return await run_text_command(ctx, incoming.content)
 
 
 async def _run_card_click(ctx: Context) -> Reply | None:
@@ -92,16 +92,18 @@ async def _run_card_click(ctx: Context) -> Reply | None:
     command, stale, label = await card_command(ctx)
     if command is None:
         return Reply(text=stale, button_label=label)
-    reply = await _run_text(ctx, command)
+    reply = await run_text_command(ctx, command)
     text = reply.text if reply else None
     return Reply(text=text, button_label=ctx.card_outcome)
 
 
-async def _run_text(ctx: Context, content: str) -> Reply | None:
+async def run_text_command(ctx: Context, content: str) -> Reply | None:
+    """A text command as `ctx.sender` typed it: match, permit (R1), parse, handle. Chat, card
+    clicks and the console all come through here (one use case, several front doors)."""
     match = ctx.deps.registry.match(content)
     if match is None:
         if await answers_speaker_question(ctx, content):  # A1: a bare 是 is 确认
-            return await _run_text(ctx, "确认")
+            return await run_text_command(ctx, "确认")
         return Reply(text=await _unknown_command(ctx.deps, content, ctx))
     if not match.spec.allowed(ctx.sender.roles):
         allowed = "、".join(sorted(r.value for r in match.spec.roles))
