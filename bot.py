@@ -210,6 +210,13 @@ class Bot:
 
         return create_console_app(ConsoleService(console_deps), config, self.clock, exchange_code)
 
+    def use_deps(self, deps: Deps) -> None:
+        """Replace the use cases' dependencies everywhere they are held: here and in the
+        inbound pipeline (the console reads them through `self.deps` on every request)."""
+        self.deps = deps
+        if self.pipeline is not None:
+            self.pipeline.deps = deps
+
     async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
         await self.start()
         yield
@@ -249,9 +256,7 @@ class Bot:
             on_result=self._after_delivery,
             housekeeping=housekeeping,
         )
-        self.deps = replace(self.deps, wake_outbox=self.worker.wake)
-        if self.pipeline is not None:
-            self.pipeline.deps = self.deps
+        self.use_deps(replace(self.deps, wake_outbox=self.worker.wake))
         if self.run_worker:
             self._tasks.append(asyncio.create_task(self.worker.run_forever()))
         self.reminders = replace(

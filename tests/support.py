@@ -63,11 +63,8 @@ class Harness:
     signer: CallbackSigner
 
     def use_deps(self, deps: Deps) -> None:
-        """Swap the running bot's dependencies (a changed configuration), everywhere it holds
-        them: the bot and its inbound pipeline."""
-        self.bot.deps = deps
-        if self.bot.pipeline is not None:
-            self.bot.pipeline.deps = deps
+        """Swap the running bot's dependencies (a changed configuration)."""
+        self.bot.use_deps(deps)
 
     async def post_plaintext(self, plaintext: str) -> tuple[int, dict[str, str] | None]:
         signed = self.signer.sign(plaintext, timestamp=int(self.clock.now().timestamp()))
