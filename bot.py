@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -316,9 +316,9 @@ class Bot:
         """Follow-ups of a delivery: handlers/deliveries.py (issue 11 §4)."""
         await after_delivery(self.deps.sessions, self.clock, row, result, self._wake_outbox)
 
-    def _wake_outbox(self) -> None:
+    def _wake_outbox(self, targets: Collection[str] | None = None) -> None:
         if self.worker is not None:
-            self.worker.wake()
+            self.worker.wake(targets)
 
     async def _workbench_loop(self) -> None:
         """LIUAN_WORKBENCH: refresh the workbench tiles once a minute (issue 10 §3)."""

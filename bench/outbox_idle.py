@@ -27,6 +27,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,15 @@ class CountingStore(SqlOutboxStore):
     deferred = 0
 
     async def claim_due(
-        self, now: datetime, worker: str, lease_until: datetime, limit: int
+        self,
+        now: datetime,
+        worker: str,
+        lease_until: datetime,
+        limit: int,
+        *,
+        skip_targets: Collection[str] = (),
     ) -> list[Claimed]:
-        rows = await super().claim_due(now, worker, lease_until, limit)
+        rows = await super().claim_due(now, worker, lease_until, limit, skip_targets=skip_targets)
         CountingStore.claimed += len(rows)
         return rows
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +15,7 @@ from liuan_bot.commands.suggest import Suggester
 from liuan_bot.domain.members import Member
 from liuan_bot.groups import Group
 from liuan_bot.messages import Incoming, Outgoing
+from liuan_bot.outbox import Wake, no_wake
 from liuan_bot.records_config import RecordsConfig
 from liuan_bot.relay import ChannelSpec, Composer
 from liuan_bot.settings import Settings
@@ -41,7 +42,7 @@ class Deps:
     clock: Clock
     registry: Registry
     settings: Settings
-    wake_outbox: Callable[[], None] = lambda: None
+    wake_outbox: Wake = no_wake
     suggester: Suggester | None = None
     groups: Mapping[str, Group] = field(default_factory=dict)
     relay: RelayConfig = field(default_factory=RelayConfig)

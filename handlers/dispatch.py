@@ -33,7 +33,7 @@ from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_t
 from storage.audit import audit
 from storage.engine import transaction
 from storage.inbox_store import SqliteDirect, WriteGate, finish_inbound, store_handled
-from storage.outbox_store import enqueued
+from storage.outbox_store import enqueued, enqueued_targets
 from storage.roster_cache import RosterCache
 
 log = logging.getLogger("handlers.dispatch")
@@ -287,7 +287,7 @@ class InboundPipeline:
             log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
             return False, None
         if enqueued(session):
-            deps.wake_outbox()
+            deps.wake_outbox(enqueued_targets(session))
         return True, _passive_part(reply, passive)
 
     async def _answer_direct(
@@ -364,7 +364,7 @@ class InboundPipeline:
             except _Undone:
                 return None
         if enqueued(session):
-            deps.wake_outbox()
+            deps.wake_outbox(enqueued_targets(session))
         return _passive_part(outcome.reply, passive)
 
     async def _finish(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -135,9 +135,25 @@ class ConfigProblem:
         return f"WeCom configuration error ({self.scope}): {detail}; rows kept, sending held"
 
 
+class Wake(Protocol):
+    """Tell the worker that rows were committed; `targets`, when known, are theirs."""
+
+    def __call__(self, targets: Collection[str] | None = None) -> None: ...
+
+
+def no_wake(targets: Collection[str] | None = None) -> None:
+    """The `Wake` of a process without an outbox worker."""
+
+
 class OutboxStore(Protocol):
     async def claim_due(
-        self, now: datetime, worker: str, lease_until: datetime, limit: int
+        self,
+        now: datetime,
+        worker: str,
+        lease_until: datetime,
+        limit: int,
+        *,
+        skip_targets: Collection[str] = (),
     ) -> list[Claimed]: ...
 
     async def renew(self, row_id: int, claim: str, lease_until: datetime) -> bool: ...
@@ -216,9 +232,19 @@ class OutboxWorker:
         self._wakeup = asyncio.Event()
         self.problems: dict[str, ConfigProblem] = {}
         self._held_until: dict[str, datetime] = {}
+        # targets this worker deferred for pacing, and until when: rows enqueued for them since
+        # are not claimed only to be deferred again (under a stream of new rows for a paced
+        # member, each commit would otherwise cost a claim and a deferral: issue 11 §2)
+        self._paced_until: dict[str, datetime] = {}
 
-    def wake(self) -> None:
-        """New rows were committed: look now rather than at the next poll."""
+    def wake(self, targets: Collection[str] | None = None) -> None:
+        """New rows were committed: look now rather than at the next poll. Rows only for
+        targets this worker is pacing would not be claimed (`claim_due(skip_targets=…)`), so
+        they wake nothing: a stream of messages to a paced member costs no claim query."""
+        if targets and self._paced_until:
+            now = self._clock.now()
+            if all(self._paced_until.get(t, now) > now for t in targets):
+                return
         self._wakeup.set()
 
     async def run_once(self) -> int:
@@ -228,7 +254,10 @@ class OutboxWorker:
         held = self._held_until.get("app")
         if held is not None and now < held:
             return 0  # a configuration error holds every app call; probe when it is due
-        rows = await self._store.claim_due(now, self.worker_id, now + self._lease, self._batch)
+        paced = self._still_paced(now)
+        rows = await self._store.claim_due(
+            now, self.worker_id, now + self._lease, self._batch, skip_targets=paced
+        )
         released: set[str] = set()  # targets whose rows of this claim went back to pending
         for row in rows:
             if "app" in self._held_until and self._clock.now() < self._held_until["app"]:
@@ -253,6 +282,17 @@ class OutboxWorker:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=poll_s)
                 except TimeoutError:
                     pass
+
+    @property
+    def woken(self) -> bool:
+        """Whether a wake-up is pending (the next sweep runs at once rather than at the poll)."""
+        return self._wakeup.is_set()
+
+    def _still_paced(self, now: datetime) -> frozenset[str]:
+        """The targets whose pacing deferral has not run out (expired entries dropped)."""
+        for target in [t for t, until in self._paced_until.items() if until <= now]:
+            del self._paced_until[target]
+        return frozenset(self._paced_until)
 
     async def _housekeep(self, now: datetime) -> None:
         if self._housekeeping is None:
@@ -279,9 +319,9 @@ class OutboxWorker:
         wait = await self._pacer.reserve(row.kind, row.target, now)
         if wait > 0:
             log.info("outbox id=%s paced for %.1fs (with its target's other rows)", row.id, wait)
-            await self._store.defer_target(
-                row.id, row.claim, row.target, now + timedelta(seconds=wait)
-            )
+            until = now + timedelta(seconds=wait)
+            await self._store.defer_target(row.id, row.claim, row.target, until)
+            self._paced_until[row.target] = until
             return True
         log.info("outbox id=%s attempt=%s kind=%s", row.id, row.attempts, row.kind)
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
@@ -37,11 +37,14 @@ from liuan_bot.pacing import (
     seconds_to_next_day,
     window_wait,
 )
-from storage.engine import SessionFactory, batch_size, read_only, transaction
+from storage.engine import SessionFactory, read_only, transaction
 from storage.roster_store import userids_with_role
 from storage.tables import OutboxBudget, OutboxMessage, OutboxPacing
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_ENQUEUE = insert(_OUTBOX).returning(
+    _OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.dedupe_key, sort_by_parameter_order=True
+)
 
 
 @dataclass(frozen=True)
@@ -93,26 +96,26 @@ async def enqueue(
         for m, key in zip(messages, keys, strict=True)
         if key is None or key not in taken
     ]
-    queued: list[Queued] = []
-    size = batch_size(rows[0]) if rows else 1
-    conn = await session.connection() if rows else None
-    for start in range(0, len(rows), size):
-        assert conn is not None
-        # Core on the session's connection: no ORM bulk-persistence set-up (issue 11 §1)
-        result = await conn.execute(
-            insert(_OUTBOX)
-            .values(rows[start : start + size])
-            .returning(_OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.dedupe_key)
-        )
-        queued += [Queued(pk, target, key) for pk, target, key in result.all()]
-    if queued:
-        session.info["outbox_enqueued"] = True
+    if not rows:
+        return []
+    # Core on the session's connection, one statement built and compiled once: rows go as
+    # parameters (SQLAlchemy's "insertmanyvalues" turns many into multi-row INSERTs), never as
+    # literal VALUES lists, which cannot be cached and were compiled on every call (issue 11 §1)
+    result = await (await session.connection()).execute(_ENQUEUE, rows)
+    queued = [Queued(pk, target, key) for pk, target, key in result.all()]
+    session.info["outbox_enqueued"] = True
+    session.info.setdefault("outbox_targets", set()).update(q.target for q in queued)
     return queued
 
 
 def enqueued(session: AsyncSession) -> bool:
     """Whether this session's transaction added outbox rows (wake the worker after commit)."""
     return bool(session.info.get("outbox_enqueued"))
+
+
+def enqueued_targets(session: AsyncSession) -> frozenset[str]:
+    """The pacing targets of the rows this session's transaction added (for `Wake`)."""
+    return frozenset(session.info.get("outbox_targets", ()))
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
@@ -142,21 +145,31 @@ class SqlOutboxStore:
         return self._postgres
 
     async def claim_due(
-        self, now: datetime, worker: str, lease_until: datetime, limit: int
+        self,
+        now: datetime,
+        worker: str,
+        lease_until: datetime,
+        limit: int,
+        *,
+        skip_targets: Collection[str] = (),
     ) -> list[Claimed]:
         """Claim up to `limit` due rows. Rows whose target has no pacing budget left are not
-        due: the worker moved their `next_attempt_at` to when the budget frees."""
+        due: the worker moved their `next_attempt_at` to when the budget frees, and passes
+        the targets it paced as `skip_targets`, so rows enqueued for them since wait too."""
         now = utc(now)
         claim = f"{worker}/{uuid4().hex[:12]}"
+        due_now = _due(now)
+        if skip_targets:
+            due_now = and_(due_now, col(OutboxMessage.target).not_in(sorted(skip_targets)))
         async with self._sessions() as session:  # nothing due: never touch the write lock
             await read_only(session)
-            due = await session.exec(select(OutboxMessage.id).where(_due(now)).limit(1))
+            due = await session.exec(select(OutboxMessage.id).where(due_now).limit(1))
             if due.first() is None:
                 return []
         async with transaction(self._sessions) as session:
             query = (
                 select(OutboxMessage.id)
-                .where(_due(now))
+                .where(due_now)
                 .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
                 .limit(limit)
             )

@@ -468,6 +468,35 @@ async def test_a_paced_backlog_is_not_claimed_again_while_it_waits(env: Env) -> 
     assert len(env.fake.delivered_to("busy")) == 60
 
 
+async def test_rows_enqueued_for_a_paced_member_are_not_claimed_until_the_pace_lifts(
+    env: Env,
+) -> None:
+    """Issue 11 §2: under a stream of new rows for a paced member, each commit used to cost a
+    claim and a deferral; the worker now leaves them pending until the member's budget frees,
+    while rows for other members go out at once."""
+    await env.add(texts(31, "busy"))
+    worker = env.worker(batch=50)
+    assert await worker.run_once() == 31  # 30 sent, the 31st paced with its siblings
+    assert len(env.fake.delivered_to("busy")) == 30
+    for i in range(5):  # new rows for the paced member: none is claimed
+        env.clock.advance(1)
+        await env.add(
+            text_to_users(["busy"], f"新消息{i}甲") + text_to_users(["busy"], f"新消息{i}乙")
+        )
+        assert await worker.run_once() == 0
+    worker.wake(["busy"])  # rows only for the paced member: no claim query is woken
+    assert not worker.woken
+    worker.wake(["busy", "quiet"])
+    assert worker.woken
+    await env.add(texts(1, "quiet"))  # another member is not held up
+    assert await worker.run_once() == 1
+    assert len(env.fake.delivered_to("quiet")) == 1
+    env.clock.advance(60 + WINDOW_MARGIN_S - 5)  # the pace lifts: every waiting row goes out
+    await env.run_until_done(worker, step_s=60)
+    assert len(env.fake.delivered_to("busy")) == 41
+    assert all(r.status == "sent" for r in await env.rows())
+
+
 async def test_the_daily_recipient_budget_defers_to_the_next_day(env: Env) -> None:
     await env.add([m for i in range(5) for m in text_to_users([f"d{i}"], "日额度")])
     worker = env.worker(pacer=InProcessPacer(daily_budget=3))
