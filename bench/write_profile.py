@@ -4,9 +4,12 @@ Builds the real bot (`bot.build_bot`) on a temporary SQLite database (or Postgre
 `--pg-url`), imports the demo roster, then feeds the write mix of `bench/callback.py` (舆情,
 突发, 申请发布会) straight into `Inbox.accept`, one message at a time, and reports per message:
 process CPU time, SQL statements (a `before_cursor_execute` listener) and, with `--profile`,
-a pyinstrument profile of the measured messages.
+a pyinstrument profile of the measured messages. With `--with-worker` the outbox worker runs
+beside the pipeline and delivers the messages' notifications to the sandbox WeCom API served on
+port 8099, as the bot server of `bench/callback.py` does; its CPU is counted too.
 
     .venv/bin/python bench/write_profile.py [--messages 300] [--profile] [--pg-url URL]
+                                            [--with-worker]
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
+PORT = 8099
+
+
 async def run(args: argparse.Namespace) -> None:
     from callback import bot_environ, message_for
     from sqlalchemy import event
@@ -40,13 +46,20 @@ async def run(args: argparse.Namespace) -> None:
     from storage.migrate import upgrade
 
     workdir = Path(tempfile.mkdtemp(prefix="liuan-write-profile-"))
-    settings = load_settings(bot_environ(workdir, 8099, args.pg_url or ""), data_dir=workdir)
+    settings = load_settings(bot_environ(workdir, PORT, args.pg_url or ""), data_dir=workdir)
     engine = make_engine(settings.database_url)
     await upgrade(engine)
     await engine.dispose()
     with contextlib.redirect_stdout(io.StringIO()):
         await _roster_import(settings, (ROOT / "config" / "demo-roster.csv").read_bytes(), False)
-    bot = build_bot(settings, run_worker=False, run_scheduler=False)
+    bot = build_bot(settings, run_worker=args.with_worker, run_scheduler=False)
+    runner = None
+    if args.with_worker:  # the outbox worker delivers to the sandbox API served on the port
+        from aiohttp import web
+
+        runner = web.AppRunner(bot.app(), access_log=None)
+        await runner.setup()  # starts the bot (its worker) through the app's lifecycle
+        await web.TCPSite(runner, "127.0.0.1", PORT).start()
     statements: Counter[str] = Counter()
     counting = [False]
 
@@ -85,6 +98,8 @@ async def run(args: argparse.Namespace) -> None:
         per_kind[i % 3].append(time.process_time() - before)
         if reply is None or not reply.text:
             raise SystemExit(f"message {i}: no passive reply")
+    if args.with_worker:
+        await asyncio.sleep(0.5)  # the last messages' deliveries are part of their cost
     total = time.process_time() - start_cpu
     counting[0] = False
     if profiler is not None:
@@ -103,6 +118,8 @@ async def run(args: argparse.Namespace) -> None:
         text = profiler.output_text(unicode=True, color=False, show_all=False)
         await asyncio.to_thread(Path(args.profile_out).write_text, text)
         print(f"profile: {args.profile_out}")
+    if runner is not None:
+        await runner.cleanup()
     await bot.engine.dispose()
     if bot.pipeline is not None and bot.pipeline.direct is not None:
         await bot.pipeline.direct.close()
@@ -115,6 +132,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-out", default="/tmp/write_profile.txt")
     parser.add_argument("--pg-url", default="")
+    parser.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="run the outbox worker too, delivering to the sandbox API on port 8099",
+    )
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
