@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot import configured_lexicons
+from handlers.console import run_command
 from handlers.registry import CARD_ACTIONS, COMMANDS
 from liuan_bot.clock import FixedClock
 from liuan_bot.commands.registry import CardAction, Handler, Registry
@@ -28,6 +29,7 @@ from tests.support import (
     Harness,
     make_settings,
     next_msg_id,
+    registry_with,
     running_bot,
 )
 
@@ -182,3 +184,21 @@ async def test_resend_asks_before_it_resends(harness: Harness) -> None:
     assert asked.text is not None
     assert asked.text.endswith(f"确认请发送：补发 {record} 确认")
     assert (await _reply(h, "newsoffice", f"补发 {record} 确认")).kind == "ok"
+
+
+async def _console(h: Harness, reply: Reply) -> tuple[bool, str]:
+    async def answer(ctx: object) -> Reply:
+        return reply
+
+    deps = dataclasses.replace(h.bot.deps, registry=registry_with("t", "测试", answer))
+    async with deps.sessions() as session:
+        member = await find_member(session, "newsoffice")
+    assert member is not None
+    result = await run_command(deps, member, "测试")
+    return result.ok, result.text
+
+
+async def test_the_console_shows_a_refused_reply_as_not_done(harness: Harness) -> None:
+    assert await _console(harness, Reply.ok("已处理。")) == (True, "已处理。")
+    assert await _console(harness, Reply.ask("是否继续？")) == (True, "是否继续？")
+    assert await _console(harness, Reply.refused("无需处理。")) == (False, "无需处理。")
