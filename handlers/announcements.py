@@ -148,7 +148,7 @@ def _group_messages(groups: list[Group], text: str) -> list[Outgoing]:
     return out
 
 
-async def announce(ctx: Context) -> str:
+async def announce(ctx: Context) -> Reply:
     """公告 对象：… 内容：… [回执：是/否]."""
     require_fields(ctx, ANNOUNCE)
     tokens = [t for t in _SPLIT.split(text_value(ctx, "对象")) if t]
@@ -205,7 +205,7 @@ async def announce(ctx: Context) -> str:
             f"带“已阅”按钮。发送“回执 {record_id}”查看阅读情况，“补发 {record_id}”提醒未读的人。"
         )
     lines.append("如有账号无效，企业微信退回后会告诉您。")
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
 async def _load(ctx: Context) -> tuple[Announcement, list[AnnouncementRecipient]]:
@@ -216,12 +216,12 @@ async def _load(ctx: Context) -> tuple[Announcement, list[AnnouncementRecipient]
     return row, await recipients_of(ctx.session, row.id)
 
 
-async def receipts(ctx: Context) -> str:
+async def receipts(ctx: Context) -> Reply:
     """回执 GG-…: who has read the announcement and who has not."""
     require_fields(ctx, BY_ID)
     row, recipients = await _load(ctx)
     if not row.receipt:
-        return f"{row.record_id} 发送时未要求回执，无法统计阅读情况。"
+        return Reply.refused(f"{row.record_id} 发送时未要求回执，无法统计阅读情况。")
     names = {u: (n, unit) for u, n, unit, _ in await _people(ctx.session)}
     read = [r for r in recipients if r.read_at is not None]
     invalid = [r for r in recipients if r.invalid]
@@ -242,19 +242,19 @@ async def receipts(ctx: Context) -> str:
         lines.append(f"……另有 {len(by_unit) - 30} 个单位")
     if unread:
         lines.append(f"发送“补发 {row.record_id}”再提醒一次未阅的人。")
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
-async def resend(ctx: Context) -> str:
+async def resend(ctx: Context) -> Reply:
     """补发 GG-… 确认: the announcement again, to those who have not read it. Without 确认 it
     only says what would happen (C3); within the configured interval it is refused."""
     require_fields(ctx, RESEND)
     row, recipients = await _load(ctx)
     if not row.receipt:
-        return f"{row.record_id} 发送时未要求回执，不知道谁没有看，无法补发。"
+        return Reply.refused(f"{row.record_id} 发送时未要求回执，不知道谁没有看，无法补发。")
     unread = [r for r in recipients if r.read_at is None and not r.invalid]
     if not unread:
-        return f"{row.record_id} 所有人都已阅，无需补发。"
+        return Reply.refused(f"{row.record_id} 所有人都已阅，无需补发。")
     interval = timedelta(minutes=ctx.deps.settings.resend_interval_min)
     last = await last_resend_at(ctx.session, row.record_id)
     if last is not None and ctx.now - last < interval:
@@ -263,7 +263,7 @@ async def resend(ctx: Context) -> str:
             f"{when(ctx, last + interval)}以后才能再次补发。"
         )
     if ctx.fields.decision != "确认":
-        return (
+        return Reply.ask(
             f"将向 {len(unread)} 位未阅的人补发 {row.record_id}。"
             f"确认请发送：补发 {row.record_id} 确认"
         )
@@ -286,7 +286,7 @@ async def resend(ctx: Context) -> str:
         new=None,
         detail={"users": len(users), "round": round_},
     )
-    return f"已向 {len(users)} 位未阅的人补发 {row.record_id}（第 {round_} 次补发）。"
+    return Reply.ok(f"已向 {len(users)} 位未阅的人补发 {row.record_id}（第 {round_} 次补发）。")
 
 
 async def _mark(ctx: Context, record_id: str) -> AnnouncementRecipient | None:
@@ -308,18 +308,18 @@ async def mark_read(ctx: Context) -> Reply:
     record_id = (ctx.incoming.event_key or "").split("|", 1)[-1]
     recipient = await _mark(ctx, record_id)
     if recipient is None:
-        return Reply(text="这条公告不是发给您的。", button_label="无需确认")
-    return Reply(text=None, button_label="已阅")
+        return Reply.refused("这条公告不是发给您的。", button_label="无需确认")
+    return Reply.ok(button_label="已阅")
 
 
-async def read_typed(ctx: Context) -> str:
+async def read_typed(ctx: Context) -> Reply:
     """已阅 GG-… typed (C2): the same as the button. Without an id, the only unread one."""
     require_fields(ctx, READ)
     record_id = ctx.fields.record_id
     if record_id is None:
         unread = await unread_announcements(ctx.session, ctx.sender.userid)
         if not unread:
-            return "您没有待确认的公告。"
+            return Reply.refused("您没有待确认的公告。")
         if len(unread) > 1:
             ids = "、".join(a.record_id for a in unread)
             raise UsageError(
@@ -329,8 +329,8 @@ async def read_typed(ctx: Context) -> str:
         record_id = unread[0].record_id
     recipient = await _mark(ctx, record_id)
     if recipient is None:
-        return f"公告 {record_id} 不是发给您的，无需确认。"
-    return f"已确认阅读公告 {record_id}。"
+        return Reply.refused(f"公告 {record_id} 不是发给您的，无需确认。")
+    return Reply.ok(f"已确认阅读公告 {record_id}。")
 
 
 async def record_invalid(

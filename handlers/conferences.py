@@ -48,6 +48,7 @@ from liuan_bot.domain.workflow import (
     transition,
 )
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
+from liuan_bot.messages import Reply
 from storage.conference_store import (
     bookings_near,
     conference_by_record,
@@ -306,7 +307,7 @@ async def _new_conference(ctx: Context, kind: str, prefix: str, state: State) ->
     )
 
 
-async def apply(ctx: Context) -> str:
+async def apply(ctx: Context) -> Reply:
     """申请发布会 (R15): a city-government conference application, to the news office."""
     require_fields(ctx, APPLY)
     conf = await _new_conference(ctx, "application", "SQ", State.SUBMITTED)
@@ -316,7 +317,7 @@ async def apply(ctx: Context) -> str:
     await send_review_card(ctx, conf, ctx.sender.unit)
     rough = "（时间为大致时间，排期时确定）" if "时间" in ctx.fields.inexact else ""
     warning = await roster_warning(ctx, conf.unit_id, ctx.sender.unit, conf.speakers)
-    return (
+    return Reply.ok(
         f"已提交发布会申请 {conf.record_id}{rough}\n{summary(ctx, conf)}\n"
         + (f"{risk}\n" if risk else "")
         + (f"{warning}\n" if warning else "")
@@ -324,7 +325,7 @@ async def apply(ctx: Context) -> str:
     )
 
 
-async def file(ctx: Context) -> str:
+async def file(ctx: Context) -> Reply:
     """备案 (R16): a self-held conference, filed with the news office; no approval chain.
 
     A3: one that already took place (in the current quarter) is a late filing (补报): it is
@@ -346,13 +347,13 @@ async def file(ctx: Context) -> str:
         f"【自办发布会备案】{ctx.sender.unit} {conf.record_id}{linked}\n{summary(ctx, conf)}",
     )
     risk_line = f"{risk}\n" if risk else ""
-    return (
+    return Reply.ok(
         f"已备案 {conf.record_id}{linked}\n{summary(ctx, conf)}\n{risk_line}"
         f"{NEXT_STEP[State.FILED]}。"
     )
 
 
-async def _file_late(ctx: Context, conf: Conference) -> str:
+async def _file_late(ctx: Context, conf: Conference) -> Reply:
     """补报 (A3, R16, R8): filed after it took place, within the same quarter."""
     assert conf.starts_at is not None
     if conf.starts_at > ctx.now:
@@ -378,10 +379,11 @@ async def _file_late(ctx: Context, conf: Conference) -> str:
         f"\n{risk}" if risk else ""
     )
     extras = {"key_points": "", "transcript_url": "", "video_url": ""}
-    return f"{head}\n{await _report_held(ctx, conf, ctx.sender.unit, conf.speakers, extras)}"
+    reply = await _report_held(ctx, conf, ctx.sender.unit, conf.speakers, extras)
+    return replace(reply, text=f"{head}\n{reply.text}")
 
 
-async def schedule(ctx: Context) -> str:
+async def schedule(ctx: Context) -> Reply:
     """排期 (R15): the news office fixes time, venue and draft format; no double booking."""
     require_fields(ctx, SCHEDULE, exact_times=True)
     conf, unit = await load(ctx)
@@ -415,8 +417,9 @@ async def schedule(ctx: Context) -> str:
     await event_scheduled(ctx, conf, unit)
     done = f"已通知{unit}，并向网站发出发布预告。"
     warning = await roster_warning(ctx, conf.unit_id, unit, conf.speakers)
-    return f"{conf.record_id} {again}\n{summary(ctx, conf)}{fmt}\n{done}" + (
-        f"\n{warning}" if warning else ""
+    return Reply.ok(
+        f"{conf.record_id} {again}\n{summary(ctx, conf)}{fmt}\n{done}"
+        + (f"\n{warning}" if warning else "")
     )
 
 
@@ -428,7 +431,7 @@ def _held_extras(ctx: Context) -> dict[str, str]:
     }
 
 
-async def held(ctx: Context) -> str:
+async def held(ctx: Context) -> Reply:
     """已召开 (R8–R10): who spoke, matched to the roster, decides what it counts for.
 
     A1: titles are stripped before matching (郭学军局长 is 郭学军); a name that still matches
@@ -441,16 +444,16 @@ async def held(ctx: Context) -> str:
 
 async def _report_held(
     ctx: Context, conf: Conference, unit: str, speakers: list[str], extras: dict[str, str]
-) -> str:
+) -> Reply:
     """Record the conference held with `speakers`, or ask about names near the roster's."""
     found, members = await match_unit_speakers(ctx, conf.unit_id, speakers)
     pending = conf.pending_held or {}
     insisted = pending.get("by") == ctx.sender.userid and pending.get("speakers") == speakers
     if found.needs_question and not insisted:
-        return _ask_about_speakers(ctx, conf, unit, speakers, found, extras)
+        return Reply.ask(_ask_about_speakers(ctx, conf, unit, speakers, found, extras))
     for attr, value in extras.items():
         setattr(conf, attr, value)
-    return await _record_held(ctx, conf, unit, speakers, found, members)
+    return Reply.ok(await _record_held(ctx, conf, unit, speakers, found, members))
 
 
 def _ask_about_speakers(
@@ -583,18 +586,18 @@ async def _answer_incident(ctx: Context, conf: Conference) -> list[str]:
     return [f"已记为对突发事件 {incident.record_id} 的回应。"]
 
 
-async def confirm(ctx: Context) -> str:
+async def confirm(ctx: Context) -> Reply:
     """确认 (A1): accept the roster names the bot suggested for a 已召开 report."""
     conf = await pending_speaker_question(ctx.session, ctx.sender.userid)
     if conf is None:
-        return "目前没有需要您确认的发布人。"
+        return Reply.refused("目前没有需要您确认的发布人。")
     conf = await conference_for_update(ctx.session, conf.record_id)
     assert conf is not None
     assert conf.pending_held is not None
     pending = dict(conf.pending_held)
     replace_with: dict[str, str] = dict(pending.get("replace", {}))
     if not replace_with:
-        return (
+        return Reply.refused(
             f"{conf.record_id} 的发布人没有可确认的名册姓名，"
             f"请重新发送“已召开 {conf.record_id} 发布人：…”写明正确姓名。"
         )
@@ -604,10 +607,10 @@ async def confirm(ctx: Context) -> str:
         setattr(conf, attr, str(pending.get(attr, "")))
     conf.pending_held = None
     found, members = await match_unit_speakers(ctx, conf.unit_id, speakers)
-    return await _record_held(ctx, conf, unit, speakers, found, members)
+    return Reply.ok(await _record_held(ctx, conf, unit, speakers, found, members))
 
 
-async def withdraw(ctx: Context) -> str:
+async def withdraw(ctx: Context) -> Reply:
     """撤回: the filer withdraws an open application or filing (an incident filed by mistake:
     撤回事件, handlers/incidents.py)."""
     require_fields(ctx, WITHDRAW)
@@ -630,10 +633,10 @@ async def withdraw(ctx: Context) -> str:
         f"{unit} 撤回了 {conf.record_id}《{conf.topic}》"
         + (f"，理由：{reason}" if reason else ""),
     )
-    return f"已撤回 {conf.record_id}《{conf.topic}》，已告知市政府新闻办。"
+    return Reply.ok(f"已撤回 {conf.record_id}《{conf.topic}》，已告知市政府新闻办。")
 
 
-async def amend(ctx: Context) -> str:
+async def amend(ctx: Context) -> Reply:
     """修改: change any field; a change after review returns the application to review."""
     require_fields(ctx, AMEND)
     if not ctx.fields.raw:
@@ -679,10 +682,12 @@ async def amend(ctx: Context) -> str:
         await event_cancelled(ctx, conf)
         await close_cards(ctx, conf.record_id, "已失效（申请已修改）")
         await send_review_card(ctx, conf, unit)
-        return f"{text}\n申请原为“{STATE_LABELS[old]}”，修改后需重新审核。{NEXT_STEP[new]}。"
+        return Reply.ok(
+            f"{text}\n申请原为“{STATE_LABELS[old]}”，修改后需重新审核。{NEXT_STEP[new]}。"
+        )
     if conf.kind == "filing":
         await notify_role(ctx, Role.NEWS_OFFICE, f"【备案变更】{unit} {text}")
-    return f"{text}\n{NEXT_STEP[new]}。"
+    return Reply.ok(f"{text}\n{NEXT_STEP[new]}。")
 
 
 def _corrected_time(ctx: Context, conf: Conference) -> datetime | None:
@@ -697,7 +702,7 @@ def _corrected_time(ctx: Context, conf: Conference) -> datetime | None:
         raise UsageError(f"时间：{exc.message}") from exc
 
 
-async def correct(ctx: Context) -> str:
+async def correct(ctx: Context) -> Reply:
     """更正 (issue 9 A2): the news office (or the disclosure office, R1) corrects a record in
     any state, with a reason; the history records who, when and why, and the 4·2·1 counts
     follow a corrected list of speakers or time."""
@@ -777,7 +782,7 @@ async def correct(ctx: Context) -> str:
         [conf.filer],
         f"{ctx.sender.unit}更正了 {conf.record_id}《{conf.topic}》（{what}）\n原因：{reason}",
     )
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
 NEWS = frozenset({Role.NEWS_OFFICE, Role.DISCLOSURE_OFFICE})  # R1, issue 9 A8

@@ -732,7 +732,8 @@ async def run_command(deps: Deps, member: Member, text: str) -> ActionResult:
         return ActionResult(False, exc.message)
     if enqueued(session):
         deps.wake_outbox()
-    return ActionResult(True, (reply.text if reply else None) or "已完成。")
+    # a refusal the handler answered (nothing changed) is shown as one, like a UserError
+    return ActionResult(reply.kind != "refused", reply.text or "已完成。")
 
 
 # ---------------------------------------------------------------- the workbench tile (§3)

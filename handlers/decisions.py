@@ -26,7 +26,7 @@ from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.workflow import NEXT_STEP, Action, State, actors_of, transition
 from liuan_bot.errors import NotFound, UsageError
-from liuan_bot.messages import Outgoing
+from liuan_bot.messages import Outgoing, Reply
 from storage.conference_store import (
     card_by_task,
     conference_for_update,
@@ -203,7 +203,7 @@ async def close_cards(
                 await ctx.push([Outgoing("card_update", "|".join(others), body)])
 
 
-async def review(ctx: Context) -> str:
+async def review(ctx: Context) -> Reply:
     """审核 ID 通过/驳回 (R15): the news office's review; approval card to the approver."""
     require_fields(ctx, REVIEW)
     if ctx.fields.decision is None:
@@ -242,17 +242,17 @@ async def review(ctx: Context) -> str:
             f"您的发布会申请 {conf.record_id}《{conf.topic}》"
             f"已通过市政府新闻办审核。{NEXT_STEP[State.REVIEWED]}。",
         )
-        return f"{conf.record_id} 已通过审核，已送分管副秘书长审批。"
+        return Reply.ok(f"{conf.record_id} 已通过审核，已送分管副秘书长审批。")
     await notify_users(
         ctx,
         [conf.filer],
         f"您的发布会申请 {conf.record_id}《{conf.topic}》"
         f"被市政府新闻办驳回。\n理由：{reason}\n可修改后重新提交“申请发布会”。",
     )
-    return f"{conf.record_id} 已驳回，已告知申请人。"
+    return Reply.ok(f"{conf.record_id} 已驳回，已告知申请人。")
 
 
-async def approve(ctx: Context) -> str:
+async def approve(ctx: Context) -> Reply:
     """审批 ID 同意/不同意 (R15): the deputy secretary-general's decision."""
     require_fields(ctx, APPROVE)
     if ctx.fields.decision is None:
@@ -289,7 +289,7 @@ async def approve(ctx: Context) -> str:
         f"{conf.record_id}《{conf.topic}》（{unit}）{verdict}。{note}"
         + (f"\n请排期：排期 {conf.record_id} 时间：… 地点：…" if agreed else ""),
     )
-    return f"{conf.record_id} {verdict}，已告知申请单位和市政府新闻办。"
+    return Reply.ok(f"{conf.record_id} {verdict}，已告知申请单位和市政府新闻办。")
 
 
 async def card_command(ctx: Context) -> tuple[str | None, str, str]:

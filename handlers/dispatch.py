@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,12 +74,12 @@ async def _run_command(ctx: Context) -> Reply | None:
     incoming = ctx.incoming
     if incoming.msg_type == "event":
         if incoming.event == "enter_agent":
-            return Reply(text=WELCOME)
+            return Reply.ok(WELCOME)
         if incoming.is_card_click:
             return await _run_card_click(ctx)
         return None
     if incoming.msg_type != "text":
-        return Reply(text=TEXT_ONLY)
+        return Reply.refused(TEXT_ONLY)
     return await run_text_command(ctx, incoming.content)
 
 
@@ -87,24 +87,22 @@ async def _run_card_click(ctx: Context) -> Reply | None:
     """A button click is the text command it stands for (same checks, same audit)."""
     action = ctx.deps.registry.card_action(ctx.incoming.event_key or "")
     if action is not None:
-        result = await action.handler(ctx)
-        return result if isinstance(result, Reply) or result is None else Reply(text=str(result))
+        return await action.handler(ctx)
     command, stale, label = await card_command(ctx)
     if command is None:
-        return Reply(text=stale, button_label=label)
+        return Reply.refused(stale, button_label=label)
     reply = await run_text_command(ctx, command)
-    text = reply.text if reply else None
-    return Reply(text=text, button_label=ctx.card_outcome)
+    return replace(reply, button_label=ctx.card_outcome)
 
 
-async def run_text_command(ctx: Context, content: str) -> Reply | None:
+async def run_text_command(ctx: Context, content: str) -> Reply:
     """A text command as `ctx.sender` typed it: match, permit (R1), parse, handle. Chat, card
     clicks and the console all come through here (one use case, several front doors)."""
     match = ctx.deps.registry.match(content)
     if match is None:
         if await answers_speaker_question(ctx, content):  # A1: a bare 是 is 确认
             return await run_text_command(ctx, "确认")
-        return Reply(text=await _unknown_command(ctx.deps, content, ctx))
+        return Reply.ok(await _unknown_command(ctx.deps, content, ctx))
     if not match.spec.allowed(ctx.sender.roles):
         allowed = "、".join(sorted(r.value for r in match.spec.roles))
         raise PermissionDenied(
@@ -113,10 +111,7 @@ async def run_text_command(ctx: Context, content: str) -> Reply | None:
     ctx.args = match.rest
     ctx.word = match.spec.name
     ctx.fields = parse_fields(match.rest, match.spec.grammar, ctx.now, word=match.word)
-    result = await match.spec.handler(ctx)
-    if isinstance(result, Reply) or result is None:
-        return result
-    return Reply(text=str(result))
+    return await match.spec.handler(ctx)
 
 
 def _reply_messages(incoming: Incoming, reply: Reply, *, passive: bool) -> list[Outgoing]:
@@ -169,7 +164,7 @@ def _route_name(reply: Reply | None, passive: bool) -> str | None:
 def _passive_part(reply: Reply | None, passive: bool) -> Reply | None:
     if not passive or reply is None:
         return None
-    return Reply(text=None, button_label=reply.button_label) if reply.button_label else reply
+    return replace(reply, text=None) if reply.button_label else reply
 
 
 class InboundPipeline:
@@ -223,7 +218,7 @@ class InboundPipeline:
             source=source,
             detail={"content": incoming.content[:200]},
         )
-        return Outcome(Reply(text=NOT_REGISTERED) if incoming.msg_type == "text" else None)
+        return Outcome(Reply.refused(NOT_REGISTERED) if incoming.msg_type == "text" else None)
 
     async def _enqueue_reply(
         self,
@@ -255,8 +250,10 @@ class InboundPipeline:
             async with self.gate, transaction(deps.sessions) as session:
                 sender = await self._sender(session, incoming)
                 if sender is None:
-                    text = NOT_REGISTERED if incoming.msg_type == "text" else None
-                    outcome = Outcome(Reply(text=text) if text else None)
+                    refused = (
+                        Reply.refused(NOT_REGISTERED) if incoming.msg_type == "text" else None
+                    )
+                    outcome = Outcome(refused)
                 else:
                     ctx = Context(deps, session, now, sender, incoming, "", "inbound")
                     outcome = await _guarded(ctx)
@@ -400,10 +397,10 @@ async def _guarded(ctx: Context, *, refuse: bool = False) -> Outcome:
     try:
         return Outcome(await _run_command(ctx))
     except UserError as exc:
-        outcome = Outcome(Reply(text=exc.message))
+        outcome = Outcome(Reply.refused(exc.message))
     except Exception as exc:
         log.exception("%s key=%s failed", ctx.source, ctx.incoming.dedupe_key)
-        outcome = Outcome(Reply(text=APOLOGY), status="failed", error=repr(exc)[:2000])
+        outcome = Outcome(Reply.refused(APOLOGY), status="failed", error=repr(exc)[:2000])
     if refuse:
         raise _Refused(outcome)
     return outcome

@@ -32,6 +32,7 @@ from liuan_bot.domain.evaluation import (
 from liuan_bot.domain.roles import Role
 from liuan_bot.errors import NotFound, UsageError
 from liuan_bot.keywords import default_ranker
+from liuan_bot.messages import Reply
 from storage.evaluation_store import load_facts, unit_pk_by_name
 
 Keywords = Callable[[str], Sequence[str]]
@@ -181,7 +182,7 @@ def _evidence(entry: AccountabilityEntry) -> str:
     return f"提醒 {len(entry.reminders)} 次，送达 {delivered} 人次，确认 {acked} 人次"
 
 
-async def accountability_command(ctx: Context) -> str:
+async def accountability_command(ctx: Context) -> Reply:
     """问责清单 [年份] [单位：…] (R14): the three failure kinds, each with its evidence."""
     rest, unit = _args(ctx)
     year_match = _YEAR.search(rest)
@@ -192,7 +193,7 @@ async def accountability_command(ctx: Context) -> str:
     scope = f"{unit}，" if unit else ""
     head = f"{year}年问责清单（{scope}截至{_local(ctx.now)}）"
     if not entries:
-        return f"{head}：没有列入问责清单的事项。"
+        return Reply.ok(f"{head}：没有列入问责清单的事项。")
     lines = [f"{head}：共 {len(entries)} 条"]
     for kind in FailureKind:
         items = [e for e in entries if e.kind == kind]
@@ -211,7 +212,7 @@ async def accountability_command(ctx: Context) -> str:
     if unit is None:
         lines.append("查看某个单位的明细：问责清单 年份 单位：单位全称")
     lines.append(f"每条的提醒、送达和确认记录：{console_url(ctx, str(year))}")
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
 def _no_keywords(text: str) -> tuple[str, ...]:
@@ -245,7 +246,7 @@ def _summary(ev: Evaluation, entries: Sequence[AccountabilityEntry]) -> list[str
     return lines
 
 
-async def report_command(ctx: Context) -> str:
+async def report_command(ctx: Context) -> Reply:
     """报表 2026Q4 (R14): a short summary for the news office and the console link."""
     rest, unit = _args(ctx)
     code = rest or periods_at(ctx.now)[0].code
@@ -258,7 +259,7 @@ async def report_command(ctx: Context) -> str:
     lines = [f"{scope}{span.label}新闻发布工作评估（截至{_local(ctx.now)}）"]
     lines += _summary(ev, entries)
     lines.append(f"详细报表（可下载 Excel）：{console_url(ctx, span.code)}")
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
 COMMANDS: tuple[CommandSpec, ...] = (

@@ -7,7 +7,7 @@ from liuan_bot.commands.grammar import normalise
 from liuan_bot.commands.registry import CommandSpec, Registry
 from liuan_bot.domain.members import Member
 from liuan_bot.domain.roles import Role
-from liuan_bot.messages import TEXT_MAX_BYTES
+from liuan_bot.messages import TEXT_MAX_BYTES, Reply
 
 
 def render_help(registry: Registry, member: Member) -> str:
@@ -31,24 +31,24 @@ def render_usage(spec: CommandSpec) -> str:
     return f"【{spec.name}】{spec.summary}{rules}\n用法：{spec.usage}{alias}\n示例：\n{examples}"
 
 
-async def help_command(ctx: Context) -> str:
+async def help_command(ctx: Context) -> Reply:
     """帮助 [命令名]: the commands the sender may use, or one command's usage."""
     registry, member = ctx.deps.registry, ctx.sender
     topic = normalise(ctx.args)
     if topic:
         match = registry.match(topic)
         if match is None or not match.spec.allowed(member.roles):
-            return f"没有找到命令“{topic}”。\n\n" + render_help(registry, member)
-        return render_usage(match.spec)
-    return render_help(registry, member)
+            return Reply.ok(f"没有找到命令“{topic}”。\n\n" + render_help(registry, member))
+        return Reply.ok(render_usage(match.spec))
+    return Reply.ok(render_help(registry, member))
 
 
-async def whoami_command(ctx: Context) -> str:
+async def whoami_command(ctx: Context) -> Reply:
     """我的信息: who the bot thinks I am (the roster as of this message, never a stale copy)."""
     m = ctx.sender
     scope = "全市各单位（新闻办/政务公开办）" if m.city_wide else f"本单位（{m.unit}）"
     key = "是" if m.key_unit else "否"
-    return (
+    return Reply.ok(
         f"姓名：{m.name}\n单位：{m.unit}（{m.unit_type}，重点单位：{key}）\n"
         f"职务：{m.title or '未填写'}\n角色：{m.role_names()}\n企业微信账号：{m.userid}\n"
         f"可办理事项范围：{scope}\n信息有误请联系市政府新闻办更正。"

@@ -46,6 +46,7 @@ from liuan_bot.domain.incidents import (
 )
 from liuan_bot.domain.roles import UNIT_ROLES, Role
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
+from liuan_bot.messages import Reply
 from storage.incident_store import hot_issue_by_record, incident_by_record, release_count
 from storage.records import next_record_id
 from storage.roster_store import all_units, unit_members, unit_name, userids_with_role
@@ -292,7 +293,7 @@ async def _release(ctx: Context, incident: Incident, kind: str) -> str:
 # --- commands -----------------------------------------------------------------------------
 
 
-async def open_incident(ctx: Context) -> str:
+async def open_incident(ctx: Context) -> Reply:
     """突发 (R11, R17): open an incident and its 24-hour clock; tell the unit and news office."""
     require_fields(ctx, OPEN)
     title = text_value(ctx, "事件")
@@ -342,13 +343,13 @@ async def open_incident(ctx: Context) -> str:
         skip.add(issue.filer)
     await _alert(ctx, unit_pk, alert, skip=skip)
     source = f"\n舆情报告 {issue.record_id} 已转为本事件，已告知报告人。" if issue else ""
-    return (
+    return Reply.ok(
         f"已登记突发事件 {record_id}{facts}\n{steps}\n"
         f"已通知{unit}主要负责人、新闻发言人、联络员和市政府新闻办。{source}"
     )
 
 
-async def first_release(ctx: Context) -> str:
+async def first_release(ctx: Context) -> Reply:
     """首发 ID (R17): the first authoritative release; only once per incident."""
     require_fields(ctx, FIRST)
     incident, unit = await _load(ctx)
@@ -368,10 +369,10 @@ async def first_release(ctx: Context) -> str:
         lines.append(_deadline_line(ctx, incident.occurred_at, incident.level))
         lines.append(f"申请/备案发布会时请写“事件：{incident.record_id}”。")
     lines.append(f"后续进展请发送：续报 {incident.record_id} 内容：…")
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
-async def update(ctx: Context) -> str:
+async def update(ctx: Context) -> Reply:
     """续报 ID (R17): a follow-up update, after the first release."""
     require_fields(ctx, UPDATE)
     incident, unit = await _load(ctx)
@@ -390,10 +391,12 @@ async def update(ctx: Context) -> str:
         Role.NEWS_OFFICE,
         f"【续报{number}】{unit} {incident.record_id}《{incident.title}》\n{text}",
     )
-    return f"已记录 {incident.record_id}《{incident.title}》第{number}次续报，已告知市政府新闻办。"
+    return Reply.ok(
+        f"已记录 {incident.record_id}《{incident.title}》第{number}次续报，已告知市政府新闻办。"
+    )
 
 
-async def hot_issue(ctx: Context) -> str:
+async def hot_issue(ctx: Context) -> Reply:
     """舆情 (R24): a hot-issue report, to every news office member at once."""
     require_fields(ctx, HOT)
     unit_pk = await own_unit_id(ctx)
@@ -422,7 +425,7 @@ async def hot_issue(ctx: Context) -> str:
         f"内容：{issue.content}{details}\n"
         f"需按突发事件处置的，请发送：突发 事件：… 级别：… 舆情：{record_id}",
     )
-    return (
+    return Reply.ok(
         f"已报告舆情 {record_id}，已第一时间告知市政府新闻办。\n"
         "新闻办研判后可将其转为突发事件处置，届时会通知您。"
     )
@@ -500,7 +503,7 @@ def _clock_note(ctx: Context, incident: Incident, step: IncidentStep) -> str:
     return ""
 
 
-async def close_incident(ctx: Context) -> str:
+async def close_incident(ctx: Context) -> Reply:
     """结案 TF-… 理由：… (A4): the incident is closed; a running R17 clock stops."""
     incident, unit, step, reason = await _change(
         ctx, CLOSE, IncidentAction.CLOSE, "incident_close"
@@ -508,10 +511,10 @@ async def close_incident(ctx: Context) -> str:
     note = _clock_note(ctx, incident, step)
     text = f"{incident.record_id}《{incident.title}》已结案。理由：{reason}"
     await notify_role(ctx, Role.NEWS_OFFICE, f"【突发事件结案】{unit} {text}")
-    return text + (f"\n{note}" if note else "")
+    return Reply.ok(text + (f"\n{note}" if note else ""))
 
 
-async def withdraw_incident(ctx: Context) -> str:
+async def withdraw_incident(ctx: Context) -> Reply:
     """撤回事件 TF-… 理由：… (A4): an incident filed by mistake; its clock stops and it never goes
     on the accountability list."""
     incident, unit, step, reason = await _change(
@@ -520,10 +523,10 @@ async def withdraw_incident(ctx: Context) -> str:
     note = _clock_note(ctx, incident, step)
     text = f"{incident.record_id}《{incident.title}》已撤回（误报）。理由：{reason}"
     await notify_role(ctx, Role.NEWS_OFFICE, f"【突发事件撤回】{unit} {text}")
-    return text + (f"\n{note}" if note else "")
+    return Reply.ok(text + (f"\n{note}" if note else ""))
 
 
-async def regrade(ctx: Context) -> str:
+async def regrade(ctx: Context) -> Reply:
     """调整级别 TF-… 级别：… 理由：… (A4): the R17 clock starts (to 特别重大/重大) or stops."""
     level = text_value(ctx, "级别") or None
     incident, unit, step, reason = await _change(
@@ -540,7 +543,7 @@ async def regrade(ctx: Context) -> str:
             f"“事件：{incident.record_id}”。",
             skip={ctx.sender.userid},
         )
-    return text + (f"\n{note}" if note else "")
+    return Reply.ok(text + (f"\n{note}" if note else ""))
 
 
 INCIDENT_ROLES = UNIT_ROLES | frozenset({Role.NEWS_OFFICE, Role.DISCLOSURE_OFFICE})

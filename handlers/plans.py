@@ -21,6 +21,7 @@ from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.evaluation import EvalPeriod, parse_period, periods_at
 from liuan_bot.domain.roles import UNIT_ROLES, Role
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
+from liuan_bot.messages import Reply
 from storage.plan_store import (
     add_risk_link,
     plans_from,
@@ -66,10 +67,10 @@ def _topics(text: str) -> list[str]:
     return topics
 
 
-async def plan(ctx: Context) -> str:
+async def plan(ctx: Context) -> Reply:
     """发布计划 (R12): file (or replace) a quarter's planned topics; without fields, show."""
     if not ctx.fields.raw and not ctx.fields.errors:
-        return await _show(ctx)
+        return Reply.ok(await _show(ctx))
     require_fields(ctx, PLAN)
     missing = [name for name in ("季度", "主题") if not text_value(ctx, name)]
     if missing:
@@ -108,7 +109,7 @@ async def plan(ctx: Context) -> str:
         f"【发布计划】{ctx.sender.unit}{verb}了{period.label}的发布计划：\n{listing}",
     )
     replaced = "（已替换此前报送的计划）" if previous is not None else ""
-    return (
+    return Reply.ok(
         f"已{verb}{period.label}发布计划{replaced}：\n{listing}\n"
         "季度结束后，评估报告会对照计划和实际召开的发布会（R12）。"
     )
@@ -168,7 +169,7 @@ def _ids(text: str, year: int) -> list[str]:
     return found
 
 
-async def link(ctx: Context) -> str:
+async def link(ctx: Context) -> Reply:
     """关联 FX-… ZC-…/SQ-…/BA-… (R13)."""
     require_fields(ctx, LINK)
     risk_id = ctx.fields.record_id or ""
@@ -180,7 +181,7 @@ async def link(ctx: Context) -> str:
         )
     for target in targets:
         await link_risk(ctx, risk_id, target)
-    return f"已将风险评估函告 {risk_id} 关联到 {'、'.join(targets)}（R13）。"
+    return Reply.ok(f"已将风险评估函告 {risk_id} 关联到 {'、'.join(targets)}（R13）。")
 
 
 async def link_from_field(ctx: Context, target_id: str) -> str:

@@ -26,6 +26,7 @@ from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.roles import UNIT_ROLES, Role
 from liuan_bot.errors import NotFound, PermissionDenied, UsageError
+from liuan_bot.messages import Reply
 from storage.records import next_record_id
 from storage.reminder_store import record_accountability
 from storage.roster_store import unit_name
@@ -170,12 +171,12 @@ async def _update_policy(ctx: Context, record_id: str) -> str:
     return f"已更新 {record_id}（{'、'.join(changed)}）\n{summary}\n{done}"
 
 
-async def policy(ctx: Context) -> str:
+async def policy(ctx: Context) -> Reply:
     """政策 (R18): a major policy document filed before publication, with its interpretation.
 
     With a record id (`政策 ZC-2026-0001 解读：…`) it updates that filing instead."""
     if ctx.fields.record_id is not None:
-        return await _update_policy(ctx, ctx.fields.record_id)
+        return Reply.ok(await _update_policy(ctx, ctx.fields.record_id))
     late = read_as_past(ctx, "公布时间")
     require_fields(ctx, POLICY)
     unit_pk = await own_unit_id(ctx)
@@ -202,7 +203,7 @@ async def policy(ctx: Context) -> str:
         "late": late,
     }
     if late:
-        return await _late_policy(ctx, row, detail)
+        return Reply.ok(await _late_policy(ctx, row, detail))
     await record_audit(ctx, "policy_file", record_id, old=None, new="filed", detail=detail)
     risk = await link_from_field(ctx, record_id)  # R13
     summary = _policy_summary(ctx, row)
@@ -212,7 +213,7 @@ async def policy(ctx: Context) -> str:
         f"【政策文件备案】{ctx.sender.unit} {record_id}\n{summary}\n报送人：{ctx.sender.name}",
     )
     risk_line = f"\n{risk}" if risk else ""
-    return (
+    return Reply.ok(
         f"已备案政策文件 {record_id}\n{summary}\n{_policy_duties(row)}{risk_line}\n"
         "已告知市政府新闻办。"
     )
@@ -268,7 +269,7 @@ def _risk_letter(ctx: Context, row: RiskAssessment) -> str:
     )
 
 
-async def risk(ctx: Context) -> str:
+async def risk(ctx: Context) -> Reply:
     """风险评估 (R13): a written risk-assessment letter (函告) to every news office member."""
     require_fields(ctx, RISK)
     unit_pk = await own_unit_id(ctx)
@@ -293,7 +294,7 @@ async def risk(ctx: Context) -> str:
     hint = ""
     if row.level == "高" and not row.measures:
         hint = "\n高风险事项还没写应对措施，请尽快与市政府新闻办沟通。"
-    return (
+    return Reply.ok(
         f"已向市政府新闻办函告风险评估 {record_id}{urgent}\n"
         f"事项：{row.subject}\n类型：{row.kind}\n风险等级：{row.level}{hint}"
     )

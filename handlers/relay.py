@@ -21,7 +21,7 @@ from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.roles import Role
 from liuan_bot.errors import Conflict, NotFound, PermissionDenied, UsageError
-from liuan_bot.messages import TEXT_MAX_BYTES, Outgoing, split_text, text_to_users
+from liuan_bot.messages import TEXT_MAX_BYTES, Outgoing, Reply, split_text, text_to_users
 from liuan_bot.relay import ChannelSpec, ReleaseFacts
 from storage.relay_store import (
     ALL_RECIPIENTS_INVALID,
@@ -309,7 +309,7 @@ async def mark_failed_deliveries(
     return text_to_users(await userids_with_role(session, Role.NEWS_OFFICE), text)
 
 
-async def published(ctx: Context) -> str:
+async def published(ctx: Context) -> Reply:
     """已发布 ID 渠道：… 链接：… — an editor confirms publication (or reports a failure)."""
     require_fields(ctx, PUBLISHED)
     channel = _channel(ctx, text_value(ctx, "渠道"))
@@ -349,8 +349,8 @@ async def published(ctx: Context) -> str:
             f"{release.record_id}《{release.topic}》在“{channel.name}”"
             f"发布失败：{row.note or '未说明原因'}",
         )
-        return f"已记录：{channel.name} 发布失败。已告知市政府新闻办。"
-    return (
+        return Reply.ok(f"已记录：{channel.name} 发布失败。已告知市政府新闻办。")
+    return Reply.ok(
         f"已确认：{channel.name} 已发布 {release.record_id}《{release.topic}》。"
         f"\n{done}/{expected} 个渠道已发布。"
     )
@@ -360,7 +360,7 @@ async def _notify_news_office(ctx: Context, text: str) -> None:
     await ctx.push(text_to_users(await userids_with_role(ctx.session, Role.NEWS_OFFICE), text))
 
 
-async def release_status(ctx: Context) -> str:
+async def release_status(ctx: Context) -> Reply:
     """发布情况 ID: one release across all channels."""
     require_fields(ctx, STATUS)
     release, rows = await _release(ctx)
@@ -390,7 +390,7 @@ async def release_status(ctx: Context) -> str:
         elif row.note:
             extra = f"：{row.note}"
         lines.append(f"· {names.get(row.channel, row.channel)}：{label}{extra}")
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
 COMMANDS: tuple[CommandSpec, ...] = (

@@ -9,6 +9,7 @@ from handlers.reminder_render import log_label
 from liuan_bot.commands.fields import CommandGrammar, FieldSpec
 from liuan_bot.commands.timeparse import format_time
 from liuan_bot.errors import NotFound
+from liuan_bot.messages import Reply
 from storage.reminder_store import unit_reminder_log
 from storage.roster_store import names_of, unit_id, unit_name
 
@@ -17,7 +18,7 @@ LOG = CommandGrammar(
 )
 
 
-async def reminder_log(ctx: Context) -> str:
+async def reminder_log(ctx: Context) -> Reply:
     """提醒记录 单位：X — every reminder sent to a unit, with delivery and ack times (R14)."""
     require_fields(ctx, LOG)
     name = text_value(ctx, "单位")
@@ -27,7 +28,7 @@ async def reminder_log(ctx: Context) -> str:
     name = await unit_name(ctx.session, found)  # 财政局 → 市财政局
     entries = await unit_reminder_log(ctx.session, found, limit=50)
     if not entries:
-        return f"{name} 还没有收到过提醒。"
+        return Reply.ok(f"{name} 还没有收到过提醒。")
     users = {d.userid for _, deliveries in entries for d, _ in deliveries}
     names = await names_of(ctx.session, users)
     lines = [f"{name} · 提醒记录（最近{len(entries)}条）"]
@@ -43,4 +44,4 @@ async def reminder_log(ctx: Context) -> str:
             who.append(f"{names.get(delivery.userid, delivery.userid)}（{sent}，{ack}）")
         at = format_time(instance.recorded_at, now=ctx.now)
         lines.append(f"· {at} {log_label(instance.text, instance.rule)}：" + "、".join(who))
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))

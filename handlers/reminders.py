@@ -62,16 +62,16 @@ async def acknowledge(ctx: Context) -> Reply:
     batch = (ctx.incoming.event_key or "").split("|", 1)[-1]
     fresh = await ack_batch(ctx.session, batch, ctx.sender.userid, ctx.now)
     if fresh < 0:
-        return Reply(text="这条提醒不是发给您的，无需确认。", button_label="无需确认")
-    return Reply(text=None, button_label=f"已收到（{format_time(ctx.now, now=ctx.now)}）")
+        return Reply.refused("这条提醒不是发给您的，无需确认。", button_label="无需确认")
+    return Reply.ok(button_label=f"已收到（{format_time(ctx.now, now=ctx.now)}）")
 
 
-async def acknowledge_typed(ctx: Context) -> str:
+async def acknowledge_typed(ctx: Context) -> Reply:
     """收到 typed (C2): acknowledges every reminder the sender has not acknowledged yet."""
     fresh = await ack_outstanding(ctx.session, ctx.sender.userid, ctx.now)
     if not fresh:
-        return "您没有待确认的提醒。"
-    return f"已确认收到 {fresh} 项提醒（{format_time(ctx.now, now=ctx.now)}）。"
+        return Reply.refused("您没有待确认的提醒。")
+    return Reply.ok(f"已确认收到 {fresh} 项提醒（{format_time(ctx.now, now=ctx.now)}）。")
 
 
 COMMANDS: tuple[CommandSpec, ...] = (

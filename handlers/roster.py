@@ -35,6 +35,7 @@ from liuan_bot.commands.registry import CommandSpec
 from liuan_bot.domain.roles import Role
 from liuan_bot.domain.roster import MAX_SPOKESPERSONS, normalise_mobile, userid_problem_of
 from liuan_bot.errors import Conflict, NotFound, UsageError
+from liuan_bot.messages import Reply
 from storage.filing_store import (
     latest_training,
     people_named,
@@ -232,7 +233,7 @@ def _person_line(person: Spokesperson) -> str:
     return f"· {person.name}（{person.title}），手机 {person.mobile}{account}"
 
 
-async def roster(ctx: Context) -> str:
+async def roster(ctx: Context) -> Reply:
     """报送发言人 (R5): the unit's spokespersons for this year, replacing earlier filings."""
     people = _read_filing(ctx)
     unit_pk = await own_unit_id(ctx)
@@ -279,7 +280,7 @@ async def roster(ctx: Context) -> str:
     if len(checked) == 1:
         lines.append("提示：再次报送会替换本年度名单，两位发言人请在同一条消息里各写一组。")
     lines.append("已告知市政府新闻办。")
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
 # --- 培训 (R7) -----------------------------------------------------------------------------
@@ -333,7 +334,7 @@ def _years_later(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
-async def training(ctx: Context) -> str:
+async def training(ctx: Context) -> Reply:
     """培训 (R7): a person's training, and when the next one falls due."""
     _merge_alternatives(ctx, TRAINING)
     require_fields(ctx, TRAINING)
@@ -361,7 +362,7 @@ async def training(ctx: Context) -> str:
     years = ctx.deps.records.r7_window_years  # R7: config/reminders.toml, as the reminders
     due = _years_later(latest.astimezone(ctx.now.tzinfo), years)
     basis = f"（按最近一次培训{_day(ctx, latest)}计算）" if latest > trained_on else ""
-    return (
+    return Reply.ok(
         f"已登记培训：{person.name}（{unit.name}，{person.title or '职务未填写'}）\n"
         f"日期：{_day(ctx, trained_on)}\n课程：{course or '未填写'}\n"
         f"下次培训应在{_day(ctx, due)}前完成{basis}（R7：每{years}年至少一次）。"

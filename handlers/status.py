@@ -23,6 +23,7 @@ from liuan_bot.domain.quotas import Held, quota_status
 from liuan_bot.domain.roles import ALL_ROLES, Role
 from liuan_bot.domain.workflow import NEXT_STEP, STATE_LABELS, State
 from liuan_bot.errors import NotFound, PermissionDenied
+from liuan_bot.messages import Reply
 from storage.conference_store import (
     approval_queue,
     conference_by_record,
@@ -128,7 +129,7 @@ async def _open_items(ctx: Context, unit_pk: int) -> list[str]:
     return items
 
 
-async def status(ctx: Context) -> str:
+async def status(ctx: Context) -> Reply:
     """我的: open items with their next step and deadline, and the 4·2·1 counts (R8–R10).
 
     `查询 SQ-2026-0012` / `进度 SQ-…` asks about one record: that is 详情."""
@@ -150,7 +151,7 @@ async def status(ctx: Context) -> str:
     lines += await plan_lines(ctx.session, unit_pk, ctx)  # R12
     if Role.NEWS_OFFICE in ctx.sender.roles and not text_value(ctx, "单位"):
         lines += await _news_office_queue(ctx)
-    return "\n".join(lines)
+    return Reply.ok("\n".join(lines))
 
 
 async def _approver_queue(ctx: Context) -> list[str]:
@@ -333,7 +334,7 @@ async def _incident_detail(ctx: Context, i: Incident) -> list[str]:
     return lines
 
 
-async def detail(ctx: Context) -> str:
+async def detail(ctx: Context) -> Reply:
     """详情 ID: one record with its full history (audit entries)."""
     require_fields(ctx, DETAIL)
     record_id = record_id_of(ctx)
@@ -352,7 +353,7 @@ async def detail(ctx: Context) -> str:
         lines = await _incident_detail(ctx, incident)
     else:
         lines = await _other_detail(ctx, record_id)
-    return "\n".join(lines + await _history(ctx, record_id))
+    return Reply.ok("\n".join(lines + await _history(ctx, record_id)))
 
 
 async def _other_detail(ctx: Context, record_id: str) -> list[str]:

@@ -64,12 +64,35 @@ class Incoming:
         return key[: DEDUPE_KEY_MAX - len(digest) - 1] + "#" + digest
 
 
+# What a reply says happened (issue 11 §4): `ok` done, or an answer; `refused` nothing was
+# changed (a UserError, a domain refusal, a card or request that does not apply); `ask` a
+# question that waits for 确认 (or a bare 是), nothing recorded until it is answered.
+ReplyKind = Literal["ok", "refused", "ask"]
+
+
 @dataclass(frozen=True)
 class Reply:
-    """What goes back to the sender: text, or the label a clicked card's buttons turn into."""
+    """What goes back to the sender: text, or the label a clicked card's buttons turn into,
+    and its `kind`. Built with `Reply.ok`, `Reply.refused` or `Reply.ask`."""
 
     text: str | None = None
     button_label: str | None = None
+    kind: ReplyKind = field(kw_only=True)
+
+    @classmethod
+    def ok(cls, text: str | None = None, *, button_label: str | None = None) -> Reply:
+        """Done (or an answer to a question)."""
+        return cls(text, button_label, kind="ok")
+
+    @classmethod
+    def refused(cls, text: str, *, button_label: str | None = None) -> Reply:
+        """Not done: nothing was changed; `text` says why."""
+        return cls(text, button_label, kind="refused")
+
+    @classmethod
+    def ask(cls, text: str) -> Reply:
+        """A question awaiting 确认 (or 是): nothing is recorded until it is answered."""
+        return cls(text, kind="ask")
 
 
 def _text(node: Any) -> str:

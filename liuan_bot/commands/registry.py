@@ -10,8 +10,11 @@ from typing import Any
 from liuan_bot.commands.fields import CommandGrammar, FieldValue, parse_fields
 from liuan_bot.commands.grammar import Split, edit_distance, normalise, split_command
 from liuan_bot.domain.roles import ALL_ROLES, Role
+from liuan_bot.messages import Reply
 
-Handler = Callable[[Any], Awaitable[Any]]
+# A command's or a card action's handler: the `handlers.context.Context` in, a typed `Reply`
+# out (issue 11 §4); dispatch coerces nothing.
+Handler = Callable[[Any], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)

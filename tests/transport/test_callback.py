@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from liuan_bot.clock import FixedClock
+from liuan_bot.messages import Reply
 from liuan_bot.wecom.crypto import CallbackCrypto, CallbackRejected
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.inbound import parse_incoming
@@ -186,9 +187,9 @@ async def test_a_slow_handler_answers_empty_and_replies_through_the_outbox(
 ) -> None:
     gate = asyncio.Event()
 
-    async def slow(ctx: object) -> str:
+    async def slow(ctx: object) -> Reply:
         await gate.wait()
-        return "慢慢处理完了"
+        return Reply.ok("慢慢处理完了")
 
     await load_demo_roster(sqlite_url)
     settings = make_settings(
@@ -247,7 +248,7 @@ async def test_old_callbacks_are_refused_when_a_max_age_is_set(
 async def test_a_crashing_handler_gets_an_apology_and_no_stack_trace(
     sqlite_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
 ) -> None:
-    async def broken(ctx: object) -> str:
+    async def broken(ctx: object) -> Reply:
         raise RuntimeError("boom")
 
     await load_demo_roster(sqlite_url)
