@@ -29,9 +29,10 @@ p99 < 100 ms, every reply passive; exit status 1 if one is missed (unless --no-f
 request failed, a sampled reply was wrong, or the bot server imported `jieba` (parsing a
 command must not need it).
 
---profile (diagnosis; slows the bot down): the bot server counts SQL statements, commits and
-aiosqlite thread round trips per callback, and py-spy (if installed in the venv) samples its
-event-loop thread during the measured run; the summary is printed before the table.
+--profile (diagnosis; slows the bot down): the bot server counts SQL statements, commits, new
+database connections and aiosqlite thread round trips per callback, and py-spy (if installed in
+the venv) samples its event-loop thread during the measured run; the summary is printed before
+the table.
 
 Internal entry point (used by the benchmark itself):
     python bench/callback.py --serve bot|bare --port P --workdir DIR [--profile]
@@ -185,7 +186,7 @@ def _instrument(engine: Any, app: Any, counters: dict[str, int]) -> None:
     import aiosqlite.core
     from sqlalchemy import event
 
-    counters.update(callbacks=0, statements=0, commits=0, aiosqlite_round_trips=0)
+    counters.update(callbacks=0, statements=0, commits=0, aiosqlite_round_trips=0, connects=0)
 
     def on_statement(*_args: Any) -> None:
         counters["statements"] += 1
@@ -195,6 +196,11 @@ def _instrument(engine: Any, app: Any, counters: dict[str, int]) -> None:
 
     event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
     event.listen(engine.sync_engine, "commit", on_commit)
+
+    def on_connect(*_args: Any) -> None:  # a new database connection (PostgreSQL: a backend)
+        counters["connects"] += 1
+
+    event.listen(engine.sync_engine, "connect", on_connect)
     original = aiosqlite.core.Connection._execute
 
     async def counted(self: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -404,17 +410,22 @@ def proc_cpu_s(pid: int, tid: int | None = None) -> float:
 
 
 def pg_backends_cpu_s(database: str) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend process connected to `database`."""
+    """CPU seconds of each PostgreSQL backend process connected to `database`: processes
+    titled `postgres: <cluster>: <user> <database> <client> <state>` with `database` as one
+    word. (Matching the name anywhere in the command line also counted the bot server
+    itself, whose `--db-url` names the database: its whole CPU was reported twice.)"""
     found: dict[int, float] = {}
     if not database:
         return found
+    name = database.encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if database.encode() not in cmdline.read():
-                    continue
+                title = cmdline.read()
+            if not title.startswith(b"postgres: ") or name not in title.split():
+                continue
             found[int(entry)] = proc_cpu_s(int(entry))
         except OSError:
             continue
@@ -692,7 +703,7 @@ def print_profile(summary: Summary, spy_path: Path, top: int = 20) -> None:
     counters: dict[str, int] = summary.report.get("counters", {})
     callbacks = counters.get("callbacks") or 1
     print("\n---- bot server profile (--profile; the table below is slowed by it) ----")
-    per = ", ".join(f"{k} {v / callbacks:.1f}" for k, v in counters.items() if k != "callbacks")
+    per = ", ".join(f"{k} {v / callbacks:.2f}" for k, v in counters.items() if k != "callbacks")
     print(f"per callback ({callbacks} callbacks incl. warm-up): {per}")
     if not spy_path.exists():
         print("no py-spy samples")

@@ -2,13 +2,18 @@
 
     .venv/bin/python bench/relay.py [--runs N] [--no-fail]
 
-Target: `Composer.compose_all` over all channels of `config/channels.toml` takes < 50 ms at
-p99 once jieba is loaded, for the golden record (要点 of ~400 characters) and for long inputs
-(~2000 and ~5000 characters of realistic sentences; ~5000 random CJK characters, with a few
-"。" or none at all, the worst case for jieba's HMM).
+Judged figure (issue 11 §2): per input, p99(compose_all) / p99(extract_tags) — the relay's
+tail as a ratio to jieba's own keyword extraction on the same input, timed alternately in the
+same run, so machine noise (2 shared vCPUs) cancels out of the ratio instead of moving an
+absolute threshold. Targets (`RATIO_TARGETS`): ≤ 1.5× on the ~5000-character inputs; ≤ 2.0×
+on ~2000 and ≤ 2.5× on the golden ~400-character record, where compose_all's fixed work (eight
+channel templates, sentence selection) weighs more than one short keyword pass. The absolute
+p50/p99/max are printed as context (the old absolute target, p99 < 50 ms, is reported but not
+judged). Inputs: the golden record (要点 of ~400 characters) and long inputs (~2000 and ~5000
+characters of realistic sentences; ~5000 random CJK characters, with a few "。" or none at
+all, the worst case for jieba's HMM).
 
-Reference, same process, same inputs, interleaved run by run with the measured call so both
-see the same machine noise: one TF-IDF `extract_tags(text, topK=20)` call on the same text
+Reference: one TF-IDF `extract_tags(text, topK=20)` call on the same text
 (the relay's private `jieba.analyse.TFIDF`, the very code of `jieba.analyse.extract_tags`,
 bound to the relay's tokenizer with the domain dictionary). compose_all makes one such call
 per release, on the topic and the first 3000 characters of 要点, so the ratio
@@ -17,7 +22,7 @@ shows what the relay costs beyond jieba's own keyword pass; above 3000 character
 
 jieba's load time (`Composer.load()`: import jieba and jieba.analyse, build the private
 tokenizer with the domain dictionary) is measured once, in a fresh process, and reported
-apart. Exit status 1 if a p99 is ≥ 50 ms (unless --no-fail).
+apart. Exit status 1 if a ratio misses its target (unless --no-fail).
 """
 
 from __future__ import annotations
@@ -41,7 +46,11 @@ from liuan_bot.relay import Composer, ReleaseFacts, load_channels  # noqa: E402
 from tests.relay.facts import GOLDEN  # noqa: E402
 from tests.relay.test_properties import POOL  # noqa: E402
 
-TARGET_MS = 50.0
+TARGET_MS = 50.0  # the former absolute target (issue 5): reported as context, not judged
+# p99(compose_all) / p99(extract_tags) per input; the 5000-character inputs are the judged case
+# of issue 11 §2 (measured 0.3–1.0× on 2 shared vCPUs), the shorter ones carry more fixed work
+RATIO_TARGETS = {"golden (~400)": 2.5, "long ~2000": 2.0}
+RATIO_TARGET_5000 = 1.5
 COUNTIES = ("金安区", "裕安区", "叶集区", "霍邱县", "舒城县", "金寨县", "霍山县", "六安经开区")
 
 
@@ -130,6 +139,7 @@ def main() -> int:
     ]
     rows = []
     failed = False
+    absolute_missed = False
     for name, facts in cases:
         text = f"{facts.topic}。{facts.key_points}"
         times, refs = measure(
@@ -138,9 +148,12 @@ def main() -> int:
             runs,
         )
         p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
-        r50 = percentile(refs, 0.5)
-        failed |= p99 >= TARGET_MS
-        rows.append((name, len(facts.key_points), p50, p99, max(times), r50, p50 / r50))
+        r50, r99 = percentile(refs, 0.5), percentile(refs, 0.99)
+        target = RATIO_TARGETS.get(name, RATIO_TARGET_5000)
+        ratio = p99 / r99
+        failed |= ratio > target
+        absolute_missed |= p99 >= TARGET_MS
+        rows.append((name, len(facts.key_points), p50, p99, max(times), r50, r99, ratio, target))
 
     print(
         f"Relay benchmark — {len(channels)} channels, {runs} runs per input; Python "
@@ -153,18 +166,27 @@ def main() -> int:
     print()
     header = (
         "| input              | chars | compose_all p50 | p99 (ms) | max (ms) "
-        "| extract_tags p50 | ratio p50 |"
+        "| extract_tags p50 | p99 (ms) | ratio p99 | target      |"
     )
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
-    for name, chars, p50, p99, worst, r50, ratio in rows:
+    for name, chars, p50, p99, worst, r50, r99, ratio, target in rows:
+        mark = "ok" if ratio <= target else "MISS"
         print(
             f"| {name:<18} | {chars:>5} | {p50:>12.2f} ms | {p99:>8.2f} | {worst:>8.2f} "
-            f"| {r50:>13.2f} ms | {ratio:>8.2f}x |"
+            f"| {r50:>13.2f} ms | {r99:>8.2f} | {ratio:>8.2f}x | "
+            f"{'≤ ' + format(target, '.1f') + 'x ' + mark:<11} |"
         )
     print()
     verdict = "met" if not failed else "MISSED"
-    print(f"target: compose_all p99 < {TARGET_MS:.0f} ms for every input: {verdict}")
+    print(
+        "target: p99(compose_all) / p99(extract_tags) ≤ "
+        f"{RATIO_TARGET_5000:.1f}x on the ~5000-character inputs, "
+        + ", ".join(f"≤ {t:.1f}x on {n}" for n, t in RATIO_TARGETS.items())
+        + f": {verdict}"
+    )
+    absolute = "met" if not absolute_missed else "missed"
+    print(f"context (not judged): compose_all p99 < {TARGET_MS:.0f} ms on every input: {absolute}")
     return 1 if failed and not args.no_fail else 0
 
 

@@ -3,10 +3,13 @@
 Builds the real bot (`bot.build_bot`) on a temporary SQLite database (or PostgreSQL with
 `--pg-url`), imports the demo roster, then feeds the write mix of `bench/callback.py` (舆情,
 突发, 申请发布会) straight into `Inbox.accept`, one message at a time, and reports per message:
-process CPU time, SQL statements (a `before_cursor_execute` listener) and, with `--profile`,
-a pyinstrument profile of the measured messages. With `--with-worker` the outbox worker runs
-beside the pipeline and delivers the messages' notifications to the sandbox WeCom API served on
-port 8099, as the bot server of `bench/callback.py` does; its CPU is counted too.
+process CPU time; with `--pg-url`, the PostgreSQL backends' CPU time (/proc/<pid>/stat) and the
+same time charged to what each backend served (pre-ping, BEGIN, each statement, COMMIT:
+/proc/<pid>/schedstat read around every call); SQL statements (a `before_cursor_execute`
+listener) and, with `--profile`, a pyinstrument profile of the measured messages. With
+`--with-worker` the outbox worker runs beside the pipeline and delivers the messages'
+notifications to the sandbox WeCom API served on port 8099, as the bot server of
+`bench/callback.py` does; its CPU is counted too.
 
     .venv/bin/python bench/write_profile.py [--messages 300] [--profile] [--pg-url URL]
                                             [--with-worker]
@@ -35,7 +38,7 @@ PORT = 8099
 
 
 async def run(args: argparse.Namespace) -> None:
-    from callback import bot_environ, message_for
+    from callback import bot_environ, message_for, pg_backends_cpu_s
     from sqlalchemy import event
 
     from bot import _roster_import, build_bot
@@ -68,6 +71,10 @@ async def run(args: argparse.Namespace) -> None:
             statements[" ".join(statement.split())[:90]] += 1
 
     event.listen(bot.engine.sync_engine, "before_cursor_execute", count)
+    backend_cpu: Counter[str] = Counter()  # PostgreSQL backend CPU (ns) by what it served
+    backend_calls: Counter[str] = Counter()
+    if args.pg_url:
+        _attribute_backend_cpu(bot.engine, counting, backend_cpu, backend_calls)
 
     def incoming(i: int) -> Any:
         user, content = message_for("write", i)
@@ -91,6 +98,8 @@ async def run(args: argparse.Namespace) -> None:
         profiler.start()
     counting[0] = True
     per_kind: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    database = settings.database_url.rsplit("/", 1)[-1].split("?")[0] if args.pg_url else ""
+    db_before = pg_backends_cpu_s(database)
     start_cpu = time.process_time()
     for i in range(args.warmup, args.warmup + args.messages):
         before = time.process_time()
@@ -101,6 +110,8 @@ async def run(args: argparse.Namespace) -> None:
     if args.with_worker:
         await asyncio.sleep(0.5)  # the last messages' deliveries are part of their cost
     total = time.process_time() - start_cpu
+    db_after = pg_backends_cpu_s(database)
+    db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items())
     counting[0] = False
     if profiler is not None:
         profiler.stop()
@@ -111,6 +122,15 @@ async def run(args: argparse.Namespace) -> None:
     for k, times in per_kind.items():
         times.sort()
         print(f"  {names[k]}: median {times[len(times) // 2] * 1000:.2f} ms")
+    if database:
+        print(f"PostgreSQL backend CPU per message: {db_cpu / n * 1000:.2f} ms (/proc/<pid>/stat)")
+        attributed = sum(backend_cpu.values())
+        print(
+            f"  by what the backend served (/proc/<pid>/schedstat around each call): "
+            f"{attributed / n / 1e6:.2f} ms"
+        )
+        for label, ns in backend_cpu.most_common(args.top):
+            print(f"  {ns / n / 1e3:7.1f} us  {backend_calls[label] / n:5.2f}x  {label}")
     print(f"SQL statements per message: {sum(statements.values()) / n:.1f}")
     for text, c in statements.most_common(args.top):
         print(f"  {c / n:5.2f}  {text}")
@@ -123,6 +143,89 @@ async def run(args: argparse.Namespace) -> None:
     await bot.engine.dispose()
     if bot.pipeline is not None and bot.pipeline.direct is not None:
         await bot.pipeline.direct.close()
+
+
+def _schedstat_ns(pid: int) -> int:
+    """CPU time (ns) of process `pid` so far: the first field of /proc/<pid>/schedstat."""
+    with open(f"/proc/{pid}/schedstat", encoding="ascii") as stat:
+        return int(stat.read().split()[0])
+
+
+def _attribute_backend_cpu(
+    engine: Any, counting: list[bool], spent: Counter[str], calls: Counter[str]
+) -> None:
+    """Charge each PostgreSQL backend's CPU time to what it was serving: pool pre-ping, BEGIN,
+    each statement (parse, bind, execute), COMMIT, ROLLBACK; the write path runs one message
+    at a time, so the backend did nothing else between two readings."""
+    from sqlalchemy import event
+    from sqlalchemy.dialects.postgresql import asyncpg as pg
+
+    adapter = pg.AsyncAdapt_asyncpg_connection
+    last: dict[int, tuple[int, str]] = {}
+
+    def mark(pid: int, label: str, *, resumed: bool = False) -> None:
+        now = _schedstat_ns(pid)
+        before, current = last.get(pid, (now, "idle"))
+        if counting[0]:
+            spent[current] += now - before
+            if label != "idle" and not resumed:
+                calls[label] += 1
+        last[pid] = (now, label)
+
+    def pid_of(adapted: Any) -> int:
+        return int(adapted._connection.get_server_pid())
+
+    def wrap_sync(name: str, label: str) -> None:
+        original = getattr(adapter, name)
+
+        def wrapped(self: Any, *a: Any, **kw: Any) -> Any:
+            pid = pid_of(self)
+            mark(pid, label)
+            try:
+                return original(self, *a, **kw)
+            finally:
+                mark(pid, "idle")
+
+        setattr(adapter, name, wrapped)
+
+    def wrap_async(name: str, label: str) -> None:
+        original = getattr(adapter, name)
+
+        async def wrapped(self: Any, *a: Any, **kw: Any) -> Any:
+            pid = pid_of(self)
+            previous = last.get(pid, (0, "idle"))[1]
+            mark(pid, label)
+            try:
+                return await original(self, *a, **kw)
+            finally:
+                mark(pid, previous, resumed=True)
+
+        setattr(adapter, name, wrapped)
+
+    # pre-ping: SQLAlchemy's pool_pre_ping (BEGIN; ";"; ROLLBACK) or storage.engine's
+    # checkout listener (";"), which the two checkout listeners below bracket
+    wrap_sync("ping", "pool pre-ping (BEGIN; ; ROLLBACK)")
+    event.listen(
+        engine.sync_engine.pool,
+        "checkout",
+        lambda dbapi, _r, _p: mark(pid_of(dbapi), "pool pre-ping on checkout"),
+        insert=True,
+    )
+    event.listen(
+        engine.sync_engine.pool, "checkout", lambda dbapi, _r, _p: mark(pid_of(dbapi), "idle")
+    )
+    wrap_sync("commit", "COMMIT (WAL flush)")
+    wrap_sync("rollback", "ROLLBACK")
+    wrap_async("_start_transaction", "BEGIN")
+
+    def before(conn: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        mark(pid_of(conn.connection.dbapi_connection), " ".join(statement.split())[:80])
+
+    def after(conn: Any, *_a: Any) -> None:
+        mark(pid_of(conn.connection.dbapi_connection), "idle")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
 
 
 def main() -> None:

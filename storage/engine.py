@@ -12,7 +12,9 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -139,17 +141,33 @@ def make_engine(
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    # pool_pre_ping costs a round trip per checkout, but a connection PostgreSQL dropped
-    # (restart, pg_terminate_backend) is then replaced before use instead of failing the
-    # message that drew it (issue 8: no 5xx but 503 while storage is really down).
-    return create_async_engine(
+    # Every checkout is pinged (issue 8): a connection PostgreSQL dropped (restart,
+    # pg_terminate_backend, a half-open socket: the command timeout) is then replaced before
+    # use instead of failing the message that drew it (no 5xx but 503 while storage is really
+    # down). SQLAlchemy's own pool_pre_ping on asyncpg wraps its ping in a transaction (for
+    # pgbouncer's transaction mode, which we do not use): BEGIN; ";"; ROLLBACK, three round
+    # trips. `_ping_on_checkout` sends the ";" alone: the same round trip to the same backend,
+    # a third of the cost (bench/README.md, "Where PostgreSQL's CPU goes").
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,
         connect_args={"timeout": connect_timeout_s, "command_timeout": command_timeout_s},
     )
+    event.listen(engine.sync_engine.pool, "checkout", _ping_on_checkout)
+    return engine
+
+
+def _ping_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """The pool's pre-ping, in one round trip: `;` on the asyncpg connection (outside any
+    transaction, as a pooled connection is idle). A connection that fails it is discarded and
+    the checkout retried on a fresh one (SQLAlchemy's DisconnectionError protocol); a server
+    that is really down then fails the checkout, as with pool_pre_ping."""
+    try:
+        await_(dbapi_connection.driver_connection.fetchrow(";"))
+    except Exception as exc:  # closed socket, terminated backend, command timeout
+        raise DisconnectionError(f"pre-ping failed: {type(exc).__name__}: {exc}") from exc
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:
