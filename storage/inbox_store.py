@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +263,8 @@ async def finish_inbound(
 
 def _sqlite_stamp(moment: datetime) -> str:
     """SQLAlchemy's storage format for UTCDateTime on SQLite (naive UTC, microseconds)."""
-    return utc(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # == strftime("%Y-%m-%d %H:%M:%S.%f") for every year ≥ 1000, at a fraction of the cost
+    return utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 _DIRECT_INSERT = (
