@@ -293,12 +293,14 @@ class InboundPipeline:
     async def _answer_direct(
         self, direct: SqliteDirect, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None] | None:
-        """The same steps on SQLite in two statements (roster version; the handled row), for
-        a cached, registered sender whose reply goes back passively; else None (the general
-        steps above, which also write audit entries and outbox rows)."""
+        """The same steps on SQLite in one statement (the handled row, written only while the
+        roster is still at the version the sender was cached under), for a cached, registered
+        sender whose reply goes back passively; else None (the general steps above, which
+        also write audit entries and outbox rows, tell a retry from a roster change, and
+        refresh the cache)."""
         deps = self.deps
-        cached, sender = self.cache.peek(await direct.roster_version(), incoming.from_user)
-        if not cached or sender is None:
+        version, cached, sender = self.cache.cached(incoming.from_user)
+        if not cached or sender is None or version is None:
             return None
         now = deps.clock.now()
         async with deps.sessions() as session:  # opened only if a handler reads through it
@@ -317,10 +319,10 @@ class InboundPipeline:
                 handled_at=now,
                 reply_text=reply.text if reply else None,
                 reply_route=_route_name(reply, passive),
+                roster_version=version,
             )
-        if inbound_id is None:
-            log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
-            return False, None
+        if inbound_id is None:  # a retry, or the roster moved: the general steps tell which
+            return None
         log.info(
             "inbound id=%s key=%s from=%s handled (read-only)",
             inbound_id,

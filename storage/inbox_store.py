@@ -273,15 +273,24 @@ _DIRECT_INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
-_DIRECT_VERSION = "SELECT version FROM roster_version WHERE id = 1"
+# The same INSERT, done only while the roster is still at the version the caller's sender
+# lookup was cached under: the version check and the write in one statement.
+_DIRECT_INSERT_AT_VERSION = (
+    "INSERT INTO inbound_messages (dedupe_key, msg_id, from_user, msg_type, event, content, "
+    "raw, received_at, status, handled_at, reply_text, reply_route, claimed_by, lease_until) "
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+    "WHERE COALESCE((SELECT version FROM roster_version WHERE id = 1), 0) = ? "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
 
 
 class SqliteDirect:
-    """The pipeline's single-statement work on SQLite — the roster version, a new message,
-    a read-only message stored handled with its reply — each ONE autocommitted statement and
-    no thread round trip (`storage.engine.InlineConnection`: sqlite3 in the loop thread, a
-    locked database waited for in the worker) on a connection of its own, instead of an ORM
-    session's BEGIN/execute/fetch/close/COMMIT.
+    """The pipeline's single-statement work on SQLite — a new message, a read-only message
+    stored handled with its reply (if the roster is still at the cached sender's version) —
+    each ONE autocommitted statement and no thread round trip
+    (`storage.engine.InlineConnection`: sqlite3 in the loop thread, a locked database waited
+    for in the worker) on a connection of its own, instead of an ORM session's
+    BEGIN/execute/fetch/close/COMMIT.
 
     The same statements as the Core ones above (same columns, SQLAlchemy's storage formats);
     PostgreSQL uses those (asyncpg has no thread hops)."""
@@ -320,10 +329,6 @@ class SqliteDirect:
         rows = list(await (await self._connection()).execute_fetchall(sql, params))
         return rows[0][0] if rows else None
 
-    async def roster_version(self) -> int:
-        found = await self._one(_DIRECT_VERSION)
-        return int(found) if found is not None else 0
-
     async def insert(
         self,
         incoming: Incoming,
@@ -335,9 +340,12 @@ class SqliteDirect:
         reply_route: str | None = None,
         owner: str | None = None,
         lease_until: datetime | None = None,
+        roster_version: int | None = None,
     ) -> int | None:
-        """INSERT … ON CONFLICT DO NOTHING RETURNING id; None for a stored dedupe key."""
-        params = (
+        """INSERT … ON CONFLICT DO NOTHING RETURNING id; None for a stored dedupe key, and
+        with `roster_version`, also None (nothing written) when the roster is no longer at
+        that version."""
+        params: tuple[Any, ...] = (
             incoming.dedupe_key,
             incoming.msg_id,
             incoming.from_user,
@@ -353,7 +361,10 @@ class SqliteDirect:
             owner,
             _sqlite_stamp(lease_until) if lease_until else None,
         )
-        found = await self._one(_DIRECT_INSERT, params)
+        if roster_version is None:
+            found = await self._one(_DIRECT_INSERT, params)
+        else:
+            found = await self._one(_DIRECT_INSERT_AT_VERSION, (*params, roster_version))
         self.commits += 1
         return int(found) if found is not None else None
 

@@ -174,6 +174,31 @@ async def test_a_roster_write_by_another_engine_empties_the_cache(
         await theirs.dispose()
 
 
+async def test_a_roster_write_between_two_messages_of_a_cached_sender_is_seen(
+    harness: Harness,
+) -> None:
+    """The cached sender's one statement writes only at the version it was cached under: a
+    roster write in between sends the message through the general steps (a fresh lookup)."""
+    for _ in range(2):  # the second from the cache, in one statement
+        _status, before = await harness.send_text("zhengyulan", "我的信息")
+        assert before is not None
+        assert "党组书记、主任" in before
+    commits = Commits(harness)
+    async with harness.bot.engine.begin() as conn:  # another instance, or a hand-written fix
+        await conn.execute(text("UPDATE people SET title = '副主任' WHERE userid = 'zhengyulan'"))
+    commits.reset()
+    _status, after = await harness.send_text("zhengyulan", "我的信息")
+    assert after is not None
+    assert "副主任" in after
+    assert commits.engine == 1  # nothing written at the stale version: the general steps
+    rows = await inbound_rows(harness)
+    assert len(rows) == 3
+    assert (rows[-1].status, rows[-1].reply_text) == ("handled", after)
+    _status, again = await harness.send_text("zhengyulan", "我的信息")
+    assert again == after
+    assert commits.engine == 1  # cached again under the new version: no engine transaction
+
+
 # --- the reply budget counts from arrival ---------------------------------------------------
 
 
