@@ -32,7 +32,7 @@ from liuan_bot.inbox import ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
 from storage.engine import transaction
-from storage.inbox_store import SqliteDirect, WriteGate, finish_inbound, store_handled
+from storage.inbox_store import DirectStore, WriteGate, finish_inbound, store_handled
 from storage.outbox_store import enqueued
 from storage.roster_cache import RosterCache
 
@@ -180,7 +180,7 @@ class InboundPipeline:
         deps: Deps,
         cache: RosterCache | None = None,
         gate: WriteGate | None = None,
-        direct: SqliteDirect | None = None,
+        direct: DirectStore | None = None,
     ) -> None:
         self.deps = deps
         self.cache = cache or RosterCache()
@@ -291,9 +291,9 @@ class InboundPipeline:
         return True, _passive_part(reply, passive)
 
     async def _answer_direct(
-        self, direct: SqliteDirect, incoming: Incoming, received_at: datetime, route: ReplyRoute
+        self, direct: DirectStore, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None] | None:
-        """The same steps on SQLite in one statement (the handled row, written only while the
+        """The same steps in one statement (the handled row, written only while the
         roster is still at the version the sender was cached under), for a cached, registered
         sender whose reply goes back passively; else None (the general steps above, which
         also write audit entries and outbox rows, tell a retry from a roster change, and

@@ -12,13 +12,13 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
@@ -372,3 +372,88 @@ class SqliteDirect:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+
+class DirectStore(Protocol):
+    """One autocommitted statement for a message (`SqliteDirect`, `PostgresDirect`)."""
+
+    commits: int
+
+    async def insert(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        *,
+        status: str,
+        handled_at: datetime | None = None,
+        reply_text: str | None = None,
+        reply_route: str | None = None,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+        roster_version: int | None = None,
+    ) -> int | None: ...
+
+    async def close(self) -> None: ...
+
+
+_STORED = (*_COLUMNS, "received_at", "status", "handled_at", "reply_text", "reply_route")
+_AT_VERSION = func.coalesce(
+    select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1).scalar_subquery(), 0
+) == bindparam("roster_version")
+_PG_INSERT_AT_VERSION = (
+    postgresql.insert(INBOUND)
+    .from_select(
+        list(_STORED),
+        select(*(bindparam(name, type_=INBOUND.c[name].type) for name in _STORED)).where(
+            _AT_VERSION
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(INBOUND.c.id)
+)
+
+
+class PostgresDirect:
+    """`SqliteDirect`'s read-only step on PostgreSQL: a message stored handled with its reply,
+    only while the roster is still at the cached sender's version, in ONE autocommitted
+    statement (no BEGIN, no separate version read, no COMMIT: the checkout's pre-ping and
+    this statement), on a pooled connection of the bot's engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.commits = 0  # autocommitted statements (for tests and the bench)
+
+    async def insert(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        *,
+        status: str,
+        handled_at: datetime | None = None,
+        reply_text: str | None = None,
+        reply_route: str | None = None,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+        roster_version: int | None = None,
+    ) -> int | None:
+        """None for a stored dedupe key or a roster no longer at `roster_version`. Only the
+        read-only step (handled, no lease) is done here; new messages go through
+        `SqlInboxStore.record`."""
+        if roster_version is None or owner is not None or lease_until is not None:
+            raise ValueError("PostgresDirect stores handled read-only messages only")
+        values = _row_values(incoming) | {
+            "received_at": utc(received_at),
+            "status": status,
+            "handled_at": utc(handled_at) if handled_at else None,
+            "reply_text": reply_text,
+            "reply_route": reply_route,
+            "roster_version": roster_version,
+        }
+        async with self._engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            found = (await autocommit.execute(_PG_INSERT_AT_VERSION, values)).first()
+        self.commits += 1
+        return None if found is None else int(found[0])
+
+    async def close(self) -> None:
+        """Nothing of its own: the engine's pool is the bot's."""
