@@ -115,6 +115,7 @@ def make_engine(
     inline: bool = True,
     connect_timeout_s: float = PG_CONNECT_TIMEOUT_S,
     command_timeout_s: float = PG_COMMAND_TIMEOUT_S,
+    pre_ping: bool = True,
 ) -> AsyncEngine:
     """An async engine: aiosqlite with WAL, busy timeout and foreign keys, or asyncpg.
 
@@ -123,7 +124,10 @@ def make_engine(
 
     On PostgreSQL every connect and every statement has a timeout (issue 8): without them
     asyncpg waits forever on a blackholed server or a half-closed connection, and the
-    callback never answers (not even 503) while the outbox and the inbox sweep stall."""
+    callback never answers (not even 503) while the outbox and the inbox sweep stall.
+
+    `pre_ping=False` only for a user that retries its statement itself on a connection found
+    dead (`storage.inbox_store.PostgresDirect`: one idempotent autocommitted statement)."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -147,7 +151,7 @@ def make_engine(
         echo=echo,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"timeout": connect_timeout_s, "command_timeout": command_timeout_s},
     )
 

@@ -18,6 +18,7 @@ import aiosqlite
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -416,12 +417,20 @@ _PG_INSERT_AT_VERSION = (
 class PostgresDirect:
     """`SqliteDirect`'s read-only step on PostgreSQL: a message stored handled with its reply,
     only while the roster is still at the cached sender's version, in ONE autocommitted
-    statement (no BEGIN, no separate version read, no COMMIT: the checkout's pre-ping and
-    this statement), on a pooled connection of the bot's engine."""
+    statement — one round trip: no BEGIN, no separate version read, no COMMIT.
+
+    Its engine (its own small pool) has no pre-ping: the statement is idempotent (ON
+    CONFLICT DO NOTHING, and conditional), so a connection found dead (PostgreSQL restarted,
+    the backend terminated) is replaced and the statement sent again on a fresh one — what
+    the pre-ping would have done, paid for only when it happens (issue 8; see the test
+    `test_a_terminated_backend_costs_the_cached_sender_nothing`). A statement that commits
+    and then loses its answer comes back None on the retry: the general steps then find the
+    message stored, as for a WeCom retry."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self.commits = 0  # autocommitted statements (for tests and the bench)
+        self.reconnects = 0  # statements sent again after a dead connection
 
     async def insert(
         self,
@@ -449,11 +458,21 @@ class PostgresDirect:
             "reply_route": reply_route,
             "roster_version": roster_version,
         }
+        try:
+            found = await self._execute(values)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            self.reconnects += 1  # the pool dropped that connection: once more, on a new one
+            found = await self._execute(values)
+        self.commits += 1
+        return found
+
+    async def _execute(self, values: dict[str, Any]) -> int | None:
         async with self._engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
             found = (await autocommit.execute(_PG_INSERT_AT_VERSION, values)).first()
-        self.commits += 1
         return None if found is None else int(found[0])
 
     async def close(self) -> None:
-        """Nothing of its own: the engine's pool is the bot's."""
+        await self._engine.dispose()
