@@ -78,7 +78,7 @@ from storage.engine import (
     make_engine,
     make_session_factory,
 )
-from storage.inbox_store import SqlInboxStore, SqliteDirect, WriteGate
+from storage.inbox_store import PostgresDirect, SqlInboxStore, SqliteDirect, WriteGate
 from storage.outbox_store import SqlOutboxStore, SqlPacer, report_parked
 
 log = logging.getLogger("liuan_bot")
@@ -404,7 +404,11 @@ def build_bot(
     postgres = not is_sqlite(settings.database_url)
     gate = WriteGate(serialize=not postgres)
     direct = SqliteDirect.for_url(settings.database_url)
-    pipeline = InboundPipeline(deps, gate=gate, direct=direct)
+    # the read-only step's one statement on either database; new messages on SQLite too
+    pg_direct = (
+        PostgresDirect(make_engine(settings.database_url, pre_ping=False)) if postgres else None
+    )
+    pipeline = InboundPipeline(deps, gate=gate, direct=pg_direct or direct)
     inbox = Inbox(
         SqlInboxStore(sessions, postgres=postgres, gate=gate, direct=direct),
         pipeline,

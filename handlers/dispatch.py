@@ -32,7 +32,7 @@ from liuan_bot.inbox import ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
 from storage.engine import transaction
-from storage.inbox_store import SqliteDirect, WriteGate, finish_inbound, store_handled
+from storage.inbox_store import DirectStore, WriteGate, finish_inbound, store_handled
 from storage.outbox_store import enqueued, enqueued_targets
 from storage.roster_cache import RosterCache
 
@@ -175,7 +175,7 @@ class InboundPipeline:
         deps: Deps,
         cache: RosterCache | None = None,
         gate: WriteGate | None = None,
-        direct: SqliteDirect | None = None,
+        direct: DirectStore | None = None,
     ) -> None:
         self.deps = deps
         self.cache = cache or RosterCache()
@@ -288,14 +288,16 @@ class InboundPipeline:
         return True, _passive_part(reply, passive)
 
     async def _answer_direct(
-        self, direct: SqliteDirect, incoming: Incoming, received_at: datetime, route: ReplyRoute
+        self, direct: DirectStore, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None] | None:
-        """The same steps on SQLite in two statements (roster version; the handled row), for
-        a cached, registered sender whose reply goes back passively; else None (the general
-        steps above, which also write audit entries and outbox rows)."""
+        """The same steps in one statement (the handled row, written only while the
+        roster is still at the version the sender was cached under), for a cached, registered
+        sender whose reply goes back passively; else None (the general steps above, which
+        also write audit entries and outbox rows, tell a retry from a roster change, and
+        refresh the cache)."""
         deps = self.deps
-        cached, sender = self.cache.peek(await direct.roster_version(), incoming.from_user)
-        if not cached or sender is None:
+        version, cached, sender = self.cache.cached(incoming.from_user)
+        if not cached or sender is None or version is None:
             return None
         now = deps.clock.now()
         async with deps.sessions() as session:  # opened only if a handler reads through it
@@ -314,10 +316,10 @@ class InboundPipeline:
                 handled_at=now,
                 reply_text=reply.text if reply else None,
                 reply_route=_route_name(reply, passive),
+                roster_version=version,
             )
-        if inbound_id is None:
-            log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
-            return False, None
+        if inbound_id is None:  # a retry, or the roster moved: the general steps tell which
+            return None
         log.info(
             "inbound id=%s key=%s from=%s handled (read-only)",
             inbound_id,

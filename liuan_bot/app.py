@@ -68,17 +68,38 @@ def feed_handler(
     return handle
 
 
+_ACCESS_FORMAT = "%s %s %s %.1fms"  # method, path (never the query string), status, duration
+
+
 class PathOnlyAccessLogger(AbstractAccessLogger):
     """Access log without query strings: they carry signatures, tokens and secrets."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info(
-            "%s %s %s %.1fms", request.method, request.path, response.status, time * 1000
-        )
+        # One record per request, built directly: `Logger.info` would walk the stack for the
+        # caller (`findCaller`) on every request to fill in a file and line that are always
+        # these. Filters and handlers (the redaction filter among them) run as for any record.
+        logger = self.logger
+        if logger.isEnabledFor(logging.INFO):
+            args = (request.method, request.path, response.status, time * 1000)
+            logger.handle(
+                logger.makeRecord(
+                    logger.name,
+                    logging.INFO,
+                    __file__,
+                    _ACCESS_LINE,
+                    _ACCESS_FORMAT,
+                    args,
+                    None,
+                    "PathOnlyAccessLogger.log",
+                )
+            )
 
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(20)
+
+
+_ACCESS_LINE = PathOnlyAccessLogger.log.__code__.co_firstlineno  # the record's lineno
 
 
 def create_app(routes: Routes) -> web.Application:
@@ -142,6 +163,8 @@ _AIOHTTP_LOGGERS = ("aiohttp.server", "aiohttp.access", "aiohttp.web", "aiohttp.
 
 def redact(text: str) -> str:
     """`text` with the values of signature, nonce, timestamp, echostr and tokens removed."""
+    if "=" not in text and "%3" not in text:  # every match has "=" or "%3D"/"%3d": none here
+        return text
     return _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}{m.group(2)}…", text)
 
 

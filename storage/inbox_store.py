@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
@@ -263,7 +264,8 @@ async def finish_inbound(
 
 def _sqlite_stamp(moment: datetime) -> str:
     """SQLAlchemy's storage format for UTCDateTime on SQLite (naive UTC, microseconds)."""
-    return utc(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # == strftime("%Y-%m-%d %H:%M:%S.%f") for every year ≥ 1000, at a fraction of the cost
+    return utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 _DIRECT_INSERT = (
@@ -272,15 +274,24 @@ _DIRECT_INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
-_DIRECT_VERSION = "SELECT version FROM roster_version WHERE id = 1"
+# The same INSERT, done only while the roster is still at the version the caller's sender
+# lookup was cached under: the version check and the write in one statement.
+_DIRECT_INSERT_AT_VERSION = (
+    "INSERT INTO inbound_messages (dedupe_key, msg_id, from_user, msg_type, event, content, "
+    "raw, received_at, status, handled_at, reply_text, reply_route, claimed_by, lease_until) "
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+    "WHERE COALESCE((SELECT version FROM roster_version WHERE id = 1), 0) = ? "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
 
 
 class SqliteDirect:
-    """The pipeline's single-statement work on SQLite — the roster version, a new message,
-    a read-only message stored handled with its reply — each ONE autocommitted statement and
-    no thread round trip (`storage.engine.InlineConnection`: sqlite3 in the loop thread, a
-    locked database waited for in the worker) on a connection of its own, instead of an ORM
-    session's BEGIN/execute/fetch/close/COMMIT.
+    """The pipeline's single-statement work on SQLite — a new message, a read-only message
+    stored handled with its reply (if the roster is still at the cached sender's version) —
+    each ONE autocommitted statement and no thread round trip
+    (`storage.engine.InlineConnection`: sqlite3 in the loop thread, a locked database waited
+    for in the worker) on a connection of its own, instead of an ORM session's
+    BEGIN/execute/fetch/close/COMMIT.
 
     The same statements as the Core ones above (same columns, SQLAlchemy's storage formats);
     PostgreSQL uses those (asyncpg has no thread hops)."""
@@ -319,10 +330,6 @@ class SqliteDirect:
         rows = list(await (await self._connection()).execute_fetchall(sql, params))
         return rows[0][0] if rows else None
 
-    async def roster_version(self) -> int:
-        found = await self._one(_DIRECT_VERSION)
-        return int(found) if found is not None else 0
-
     async def insert(
         self,
         incoming: Incoming,
@@ -334,9 +341,12 @@ class SqliteDirect:
         reply_route: str | None = None,
         owner: str | None = None,
         lease_until: datetime | None = None,
+        roster_version: int | None = None,
     ) -> int | None:
-        """INSERT … ON CONFLICT DO NOTHING RETURNING id; None for a stored dedupe key."""
-        params = (
+        """INSERT … ON CONFLICT DO NOTHING RETURNING id; None for a stored dedupe key, and
+        with `roster_version`, also None (nothing written) when the roster is no longer at
+        that version."""
+        params: tuple[Any, ...] = (
             incoming.dedupe_key,
             incoming.msg_id,
             incoming.from_user,
@@ -352,7 +362,10 @@ class SqliteDirect:
             owner,
             _sqlite_stamp(lease_until) if lease_until else None,
         )
-        found = await self._one(_DIRECT_INSERT, params)
+        if roster_version is None:
+            found = await self._one(_DIRECT_INSERT, params)
+        else:
+            found = await self._one(_DIRECT_INSERT_AT_VERSION, (*params, roster_version))
         self.commits += 1
         return int(found) if found is not None else None
 
@@ -360,3 +373,106 @@ class SqliteDirect:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+
+class DirectStore(Protocol):
+    """One autocommitted statement for a message (`SqliteDirect`, `PostgresDirect`)."""
+
+    commits: int
+
+    async def insert(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        *,
+        status: str,
+        handled_at: datetime | None = None,
+        reply_text: str | None = None,
+        reply_route: str | None = None,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+        roster_version: int | None = None,
+    ) -> int | None: ...
+
+    async def close(self) -> None: ...
+
+
+_STORED = (*_COLUMNS, "received_at", "status", "handled_at", "reply_text", "reply_route")
+_AT_VERSION = func.coalesce(
+    select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1).scalar_subquery(), 0
+) == bindparam("roster_version")
+_PG_INSERT_AT_VERSION = (
+    postgresql.insert(INBOUND)
+    .from_select(
+        list(_STORED),
+        select(*(bindparam(name, type_=INBOUND.c[name].type) for name in _STORED)).where(
+            _AT_VERSION
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(INBOUND.c.id)
+)
+
+
+class PostgresDirect:
+    """`SqliteDirect`'s read-only step on PostgreSQL: a message stored handled with its reply,
+    only while the roster is still at the cached sender's version, in ONE autocommitted
+    statement — one round trip: no BEGIN, no separate version read, no COMMIT.
+
+    Its engine (its own small pool) has no pre-ping: the statement is idempotent (ON
+    CONFLICT DO NOTHING, and conditional), so a connection found dead (PostgreSQL restarted,
+    the backend terminated) is replaced and the statement sent again on a fresh one — what
+    the pre-ping would have done, paid for only when it happens (issue 8; see the test
+    `test_a_terminated_backend_costs_the_cached_sender_nothing`). A statement that commits
+    and then loses its answer comes back None on the retry: the general steps then find the
+    message stored, as for a WeCom retry."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.commits = 0  # autocommitted statements (for tests and the bench)
+        self.reconnects = 0  # statements sent again after a dead connection
+
+    async def insert(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        *,
+        status: str,
+        handled_at: datetime | None = None,
+        reply_text: str | None = None,
+        reply_route: str | None = None,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+        roster_version: int | None = None,
+    ) -> int | None:
+        """None for a stored dedupe key or a roster no longer at `roster_version`. Only the
+        read-only step (handled, no lease) is done here; new messages go through
+        `SqlInboxStore.record`."""
+        if roster_version is None or owner is not None or lease_until is not None:
+            raise ValueError("PostgresDirect stores handled read-only messages only")
+        values = _row_values(incoming) | {
+            "received_at": utc(received_at),
+            "status": status,
+            "handled_at": utc(handled_at) if handled_at else None,
+            "reply_text": reply_text,
+            "reply_route": reply_route,
+            "roster_version": roster_version,
+        }
+        try:
+            found = await self._execute(values)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            self.reconnects += 1  # the pool dropped that connection: once more, on a new one
+            found = await self._execute(values)
+        self.commits += 1
+        return found
+
+    async def _execute(self, values: dict[str, Any]) -> int | None:
+        async with self._engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            found = (await autocommit.execute(_PG_INSERT_AT_VERSION, values)).first()
+        return None if found is None else int(found[0])
+
+    async def close(self) -> None:
+        await self._engine.dispose()

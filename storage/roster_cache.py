@@ -31,15 +31,13 @@ class RosterCache:
     def __len__(self) -> int:
         return len(self._members)
 
-    def peek(self, version: int, userid: str) -> tuple[bool, Member | None]:
-        """(cached?, member) for a roster `version` just read (empties the cache if it moved)."""
-        if version != self._version:
-            self._members.clear()
-            self._memo = {}
-            self._version = version
-        if userid in self._members:
-            return True, self._members[userid]
-        return False, None
+    def cached(self, userid: str) -> tuple[int | None, bool, Member | None]:
+        """(version, cached?, member) as this cache knows it, with no query: the caller must
+        confirm `version` is still the roster's in the statement that acts on it (the
+        conditional INSERT of `SqliteDirect.insert`), else treat the lookup as not cached."""
+        if self._version is None or userid not in self._members:
+            return self._version, False, None
+        return self._version, True, self._members[userid]
 
     async def member(self, session: AsyncSession, userid: str) -> Member | None:
         """The active roster entry of `userid` as of this transaction (cached)."""

@@ -24,7 +24,14 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot import Bot, build_bot
-from liuan_bot.app import GuardedRunner, ServerLimits, redact, start_guarded
+from liuan_bot.app import (
+    GuardedRunner,
+    PathOnlyAccessLogger,
+    ServerLimits,
+    install_log_redaction,
+    redact,
+    start_guarded,
+)
 from liuan_bot.clock import FixedClock
 from liuan_bot.messages import DEDUPE_KEY_MAX, Incoming
 from liuan_bot.wecom.fake_server import FakeWeCom
@@ -396,6 +403,36 @@ async def test_aiohttp_errors_log_no_signature_nonce_or_echostr(
 def test_redact_removes_query_values() -> None:
     line = "b'GET /wecom/callback?msg_signature=abc&timestamp=1&nonce=2&echostr=x%2B'"
     assert redact(line) == ("b'GET /wecom/callback?msg_signature=…&timestamp=…&nonce=…&echostr=…'")
+
+
+def test_redact_also_catches_percent_encoded_equals_and_leaves_plain_lines_alone() -> None:
+    assert redact("GET /x?nonce%3D42&Key%3dabc") == "GET /x?nonce%3D…&Key%3d…"
+    assert redact("GET /x?ECHOSTR=abc") == "GET /x?ECHOSTR=…"
+    plain = "POST /wecom/callback 200 1.2ms"
+    assert redact(plain) is plain  # nothing to redact: the line itself, no regex pass
+
+
+def test_the_access_line_is_one_record_with_the_path_only_through_the_filter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from aiohttp.test_utils import make_mocked_request
+    from aiohttp.web import Response
+
+    install_log_redaction()
+    access = logging.getLogger("aiohttp.access")
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    request = make_mocked_request("POST", "/wecom/callback?msg_signature=SIG9&nonce=NONCE9")
+    PathOnlyAccessLogger(access, "").log(request, Response(status=200), 0.00123)
+    (record,) = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert record.getMessage() == "POST /wecom/callback 200 1.2ms"
+    assert record.levelno == logging.INFO
+    assert record.filename == "app.py"
+    assert "SIG9" not in caplog.text
+    assert "NONCE9" not in caplog.text
+    access.setLevel(logging.WARNING)
+    PathOnlyAccessLogger(access, "").log(request, Response(status=200), 0.001)
+    assert len([r for r in caplog.records if r.name == "aiohttp.access"]) == 1
+    access.setLevel(logging.NOTSET)
 
 
 async def test_a_non_ascii_digit_timestamp_is_refused_not_500(harness: Harness) -> None:

@@ -6,18 +6,25 @@ take over what a crash left, and every accepted message is answered exactly once
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+import pytest_asyncio
 from sqlalchemy import event, text
 from sqlmodel import select
 
+from liuan_bot.clock import FixedClock
 from liuan_bot.messages import Incoming
+from liuan_bot.wecom.fake_server import FakeWeCom
 from storage.engine import make_engine, make_session_factory, transaction
-from storage.inbox_store import SqlInboxStore
+from storage.inbox_store import PostgresDirect, SqlInboxStore
 from storage.roster_cache import RosterCache
 from storage.tables import InboundMessage
-from tests.support import Harness, next_msg_id
+from tests.conftest import load_demo_roster
+from tests.support import Harness, make_settings, next_msg_id, running_bot
 
 ASK_CONFERENCE = "申请发布会"  # a write command; without fields it is answered "还缺少…"
 
@@ -172,6 +179,80 @@ async def test_a_roster_write_by_another_engine_empties_the_cache(
     finally:
         await ours.dispose()
         await theirs.dispose()
+
+
+@pytest_asyncio.fixture
+async def on_either(
+    database_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
+) -> AsyncIterator[Harness]:
+    """The bot with the demo roster on SQLite, and on PostgreSQL when configured."""
+    await load_demo_roster(database_url)
+    settings = make_settings(
+        database_url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_WECOM_AGENT_ID="1000002"
+    )
+    async with running_bot(settings, clock, fake_wecom) as h:
+        yield h
+
+
+async def test_a_roster_write_between_two_messages_of_a_cached_sender_is_seen(
+    on_either: Harness,
+) -> None:
+    """The cached sender's one statement writes only at the version it was cached under: a
+    roster write in between sends the message through the general steps (a fresh lookup)."""
+    h = on_either
+    for _ in range(2):  # the second from the cache, in one statement
+        _status, before = await h.send_text("zhengyulan", "我的信息")
+        assert before is not None
+        assert "党组书记、主任" in before
+    commits = Commits(h)
+    async with h.bot.engine.begin() as conn:  # another instance, or a hand-written fix
+        await conn.execute(text("UPDATE people SET title = '副主任' WHERE userid = 'zhengyulan'"))
+    commits.reset()
+    _status, after = await h.send_text("zhengyulan", "我的信息")
+    assert after is not None
+    assert "副主任" in after
+    assert commits.engine == 1  # nothing written at the stale version: the general steps
+    rows = await inbound_rows(h)
+    assert len(rows) == 3
+    assert (rows[-1].status, rows[-1].reply_text) == ("handled", after)
+    _status, again = await h.send_text("zhengyulan", "我的信息")
+    assert again == after
+    assert commits.engine == 1  # cached again under the new version: no engine transaction
+
+
+async def test_a_terminated_backend_costs_the_cached_sender_nothing(on_either: Harness) -> None:
+    """No pre-ping on the read-only step's one statement (issue 8 stays met): PostgreSQL
+    drops every connection of the bot, and the next 帮助 is still answered and stored once
+    (the dead connection is replaced and the idempotent statement sent again)."""
+    h = on_either
+    if not h.bot.settings.database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL backend to terminate")
+    for _ in range(2):  # the second from the cache, in one statement
+        _status, reply = await h.send_text("demo", "帮助")
+        assert reply is not None
+        assert "您可以发送以下命令" in reply
+    direct = h.bot.pipeline.direct if h.bot.pipeline else None
+    assert isinstance(direct, PostgresDirect)
+    killer = make_engine(h.bot.settings.database_url)
+    try:
+        async with killer.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert killed
+        before = direct.commits
+        status, reply = await h.send_text("demo", "帮助")
+        assert status == 200
+        assert reply is not None
+        assert "您可以发送以下命令" in reply
+        assert direct.commits == before + 1  # answered by the one statement, sent again
+        assert direct.reconnects >= 1
+        assert len(await inbound_rows(h)) == 3
+    finally:
+        await killer.dispose()
 
 
 # --- the reply budget counts from arrival ---------------------------------------------------
