@@ -309,11 +309,11 @@ class InboundPipeline:
             passive = _claim_passive(reply, route)
             if reply is not None and not passive:
                 return None
-            inbound_id = await direct.insert(
+            inbound_id = await direct.store_handled_at(
                 incoming,
                 received_at,
+                now,
                 status=outcome.status,
-                handled_at=now,
                 reply_text=reply.text if reply else None,
                 reply_route=_route_name(reply, passive),
                 roster_version=version,

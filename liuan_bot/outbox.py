@@ -241,10 +241,8 @@ class OutboxWorker:
         """New rows were committed: look now rather than at the next poll. Rows only for
         targets this worker is pacing would not be claimed (`claim_due(skip_targets=…)`), so
         they wake nothing: a stream of messages to a paced member costs no claim query."""
-        if targets and self._paced_until:
-            now = self._clock.now()
-            if all(self._paced_until.get(t, now) > now for t in targets):
-                return
+        if targets and self._paced_until and set(targets) <= self._still_paced(self._clock.now()):
+            return
         self._wakeup.set()
 
     async def run_once(self) -> int:

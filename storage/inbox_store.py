@@ -268,20 +268,20 @@ def _sqlite_stamp(moment: datetime) -> str:
     return utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-_DIRECT_INSERT = (
+_DIRECT_INTO = (
     "INSERT INTO inbound_messages (dedupe_key, msg_id, from_user, msg_type, event, content, "
     "raw, received_at, status, handled_at, reply_text, reply_route, claimed_by, lease_until) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
+_DIRECT_ON_CONFLICT = " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+_DIRECT_INSERT = _DIRECT_INTO + "VALUES (" + ", ".join("?" * 14) + ")" + _DIRECT_ON_CONFLICT
 # The same INSERT, done only while the roster is still at the version the caller's sender
 # lookup was cached under: the version check and the write in one statement.
 _DIRECT_INSERT_AT_VERSION = (
-    "INSERT INTO inbound_messages (dedupe_key, msg_id, from_user, msg_type, event, content, "
-    "raw, received_at, status, handled_at, reply_text, reply_route, claimed_by, lease_until) "
-    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
-    "WHERE COALESCE((SELECT version FROM roster_version WHERE id = 1), 0) = ? "
-    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+    _DIRECT_INTO
+    + "SELECT "
+    + ", ".join("?" * 14)
+    + " WHERE COALESCE((SELECT version FROM roster_version WHERE id = 1), 0) = ?"
+    + _DIRECT_ON_CONFLICT
 )
 
 
@@ -369,6 +369,28 @@ class SqliteDirect:
         self.commits += 1
         return int(found) if found is not None else None
 
+    async def store_handled_at(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        handled_at: datetime,
+        *,
+        status: str,
+        reply_text: str | None,
+        reply_route: str | None,
+        roster_version: int,
+    ) -> int | None:
+        """`DirectStore.store_handled_at`: `insert` of a handled row at `roster_version`."""
+        return await self.insert(
+            incoming,
+            received_at,
+            status=status,
+            handled_at=handled_at,
+            reply_text=reply_text,
+            reply_route=reply_route,
+            roster_version=roster_version,
+        )
+
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
@@ -376,23 +398,25 @@ class SqliteDirect:
 
 
 class DirectStore(Protocol):
-    """One autocommitted statement for a message (`SqliteDirect`, `PostgresDirect`)."""
+    """The pipeline's read-only step in one autocommitted statement (`SqliteDirect`,
+    `PostgresDirect`)."""
 
     commits: int
 
-    async def insert(
+    async def store_handled_at(
         self,
         incoming: Incoming,
         received_at: datetime,
+        handled_at: datetime,
         *,
         status: str,
-        handled_at: datetime | None = None,
-        reply_text: str | None = None,
-        reply_route: str | None = None,
-        owner: str | None = None,
-        lease_until: datetime | None = None,
-        roster_version: int | None = None,
-    ) -> int | None: ...
+        reply_text: str | None,
+        reply_route: str | None,
+        roster_version: int,
+    ) -> int | None:
+        """Store `incoming` handled with its reply, only while the roster is still at
+        `roster_version`; None if nothing was written (its dedupe key is stored, or the
+        roster moved)."""
 
     async def close(self) -> None: ...
 
@@ -429,31 +453,26 @@ class PostgresDirect:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")  # same pool
         self.commits = 0  # autocommitted statements (for tests and the bench)
         self.reconnects = 0  # statements sent again after a dead connection
 
-    async def insert(
+    async def store_handled_at(
         self,
         incoming: Incoming,
         received_at: datetime,
+        handled_at: datetime,
         *,
         status: str,
-        handled_at: datetime | None = None,
-        reply_text: str | None = None,
-        reply_route: str | None = None,
-        owner: str | None = None,
-        lease_until: datetime | None = None,
-        roster_version: int | None = None,
+        reply_text: str | None,
+        reply_route: str | None,
+        roster_version: int,
     ) -> int | None:
-        """None for a stored dedupe key or a roster no longer at `roster_version`. Only the
-        read-only step (handled, no lease) is done here; new messages go through
-        `SqlInboxStore.record`."""
-        if roster_version is None or owner is not None or lease_until is not None:
-            raise ValueError("PostgresDirect stores handled read-only messages only")
+        """`DirectStore.store_handled_at`; new messages go through `SqlInboxStore.record`."""
         values = _row_values(incoming) | {
             "received_at": utc(received_at),
             "status": status,
-            "handled_at": utc(handled_at) if handled_at else None,
+            "handled_at": utc(handled_at),
             "reply_text": reply_text,
             "reply_route": reply_route,
             "roster_version": roster_version,
@@ -469,9 +488,8 @@ class PostgresDirect:
         return found
 
     async def _execute(self, values: dict[str, Any]) -> int | None:
-        async with self._engine.connect() as conn:
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            found = (await autocommit.execute(_PG_INSERT_AT_VERSION, values)).first()
+        async with self._autocommit.connect() as conn:
+            found = (await conn.execute(_PG_INSERT_AT_VERSION, values)).first()
         return None if found is None else int(found[0])
 
     async def close(self) -> None:

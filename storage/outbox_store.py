@@ -103,14 +103,13 @@ async def enqueue(
     # literal VALUES lists, which cannot be cached and were compiled on every call (issue 11 §1)
     result = await (await session.connection()).execute(_ENQUEUE, rows)
     queued = [Queued(pk, target, key) for pk, target, key in result.all()]
-    session.info["outbox_enqueued"] = True
     session.info.setdefault("outbox_targets", set()).update(q.target for q in queued)
     return queued
 
 
 def enqueued(session: AsyncSession) -> bool:
     """Whether this session's transaction added outbox rows (wake the worker after commit)."""
-    return bool(session.info.get("outbox_enqueued"))
+    return bool(session.info.get("outbox_targets"))
 
 
 def enqueued_targets(session: AsyncSession) -> frozenset[str]:
