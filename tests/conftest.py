@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -123,14 +124,23 @@ def fake_wecom(clock: FixedClock) -> FakeWeCom:
     return FakeWeCom(corp_id="wx5823bf96d3bd56c7", secret="test-secret", clock=clock)
 
 
+@asynccontextmanager
+async def demo_bot(
+    url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
+) -> AsyncIterator[Harness]:
+    """The bot on `url` with the demo roster, live mode against the fake WeCom API."""
+    await load_demo_roster(url)
+    settings = make_settings(
+        url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_WECOM_AGENT_ID="1000002"
+    )
+    async with running_bot(settings, clock, fake_wecom) as h:
+        yield h
+
+
 @pytest_asyncio.fixture
 async def harness(
     sqlite_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
 ) -> AsyncIterator[Harness]:
     """The bot on SQLite with the demo roster, live mode against the fake WeCom API."""
-    await load_demo_roster(sqlite_url)
-    settings = make_settings(
-        sqlite_url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_WECOM_AGENT_ID="1000002"
-    )
-    async with running_bot(settings, clock, fake_wecom) as h:
+    async with demo_bot(sqlite_url, tmp_path, clock, fake_wecom) as h:
         yield h

@@ -23,8 +23,8 @@ from storage.engine import make_engine, make_session_factory, transaction
 from storage.inbox_store import PostgresDirect, SqlInboxStore
 from storage.roster_cache import RosterCache
 from storage.tables import InboundMessage
-from tests.conftest import load_demo_roster
-from tests.support import Harness, make_settings, next_msg_id, running_bot
+from tests.conftest import demo_bot, load_demo_roster
+from tests.support import Harness, next_msg_id
 
 ASK_CONFERENCE = "申请发布会"  # a write command; without fields it is answered "还缺少…"
 
@@ -153,7 +153,6 @@ async def test_r4_a_granted_spokesperson_role_shows_in_whoami_at_once(harness: H
 async def test_a_roster_write_by_another_engine_empties_the_cache(
     database_url: str, clock: Any
 ) -> None:
-    from tests.conftest import load_demo_roster
 
     await load_demo_roster(database_url)
     ours, theirs = make_engine(database_url), make_engine(database_url)
@@ -186,11 +185,7 @@ async def on_either(
     database_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
 ) -> AsyncIterator[Harness]:
     """The bot with the demo roster on SQLite, and on PostgreSQL when configured."""
-    await load_demo_roster(database_url)
-    settings = make_settings(
-        database_url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_WECOM_AGENT_ID="1000002"
-    )
-    async with running_bot(settings, clock, fake_wecom) as h:
+    async with demo_bot(database_url, tmp_path, clock, fake_wecom) as h:
         yield h
 
 
