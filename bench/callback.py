@@ -72,6 +72,7 @@ USER = "demo"
 COMMAND = "帮助"
 HELP_MARKER = "您可以发送以下命令"
 BARE_REPLY = "收到，正在处理。"
+WECOM_SECRET = "bench-secret"
 # Targets per mix (issue 11 §2): throughput ratio to the reference, bot p99, CPU per request.
 TARGETS = {"help": (0.85, 100.0, None), "write": (0.50, 250.0, 2.0)}
 WRONG_WORDS = ("没有看懂", "抱歉", "还缺少", "仅限")  # a write-mix reply must not say these
@@ -94,16 +95,50 @@ REPORT_PREFIX = "BENCH-REPORT "
 # ---------------------------------------------------------------- servers (subprocesses)
 
 
-def bot_environ(workdir: Path, port: int, database_url: str = "") -> dict[str, str]:
-    return {
+def bot_environ(
+    workdir: Path, port: int, database_url: str = "", wecom_api: str = ""
+) -> dict[str, str]:
+    """The bot's environment. Without `wecom_api`: sandbox mode, the fake WeCom API mounted
+    in the bot's own process. With it: live mode against that API (the fake WeCom of
+    `--serve wecom`, in a process of its own, as the real one is in production)."""
+    environ = {
         "LIUAN_WECOM_TOKEN": TOKEN,
         "LIUAN_WECOM_AES_KEY": AES_KEY,
         "LIUAN_WECOM_CORP_ID": CORP_ID,
         "LIUAN_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/bench.db",
         "LIUAN_REPLY_BUDGET_S": "2",
         "LIUAN_HTTP_HOST": HOST,
-        "LIUAN_HTTP_PORT": str(port),  # sandbox mode: the fake WeCom API is this server
+        "LIUAN_HTTP_PORT": str(port),
     }
+    if wecom_api:
+        environ |= {
+            "LIUAN_WECOM_SECRET": WECOM_SECRET,
+            "LIUAN_WECOM_AGENT_ID": str(AGENT_ID),
+            "LIUAN_WECOM_API_BASE": wecom_api,
+            "LIUAN_PUBLIC_URL": f"http://{HOST}:{port}",
+        }
+    return environ
+
+
+def serve_wecom(port: int) -> None:
+    """The fake WeCom API (`liuan_bot.wecom.fake_server`) alone: what the bot sends during a
+    run is answered here, so its CPU is not counted as the bot's (issue 11 §2)."""
+    sys.path.insert(0, str(ROOT))
+    from aiohttp import web
+
+    from liuan_bot.wecom.fake_server import FakeWeCom
+
+    logging.basicConfig(level=logging.WARNING)
+    fake = FakeWeCom(corp_id=CORP_ID, secret=WECOM_SECRET)
+    app = fake.app()
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/healthz", health)
+    web.run_app(app, host=HOST, port=port, access_log=None, print=None, shutdown_timeout=5)
+    sent = sum(1 for r in fake.requests if r.path != "/cgi-bin/gettoken")
+    print(REPORT_PREFIX + json.dumps({"api_calls": sent}), flush=True)
 
 
 def pg_database(kind: str) -> str:
@@ -129,7 +164,12 @@ def pg_url_for(base: str, database: str) -> str:
 
 
 def serve_bot(
-    port: int, workdir: Path, profile: bool, database_url: str = "", shipped: bool = False
+    port: int,
+    workdir: Path,
+    profile: bool,
+    database_url: str = "",
+    shipped: bool = False,
+    wecom_api: str = "",
 ) -> None:
     sys.path.insert(0, str(ROOT))
     from aiohttp import web
@@ -140,7 +180,8 @@ def serve_bot(
     from storage.migrate import upgrade
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = load_settings(bot_environ(workdir, port, database_url), data_dir=workdir)
+    environ = bot_environ(workdir, port, database_url, wecom_api)
+    settings = load_settings(environ, data_dir=workdir)
 
     async def prepare() -> None:
         engine = make_engine(settings.database_url)
@@ -371,6 +412,7 @@ class LoadResult:
     loop_thread_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
     db_cpu_s: float = 0.0  # PostgreSQL backends serving this server's database
+    wecom_cpu_s: float = 0.0  # the fake WeCom API's process, when it runs apart from the bot
 
 
 @dataclass
@@ -444,7 +486,12 @@ def free_port() -> int:
 
 
 def start_server(
-    kind: str, workdir: Path, profile: bool, database_url: str = "", shipped: bool = False
+    kind: str,
+    workdir: Path,
+    profile: bool,
+    database_url: str = "",
+    shipped: bool = False,
+    wecom_api: str = "",
 ) -> Server:
     port = free_port()
     serverdir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=workdir))
@@ -457,6 +504,8 @@ def start_server(
         command += ["--db-url", database_url]
     if shipped:
         command.append("--shipped")
+    if wecom_api:
+        command += ["--wecom-api", wecom_api]
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -555,6 +604,7 @@ async def drive(
     request_timeout_s: float,
     sample_every: int,
     database: str = "",
+    wecom_pid: int | None = None,
 ) -> LoadResult:
     """Send `requests` over `concurrency` keep-alive connections; stop early at `duration_s`."""
     import aiohttp
@@ -591,6 +641,7 @@ async def drive(
         pid = server.process.pid
         cpu_before, loop_before, client_before = proc_cpu_s(pid), proc_cpu_s(pid, pid), own_cpu_s()
         db_before = pg_backends_cpu_s(database)
+        wecom_before = proc_cpu_s(wecom_pid) if wecom_pid else 0.0
         start = time.perf_counter()
         deadline = start + duration_s
         await asyncio.wait_for(
@@ -601,6 +652,8 @@ async def drive(
         result.client_cpu_s = own_cpu_s() - client_before
         result.server_cpu_s = proc_cpu_s(pid) - cpu_before
         result.loop_thread_cpu_s = proc_cpu_s(pid, pid) - loop_before
+        if wecom_pid:
+            result.wecom_cpu_s = proc_cpu_s(wecom_pid) - wecom_before
         db_after = pg_backends_cpu_s(database)
         result.db_cpu_s = sum(cpu - db_before.get(p, 0.0) for p, cpu in db_after.items())
     return result
@@ -643,7 +696,19 @@ def bench_one(kind: str, workdir: Path, args: argparse.Namespace, round_no: int)
         database_url = pg_url_for(args.pg_url, pg_database(kind))
         pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{pg_database(kind)}" WITH (FORCE)')
         pg_admin(args.pg_url, f'CREATE DATABASE "{pg_database(kind)}"')
-    server = start_server(kind, workdir, profile, database_url, args.shipped and kind == "bot")
+    wecom = None
+    if kind == "bot" and args.wecom == "apart":
+        wecom = start_server("wecom", workdir, False)
+    try:
+        if wecom is not None:
+            asyncio.run(wait_ready(wecom, args.startup_timeout))
+        wecom_api = f"http://{HOST}:{wecom.port}" if wecom is not None else ""
+        shipped = args.shipped and kind == "bot"
+        server = start_server(kind, workdir, profile, database_url, shipped, wecom_api)
+    except BaseException:
+        if wecom is not None:
+            stop_server(wecom)
+        raise
     try:
         asyncio.run(wait_ready(server, args.startup_timeout))
         first = 10**12 + (1 if kind == "bot" else 2) * 10**10 + round_no * 10**8
@@ -654,6 +719,7 @@ def bench_one(kind: str, workdir: Path, args: argparse.Namespace, round_no: int)
             "request_timeout_s": args.request_timeout,
             "sample_every": args.sample_every,
             "database": pg_database(kind) if database_url else "",
+            "wecom_pid": wecom.process.pid if wecom is not None else None,
         }
         warm_result = asyncio.run(drive(server, warm, duration_s=args.duration, **options))
         if warm_result.errors:
@@ -666,6 +732,8 @@ def bench_one(kind: str, workdir: Path, args: argparse.Namespace, round_no: int)
                 stop_process(spy)
     finally:
         report = stop_server(server)
+        if wecom is not None:
+            report["wecom"] = stop_server(wecom)
         if database_url:
             pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{pg_database(kind)}" WITH (FORCE)')
     summary = Summary(kind, result, check_samples(kind, result.samples, args.mix), report)
@@ -777,6 +845,7 @@ def render(bare: Summary, bot: Summary, args: argparse.Namespace) -> tuple[str, 
         ),
         ("server CPU use (cores)", lambda s: f"{s.cores(s.result.server_cpu_s):.2f}"),
         ("PostgreSQL CPU / req (ms)", lambda s: f"{s.per_request_ms(s.result.db_cpu_s):.2f}"),
+        ("fake WeCom CPU / req (ms)", lambda s: f"{s.per_request_ms(s.result.wecom_cpu_s):.2f}"),
         ("client CPU use (cores)", lambda s: f"{s.cores(s.result.client_cpu_s):.2f}"),
         ("errors / empty / wrong", lambda s: s.faults),
     ]
@@ -787,6 +856,7 @@ def render(bare: Summary, bot: Summary, args: argparse.Namespace) -> tuple[str, 
         f"liuan-bot callback benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"mix {args.mix}, {args.db}, bot {'as shipped' if args.shipped else 'WARNING logs'}, "
+        f"fake WeCom API {'in its own process' if args.wecom == 'apart' else 'in the bot'}, "
         f"{args.concurrency} connections, {args.warmup} warm-up requests{rounds}, "
         f"load average before the run {args.load_before:.2f}; bare = {reference}",
         "",
@@ -883,8 +953,18 @@ def main(argv: list[str] | None = None) -> int:
         help="PostgreSQL server (any database on it; default LIUAN_TEST_DATABASE_URL)",
     )
     parser.add_argument("--shipped", action="store_true", help="INFO logs, scheduler on")
+    parser.add_argument(
+        "--wecom",
+        choices=["apart", "in-bot"],
+        default="apart",
+        help="the fake WeCom API the bot sends to: in a process of its own, as the real one is"
+        " (default), or mounted in the bot's process (sandbox mode; its CPU counted as the bot's)",
+    )
     parser.add_argument("--db-url", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--serve", choices=["bot", "bare", "bare-pg"], help=argparse.SUPPRESS)
+    parser.add_argument("--wecom-api", default="", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve", choices=["bot", "bare", "bare-pg", "wecom"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -892,7 +972,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.port is None or args.workdir is None:
             parser.error("--serve needs --port and --workdir")
         if args.serve == "bot":
-            serve_bot(args.port, args.workdir, args.profile, args.db_url, args.shipped)
+            serve_bot(
+                args.port, args.workdir, args.profile, args.db_url, args.shipped, args.wecom_api
+            )
+        elif args.serve == "wecom":
+            serve_wecom(args.port)
         elif args.serve == "bare-pg":
             serve_bare_pg(args.port, args.db_url)
         else:
