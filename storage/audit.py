@@ -8,9 +8,11 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
+from storage.prepared import Prepared, rowcount
 from storage.tables import AuditEntry
 
-_AUDIT = AuditEntry.__table__.insert()  # type: ignore[attr-defined]  # built once, compiled once
+_KEYS = ("at", "actor", "action", "record_id", "old_state", "new_state", "source", "detail")
+_AUDIT = Prepared(AuditEntry.__table__.insert(), keys=_KEYS)  # type: ignore[attr-defined]
 
 
 async def audit(
@@ -25,10 +27,10 @@ async def audit(
     source: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """One Core INSERT on the session's connection, in the caller's transaction (no ORM unit
-    of work on the hot path, issue 11 §1); ids follow the call order, as they did."""
-    conn = await session.connection()
-    await conn.execute(
+    """One INSERT on the transaction's connection (`storage.prepared`: no ORM unit of work,
+    no execution machinery on the hot path, issue 11 §1); ids follow the call order."""
+    await rowcount(
+        session,
         _AUDIT,
         {
             "at": utc(now),

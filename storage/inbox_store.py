@@ -2,7 +2,8 @@
 completed in the handling transaction (issue 8.1, issue 11.1).
 
 Every statement here is SQLAlchemy Core built once at import (compiled once per dialect and
-cached), executed on the session's connection: no ORM unit of work on the hot path.
+cached), executed on the session's connection: no ORM unit of work on the hot path. The two a
+write message runs (the roster version, the completion) go through `storage.prepared`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
 from liuan_bot.messages import Incoming, NotACallback, incoming_from_fields
+from storage import prepared
 from storage.engine import SessionFactory, connect_inline, read_only, transaction
 from storage.tables import InboundMessage, RosterVersion
 
@@ -58,6 +60,8 @@ _FINISH = (
         lease_until=None,
     )
 )
+_VERSION_RUN = prepared.Prepared(_VERSION)
+_FINISH_RUN = prepared.Prepared(_FINISH)
 _TAKE_OVER = (
     update(INBOUND)
     .where(INBOUND.c.dedupe_key == bindparam("key"))
@@ -204,8 +208,8 @@ class SqlInboxStore:
 
 async def roster_version(session: AsyncSession) -> int:
     """The roster's version (bumped by triggers on every roster write, migration 0006)."""
-    found = (await (await _conn(session)).execute(_VERSION)).first()
-    return int(found[0]) if found is not None else 0
+    found = await prepared.rows(session, _VERSION_RUN)
+    return int(found[0][0]) if found else 0
 
 
 async def store_handled(
@@ -258,8 +262,7 @@ async def finish_inbound(
         "reply_route": reply_route,
         "error": error,
     }
-    result = await (await _conn(session)).execute(_FINISH, params)
-    return bool(result.rowcount)
+    return bool(await prepared.rowcount(session, _FINISH_RUN, params))
 
 
 def _sqlite_stamp(moment: datetime) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy import bindparam, delete, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,6 +37,7 @@ from liuan_bot.pacing import (
     seconds_to_next_day,
     window_wait,
 )
+from storage import prepared
 from storage.engine import SessionFactory, read_only, transaction
 from storage.roster_store import userids_with_role
 from storage.tables import OutboxBudget, OutboxMessage, OutboxPacing
@@ -44,6 +45,28 @@ from storage.tables import OutboxBudget, OutboxMessage, OutboxPacing
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _ENQUEUE = insert(_OUTBOX).returning(
     _OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.dedupe_key, sort_by_parameter_order=True
+)
+_ROW_KEYS = (
+    "kind",
+    "target",
+    "body",
+    "source",
+    "dedupe_key",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+    "invalid_users",
+)
+# A message's few rows (its reply, a card, a notice): one prepared INSERT each and one
+# prepared look-up per dedupe key (`storage.prepared`); a broadcast's hundreds go in bulk.
+_FEW = 8
+_INSERT_ONE = prepared.Prepared(
+    insert(_OUTBOX).returning(_OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.dedupe_key),
+    keys=_ROW_KEYS,
+)
+_TAKEN = prepared.Prepared(
+    select(_OUTBOX.c.dedupe_key).where(_OUTBOX.c.dedupe_key == bindparam("key"))
 )
 
 
@@ -75,10 +98,14 @@ async def enqueue(
     keys = [f"{dedupe_key}#{i}" if dedupe_key else None for i in range(len(messages))]
     taken: set[str] = set()
     if dedupe_key and messages and not fresh:
-        found = await (await session.connection()).execute(
-            select(_OUTBOX.c.dedupe_key).where(_OUTBOX.c.dedupe_key.in_(keys))
-        )
-        taken = {key for (key,) in found.all() if key is not None}
+        if len(keys) <= _FEW:
+            for key in keys:
+                taken.update(k for (k,) in await prepared.rows(session, _TAKEN, {"key": key}))
+        else:
+            found = await (await session.connection()).execute(
+                select(_OUTBOX.c.dedupe_key).where(_OUTBOX.c.dedupe_key.in_(keys))
+            )
+            taken = {key for (key,) in found.all() if key is not None}
     stamp = utc(now)
     rows: list[dict[str, object]] = [
         {
@@ -101,8 +128,14 @@ async def enqueue(
     # Core on the session's connection, one statement built and compiled once: rows go as
     # parameters (SQLAlchemy's "insertmanyvalues" turns many into multi-row INSERTs), never as
     # literal VALUES lists, which cannot be cached and were compiled on every call (issue 11 §1)
-    result = await (await session.connection()).execute(_ENQUEUE, rows)
-    queued = [Queued(pk, target, key) for pk, target, key in result.all()]
+    if len(rows) <= _FEW:
+        queued = []
+        for row in rows:
+            ((pk, target, key),) = await prepared.rows(session, _INSERT_ONE, row)
+            queued.append(Queued(pk, target, key))
+    else:
+        result = await (await session.connection()).execute(_ENQUEUE, rows)
+        queued = [Queued(pk, target, key) for pk, target, key in result.all()]
     session.info.setdefault("outbox_targets", set()).update(q.target for q in queued)
     return queued
 

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.prepared import Prepared, rows
 from storage.tables import RecordCounter
 
 _COUNTERS = RecordCounter.__table__  # type: ignore[attr-defined]
@@ -26,17 +27,15 @@ def _bump(dialect: Any) -> Any:
     )
 
 
-_BUMP = {"postgresql": _bump(postgresql), "sqlite": _bump(sqlite)}
+_BUMP = Prepared({"postgresql": _bump(postgresql), "sqlite": _bump(sqlite)})
 
 
 async def next_record_id(session: AsyncSession, prefix: str, year: int) -> str:
     """Allocate the next id of `prefix` in `year` inside the caller's transaction.
 
-    One upsert on the session's connection (no ORM unit of work, issue 11 §1); it takes the
-    counter row's lock, so concurrent transactions queue on it.
+    One upsert on the transaction's connection (no ORM unit of work, issue 11 §1); it takes
+    the counter row's lock, so concurrent transactions queue on it.
     """
-    conn = await session.connection()
-    dialect = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
-    result = await conn.execute(_BUMP[dialect], {"prefix": prefix, "year": year})
-    number = int(result.scalar_one())
+    found = await rows(session, _BUMP, {"prefix": prefix, "year": year})
+    number = int(found[0][0])
     return f"{prefix}-{year}-{number:04d}"

@@ -1,0 +1,217 @@
+"""Hot-path statements: compiled once, run on the transaction's own driver connection.
+
+Issue 11 §1. SQLAlchemy executing a cached Core statement on an `AsyncConnection` costs
+~50–60 µs of Python (the greenlet hop, the execution context, parameter processing, the
+result's set-up), and `session.connection()` another ~40 µs per call; the statement itself
+takes 3–10 µs in sqlite3 and one round trip on asyncpg. A write message runs six such
+statements. `Prepared` compiles a Core statement once per dialect — its SQL text, the order
+of its positional parameters, the values it binds itself and the dialect's bind processors,
+i.e. the storage formats SQLAlchemy would write — and `rows`/`rowcount` run it on the DBAPI
+connection of the session's current transaction: the same connection, the same transaction,
+the same SQL text and parameters, without the machinery.
+
+Only plain statements qualify (checked when first compiled): no expanding IN, no Python-side
+column defaults to evaluate (every INSERT column is given), no RETURNING column that needs a
+result processor. Driver errors come back as SQLAlchemy's (`IntegrityError`, `DBAPIError`),
+as from `session.execute`; the engine's `before_cursor_execute` listeners and its echo log
+still see every statement (tests and benchmarks count statements that way).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql import ClauseElement
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+try:  # PostgreSQL is optional in a SQLite-only install
+    import asyncpg
+except ImportError:  # pragma: no cover - asyncpg is in requirements.txt
+    asyncpg = None
+
+_DRIVER = "liuan_prepared_driver"  # session.info key: (root transaction, _Driver)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    sql: str
+    names: tuple[str, ...]  # the positional parameters, in order
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    fixed: Mapping[str, Any]  # values the statement binds itself (overridable)
+
+
+class Prepared:
+    """A Core statement (or one per dialect name) prepared for `rows`/`rowcount`. `keys`: the
+    columns an INSERT is given, when it is built without `.values()`."""
+
+    __slots__ = ("_keys", "_plans", "_statements")
+
+    def __init__(
+        self,
+        statement: ClauseElement | Mapping[str, ClauseElement],
+        *,
+        keys: Sequence[str] | None = None,
+    ) -> None:
+        self._statements = statement
+        self._keys = list(keys) if keys is not None else None
+        self._plans: dict[int, tuple[Dialect, _Plan]] = {}
+
+    def plan(self, dialect: Dialect) -> _Plan:
+        found = self._plans.get(id(dialect))
+        if found is not None and found[0] is dialect:
+            return found[1]
+        plan = self._compile(dialect)
+        self._plans[id(dialect)] = (dialect, plan)
+        return plan
+
+    def _compile(self, dialect: Dialect) -> _Plan:
+        statement = self._statements
+        if isinstance(statement, Mapping):
+            statement = statement["postgresql" if dialect.name == "postgresql" else "sqlite"]
+        compiled: Any = statement.compile(dialect=dialect, column_keys=self._keys)
+        problems = []
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            problems.append("expanding or literal-execute parameters")
+        if compiled.escaped_bind_names:
+            problems.append("escaped parameter names")
+        prefetch = getattr(compiled, "insert_prefetch", None) or getattr(
+            compiled, "update_prefetch", None
+        )
+        if prefetch:
+            problems.append("Python-side column defaults (give every column)")
+        for column in getattr(compiled, "returning", None) or ():
+            if column.type._cached_result_processor(dialect, None) is not None:
+                problems.append(f"RETURNING {column} needs a result processor")
+        if not dialect.positional or compiled.positiontup is None:
+            problems.append(f"paramstyle {dialect.paramstyle} is not positional")
+        if problems:
+            raise TypeError(f"not a plain statement: {', '.join(problems)}: {compiled.string}")
+        names = tuple(compiled.positiontup)
+        binds = compiled.binds
+        processors = compiled._bind_processors
+        fixed = {n: binds[n].effective_value for n in names if not binds[n].required}
+        return _Plan(compiled.string, names, tuple(processors.get(n) for n in names), fixed)
+
+    def arguments(
+        self, dialect: Dialect, params: Mapping[str, Any] | None
+    ) -> tuple[str, list[Any]]:
+        """The SQL text and its positional arguments, processed as SQLAlchemy would."""
+        plan = self.plan(dialect)
+        values = plan.fixed if not params else {**plan.fixed, **params}
+        try:
+            raw = [values[name] for name in plan.names]
+        except KeyError as exc:
+            raise TypeError(f"missing parameter {exc.args[0]!r} for {plan.sql}") from None
+        return plan.sql, [
+            value if process is None or value is None else process(value)
+            for value, process in zip(raw, plan.processors, strict=True)
+        ]
+
+
+class _Driver:
+    """The driver connection of one transaction."""
+
+    __slots__ = ("connection", "dialect", "listened", "observed", "sqlite", "sync")
+
+    def __init__(self, sync: Any, connection: Any) -> None:
+        self.sync = sync  # SQLAlchemy's Connection: its events and echo log
+        self.dialect: Dialect = sync.dialect
+        self.connection = connection
+        self.sqlite = self.dialect.name == "sqlite"
+        self.listened = bool(sync.dispatch.before_cursor_execute)
+        self.observed = bool(self.listened or sync._echo)
+
+    def observe(self, sql: str, args: list[Any]) -> None:
+        sync = self.sync
+        if sync._echo:
+            sync._log_info(sql)
+            sync._log_info("[prepared] %r", tuple(args))
+        if self.listened:
+            sync.dispatch.before_cursor_execute(sync, None, sql, args, None, False)
+
+
+async def _driver(session: AsyncSession) -> _Driver:
+    """The session's transaction's driver connection (begun if need be), cached per
+    transaction: a later transaction of the same session may hold another connection."""
+    root = session.sync_session.get_transaction()
+    cached = session.info.get(_DRIVER)
+    if cached is not None and root is not None and cached[0] is root:
+        driver: _Driver = cached[1]
+        return driver
+    conn = await session.connection()
+    fairy = await conn.get_raw_connection()
+    adapted: Any = fairy.dbapi_connection
+    if conn.dialect.name == "postgresql" and adapted._transaction is None:
+        # SQLAlchemy's asyncpg adaptor sends BEGIN lazily, with its first statement: without
+        # this, statements run here before any of SQLAlchemy's would be autocommitted.
+        await adapted._start_transaction()
+    driver = _Driver(conn.sync_connection, fairy.driver_connection)
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
+
+
+def _sqlite_call(conn: sqlite3.Connection, sql: str, args: list[Any]) -> tuple[list[Any], int]:
+    cursor = conn.execute(sql, args)
+    try:
+        return cursor.fetchall(), cursor.rowcount
+    finally:
+        cursor.close()
+
+
+async def _run(
+    session: AsyncSession, statement: Prepared, params: Mapping[str, Any] | None, fetch: bool
+) -> tuple[list[Any], int]:
+    driver = await _driver(session)
+    sql, args = statement.arguments(driver.dialect, params)
+    if driver.observed:
+        driver.observe(sql, args)
+    if driver.sqlite:
+        connection = driver.connection  # aiosqlite: inline (storage.engine) or its thread
+        try:
+            result: tuple[list[Any], int] = await connection._execute(
+                _sqlite_call, connection._conn, sql, args
+            )
+        except sqlite3.Error as exc:
+            raise _translated(sql, args, exc, sqlite3.Error) from exc
+        return result
+    try:
+        if fetch:
+            found = await driver.connection.fetch(sql, *args)
+            return list(found), len(found)
+        status = await driver.connection.execute(sql, *args)
+    except Exception as exc:
+        if asyncpg is not None and isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            raise _translated(sql, args, exc, asyncpg.PostgresError) from exc
+        raise
+    tail = status.rsplit(" ", 1)[-1]
+    return [], int(tail) if tail.isdigit() else 0
+
+
+def _translated(sql: str, args: list[Any], exc: Exception, base: type[Exception]) -> DBAPIError:
+    if isinstance(exc, sqlite3.IntegrityError) or (
+        asyncpg is not None and isinstance(exc, asyncpg.IntegrityConstraintViolationError)
+    ):
+        return IntegrityError(sql, args, exc)
+    invalidated = asyncpg is not None and isinstance(
+        exc, asyncpg.InterfaceError | asyncpg.ConnectionDoesNotExistError
+    )
+    return DBAPIError(sql, args, exc, connection_invalidated=invalidated)
+
+
+async def rows(
+    session: AsyncSession, statement: Prepared, params: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """Run `statement` in the session's transaction; the rows it returns (tuples)."""
+    return (await _run(session, statement, params, fetch=True))[0]
+
+
+async def rowcount(
+    session: AsyncSession, statement: Prepared, params: Mapping[str, Any] | None = None
+) -> int:
+    """Run `statement` (no RETURNING) in the session's transaction; the rows it changed."""
+    return (await _run(session, statement, params, fetch=False))[1]
