@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.util import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.pending import insert_pending
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -181,9 +183,11 @@ def make_session_factory(engine: AsyncEngine) -> SessionFactory:
 
 @asynccontextmanager
 async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """A session in one transaction: committed on success, rolled back on any exception."""
+    """A session in one transaction: committed on success, rolled back on any exception. Its
+    new ORM objects are inserted by prepared statements (`storage.pending`) before the commit."""
     async with factory() as session, session.begin():
         yield session
+        await insert_pending(session)
 
 
 MAX_BIND_PARAMETERS = 30_000  # below SQLite's 32,766 and PostgreSQL's 32,767 per statement
