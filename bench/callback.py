@@ -766,7 +766,9 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> N
             process.wait(5)
 
 
-def print_profile(summary: Summary, spy_path: Path, top: int = 20) -> None:
+def print_profile(
+    summary: Summary, spy_path: Path, top: int = int(os.environ.get("BENCH_TOP", "20"))
+) -> None:
     """Per-callback counters, then py-spy's samples of the event-loop thread."""
     counters: dict[str, int] = summary.report.get("counters", {})
     callbacks = counters.get("callbacks") or 1
