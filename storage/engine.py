@@ -12,7 +12,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -99,7 +99,25 @@ def _begin_immediate(conn: Any) -> None:
     otherwise fail with SQLITE_BUSY when another writer committed in between (WAL snapshot).
     Reads that must not wait for, or hold, the write lock use `read_only(session)`."""
     readonly = conn.get_execution_options().get("liuan_readonly", False)
-    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+    sql = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+    driver = conn.connection.driver_connection
+    if (
+        conn._echo
+        or conn.dispatch.before_cursor_execute
+        or not isinstance(driver, InlineConnection)
+    ):
+        conn.exec_driver_sql(sql)  # seen by the echo log and statement listeners
+        return
+    # Straight to sqlite3 (issue 11 §1: SQLAlchemy's execution of the BEGIN cost more than the
+    # rest of the transaction's set-up); a locked database is waited for as any statement is.
+    try:
+        await_(driver._execute(_execute_closed, driver._conn, sql))
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
+
+
+def _execute_closed(conn: sqlite3.Connection, sql: str) -> None:
+    conn.execute(sql).close()
 
 
 async def read_only(session: AsyncSession) -> None:

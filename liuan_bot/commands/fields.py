@@ -29,6 +29,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
+from types import MappingProxyType
 from typing import Literal
 
 from liuan_bot.commands.grammar import edit_distance, normalise
@@ -125,6 +127,17 @@ class CommandGrammar:
     # a command word that is itself the decision: `批准 SQ-…` (an alias of 审批) is 同意
     word_decisions: Mapping[str, str] = field(default_factory=dict)
 
+    # Derived once per grammar (issue 11 §1: parse_fields rebuilt the key pattern per message)
+    @cached_property
+    def key_pattern(self) -> re.Pattern[str] | None:
+        """The pattern of `_key_matches`."""
+        return _build_key_pattern(self)
+
+    @cached_property
+    def key_lookup(self) -> Mapping[str, FieldSpec]:
+        """Each key → its field (read-only: shared by every parse)."""
+        return MappingProxyType({key: spec for spec in self.fields for key in spec.keys})
+
     def spec(self, name: str) -> FieldSpec:
         for item in self.fields:
             if item.name == name:
@@ -209,8 +222,7 @@ def _spaced(key: str) -> str:
     return r"\s?".join(re.escape(char) for char in key)
 
 
-def _key_pattern(grammar: CommandGrammar) -> re.Pattern[str] | None:
-    """A key where one may start, then `:`, or 是/为, or (voice input) only a space or comma."""
+def _build_key_pattern(grammar: CommandGrammar) -> re.Pattern[str] | None:
     keys = sorted({k for spec in grammar.fields for k in spec.keys}, key=len, reverse=True)
     if not keys:
         return None
@@ -221,8 +233,13 @@ def _key_pattern(grammar: CommandGrammar) -> re.Pattern[str] | None:
     )
 
 
-def _lookup(grammar: CommandGrammar) -> dict[str, FieldSpec]:
-    return {key: spec for spec in grammar.fields for key in spec.keys}
+def _key_pattern(grammar: CommandGrammar) -> re.Pattern[str] | None:
+    """A key where one may start, then `:`, or 是/为, or (voice input) only a space or comma."""
+    return grammar.key_pattern
+
+
+def _lookup(grammar: CommandGrammar) -> Mapping[str, FieldSpec]:
+    return grammar.key_lookup
 
 
 _ENDS = " \n;,.。!?:"

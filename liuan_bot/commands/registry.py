@@ -59,6 +59,10 @@ class Match:
     rest: str
 
 
+_MATCHES_KEPT = 256
+_MATCH_KEPT_CHARS = 2000
+
+
 class Registry:
     """All command specs; finds the one a message starts with."""
 
@@ -91,6 +95,9 @@ class Registry:
                     raise ValueError(f"command word {word!r} declared twice")
                 self._by_word[normal] = spec
         self._words = sorted(self._by_word, key=len, reverse=True)
+        # a message is matched up to three times on its way (read-only? preload? run): the
+        # last few texts' matches are kept (a pure function of the text)
+        self._matched: dict[str, Match | None] = {}
 
     def card_action(self, event_key: str) -> CardAction | None:
         """The registered action of a clicked button's key (`prefix|…`), if any."""
@@ -104,10 +111,15 @@ class Registry:
         raise KeyError(key)
 
     def match(self, text: str) -> Match | None:
+        if text in self._matched:
+            return self._matched[text]
         split: Split | None = split_command(normalise(text), self._words)
-        if split is None:
-            return None
-        return Match(self._by_word[split.word], split.word, split.rest)
+        found = None if split is None else Match(self._by_word[split.word], split.word, split.rest)
+        if len(text) <= _MATCH_KEPT_CHARS:
+            if len(self._matched) >= _MATCHES_KEPT:
+                self._matched.clear()
+            self._matched[text] = found
+        return found
 
     def closest(self, text: str, limit: int = 3) -> list[CommandSpec]:
         """Commands whose words look most like the start of `text` (for unknown input)."""
