@@ -70,7 +70,8 @@ async def run(args: argparse.Namespace) -> None:
         if counting[0]:
             statements[" ".join(statement.split())[:90]] += 1
 
-    event.listen(bot.engine.sync_engine, "before_cursor_execute", count)
+    if args.count:  # a statement listener takes SQLAlchemy's slower, observed paths
+        event.listen(bot.engine.sync_engine, "before_cursor_execute", count)
     backend_cpu: Counter[str] = Counter()  # PostgreSQL backend CPU (ns) by what it served
     backend_calls: Counter[str] = Counter()
     if args.pg_url:
@@ -241,6 +242,12 @@ def main() -> None:
         help="run the outbox worker too, delivering to the sandbox API on port 8099",
     )
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--count",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="count SQL statements (--no-count: the CPU figure without the listener)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(run(args))

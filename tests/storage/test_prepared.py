@@ -8,18 +8,21 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 from sqlmodel import select as orm_select
 
+from liuan_bot.messages import Incoming
 from storage import pending, prepared
 from storage.audit import _AUDIT
 from storage.engine import make_session_factory, transaction
-from storage.inbox_store import _FINISH_RUN, _VERSION_RUN, WriteGate
+from storage.inbox_store import _FINISH_RUN, _VERSION_RUN, PostgresDirect, WriteGate
 from storage.migrate import upgrade
 from storage.outbox_store import _INSERT_ONE, _TAKEN
 from storage.records import _BUMP
@@ -301,3 +304,69 @@ async def test_the_write_gate_admits_its_limit_at_a_time_in_arrival_order() -> N
     open_gate = WriteGate(serialize=False)
     async with open_gate, open_gate:
         pass  # nested: no limit, no wait
+
+
+class _FlakyPool:
+    """An asyncpg pool whose first statement meets a connection PostgreSQL dropped."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error: Exception | None = error
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetchval(self, sql: str, *args: Any) -> int:
+        self.sent.append((sql, args))
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return 7
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.InternalClientError("cannot switch to state 12; another operation is in progress"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator"),
+    ],
+    ids=["closed", "mid-operation", "terminated"],
+)
+async def test_the_read_only_statement_is_sent_once_more_after_a_dead_connection(
+    error: Exception,
+) -> None:
+    """PostgresDirect has no pre-ping: its idempotent statement is sent again, once, on
+    another connection when the first turns out dead (issue 8)."""
+    direct = PostgresDirect(create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/none"))
+    pool = _FlakyPool(error)
+    direct._pool = pool  # type: ignore[assignment]
+    incoming = Incoming("text", "demo", "wwcorp", 1_764_640_000, msg_id="1", content="帮助")
+    found = await direct.store_handled_at(
+        incoming,
+        NOW,
+        NOW,
+        status="handled",
+        reply_text="您可以发送以下命令",
+        reply_route="passive",
+        roster_version=3,
+    )
+    assert found == 7
+    assert (direct.reconnects, direct.commits) == (1, 1)
+    assert pool.sent[0] == pool.sent[1]
+    assert "ON CONFLICT (dedupe_key) DO NOTHING" in pool.sent[0][0]
+    assert pool.sent[0][1][-1] == 3  # the roster version it is conditional on
+
+
+async def test_any_other_error_of_the_read_only_statement_is_not_retried() -> None:
+    direct = PostgresDirect(create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/none"))
+    direct._pool = _FlakyPool(asyncpg.exceptions.NotNullViolationError("null"))  # type: ignore[assignment]
+    incoming = Incoming("text", "demo", "wwcorp", 1_764_640_000, msg_id="2")
+    with pytest.raises(asyncpg.exceptions.NotNullViolationError):
+        await direct.store_handled_at(
+            incoming,
+            NOW,
+            NOW,
+            status="handled",
+            reply_text=None,
+            reply_route=None,
+            roster_version=1,
+        )
+    assert direct.reconnects == 0
