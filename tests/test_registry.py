@@ -73,3 +73,25 @@ def test_help_for_every_role_fits_one_passive_reply() -> None:
         assert len(text.encode()) <= 2048, role
     everything = render_help(registry, member(*Role))
     assert len(everything.encode()) <= 2048
+
+
+def test_a_remembered_match_is_the_match_and_the_memory_stays_bounded() -> None:
+    """A message is matched up to three times on its way (issue 11 §1): the registry keeps
+    its last matches, each the same as a fresh one, and never more than a few hundred."""
+    from liuan_bot.commands import registry as registry_module
+
+    registry = build_registry()
+    fresh = build_registry()
+    text = "申请发布会\n主题：冬季供暖\n时间：明天上午10点"
+    first = registry.match(text)
+    assert first is not None
+    assert registry.match(text) is first
+    assert first == fresh.match(text)
+    assert registry.match("你好") is None
+    assert registry.match("你好") is None
+    for i in range(registry_module._MATCHES_KEPT + 10):
+        assert registry.match(f"舆情 {i}") == fresh.match(f"舆情 {i}")
+    assert len(registry._matched) <= registry_module._MATCHES_KEPT
+    long_text = "舆情\n内容：" + "长" * registry_module._MATCH_KEPT_CHARS
+    assert registry.match(long_text) == fresh.match(long_text)
+    assert long_text not in registry._matched
