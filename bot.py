@@ -352,9 +352,6 @@ class Bot:
         await self.engine.dispose()
 
 
-PG_WRITERS = 4  # write transactions admitted at a time on PostgreSQL (WriteGate)
-
-
 def build_bot(
     settings: Settings,
     *,
@@ -405,7 +402,7 @@ def build_bot(
         records=config.records,
     )
     postgres = not is_sqlite(settings.database_url)
-    gate = WriteGate(serialize=not postgres, limit=PG_WRITERS)
+    gate = WriteGate(serialize=not postgres)
     direct = SqliteDirect.for_url(settings.database_url)
     # the read-only step's one statement on either database; new messages on SQLite too
     pg_direct = (

@@ -118,21 +118,13 @@ def _decoded(rows: Sequence[Any]) -> list[tuple[int, Incoming]]:
 
 
 class WriteGate:
-    """Admission of the inbound pipeline's write transactions, first come first served: one
-    at a time on SQLite (`serialize`), `limit` at a time on PostgreSQL. SQLite has one writer
-    anyway; queueing here, in order, instead of in SQLite's busy handler (which sleeps up to
-    100 ms between polls) keeps the tail latency down under a burst. On PostgreSQL the write
-    mix's transactions queue on the record-counter rows and the pool; admitting a few at a
-    time, in order, halves the p99 at 64 connections for the same throughput (bench/README.md,
-    "Prepared statements")."""
+    """One write transaction of the inbound pipeline at a time on SQLite (a no-op on
+    PostgreSQL). SQLite has one writer anyway; queueing here, in order, instead of in
+    SQLite's busy handler (which sleeps up to 100 ms between polls) keeps the tail latency
+    down under a burst."""
 
-    def __init__(self, *, serialize: bool, limit: int | None = None) -> None:
-        if serialize:
-            self._lock: asyncio.Semaphore | asyncio.Lock | None = asyncio.Lock()
-        elif limit:
-            self._lock = asyncio.Semaphore(limit)
-        else:
-            self._lock = None
+    def __init__(self, *, serialize: bool) -> None:
+        self._lock = asyncio.Lock() if serialize else None
 
     async def __aenter__(self) -> None:
         if self._lock is not None:

@@ -4,7 +4,6 @@ same rows as SQLAlchemy would write, the same errors, the same visibility to lis
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from liuan_bot.messages import Incoming
 from storage import pending, prepared
 from storage.audit import _AUDIT
 from storage.engine import make_session_factory, transaction
-from storage.inbox_store import _FINISH_RUN, _VERSION_RUN, PostgresDirect, WriteGate
+from storage.inbox_store import _FINISH_RUN, _VERSION_RUN, PostgresDirect
 from storage.migrate import upgrade
 from storage.outbox_store import _INSERT_ONE, _TAKEN
 from storage.records import _BUMP
@@ -277,33 +276,6 @@ async def test_the_unit_of_work_keeps_what_it_alone_can_do(engine: Any) -> None:
         assert (await session.exec(orm_select(Conference))).all() == []
         issues = (await session.exec(orm_select(HotIssue))).all()
     assert [i.record_id for i in issues] == ["YQ-2026-0001"]
-
-
-async def test_the_write_gate_admits_its_limit_at_a_time_in_arrival_order() -> None:
-    """PostgreSQL's gate (bot.PG_WRITERS): a few write transactions at a time, the rest
-    queued first come, first served; without a limit or serialisation it admits everyone."""
-    gate = WriteGate(serialize=False, limit=2)
-    inside: list[int] = []
-    admitted: list[int] = []
-    release = asyncio.Event()
-
-    async def writer(n: int) -> None:
-        async with gate:
-            admitted.append(n)
-            inside.append(n)
-            await release.wait()
-            inside.remove(n)
-
-    tasks = [asyncio.create_task(writer(n)) for n in range(5)]
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert sorted(inside) == [0, 1]
-    release.set()
-    await asyncio.gather(*tasks)
-    assert admitted == [0, 1, 2, 3, 4]
-    open_gate = WriteGate(serialize=False)
-    async with open_gate, open_gate:
-        pass  # nested: no limit, no wait
 
 
 class _FlakyPool:
