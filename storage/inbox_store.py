@@ -489,7 +489,7 @@ class PostgresDirect:
         *,
         connect_timeout_s: float = PG_CONNECT_TIMEOUT_S,
         command_timeout_s: float = PG_COMMAND_TIMEOUT_S,
-        max_size: int = 10,
+        max_size: int = 20,
     ) -> None:
         self._engine = engine  # its URL and dialect; it opens no connection itself
         self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
