@@ -405,9 +405,7 @@ def build_bot(
     gate = WriteGate(serialize=not postgres)
     direct = SqliteDirect.for_url(settings.database_url)
     # the read-only step's one statement on either database; new messages on SQLite too
-    pg_direct = (
-        PostgresDirect(make_engine(settings.database_url, pre_ping=False)) if postgres else None
-    )
+    pg_direct = PostgresDirect(settings.database_url) if postgres else None
     pipeline = InboundPipeline(deps, gate=gate, direct=pg_direct or direct)
     inbox = Inbox(
         SqlInboxStore(sessions, postgres=postgres, gate=gate, direct=direct),

@@ -137,7 +137,6 @@ def make_engine(
     inline: bool = True,
     connect_timeout_s: float = PG_CONNECT_TIMEOUT_S,
     command_timeout_s: float = PG_COMMAND_TIMEOUT_S,
-    pre_ping: bool = True,
 ) -> AsyncEngine:
     """An async engine: aiosqlite with WAL, busy timeout and foreign keys, or asyncpg.
 
@@ -146,10 +145,7 @@ def make_engine(
 
     On PostgreSQL every connect and every statement has a timeout (issue 8): without them
     asyncpg waits forever on a blackholed server or a half-closed connection, and the
-    callback never answers (not even 503) while the outbox and the inbox sweep stall.
-
-    `pre_ping=False` only for a user that retries its statement itself on a connection found
-    dead (`storage.inbox_store.PostgresDirect`: one idempotent autocommitted statement)."""
+    callback never answers (not even 503) while the outbox and the inbox sweep stall."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -179,8 +175,7 @@ def make_engine(
         max_overflow=10,
         connect_args={"timeout": connect_timeout_s, "command_timeout": command_timeout_s},
     )
-    if pre_ping:
-        event.listen(engine.sync_engine.pool, "checkout", _ping_on_checkout)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_on_checkout)
     return engine
 
 

@@ -19,8 +19,9 @@ import aiosqlite
 import asyncpg
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
@@ -51,10 +52,10 @@ def _insert_new(dialect: Any) -> Any:
 
 
 _INSERT = {"sqlite": _insert_new(sqlite), "postgresql": _insert_new(postgresql)}
-_VERSION = select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1)
+_VERSION = prepared.Prepared(select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1))
 _RECEIVED = INBOUND.c.status == "received"
 _LEASE_FREE = or_(INBOUND.c.lease_until.is_(None), INBOUND.c.lease_until < bindparam("now"))
-_FINISH = (
+_FINISH = prepared.Prepared(
     update(INBOUND)
     .where(INBOUND.c.id == bindparam("inbound_id"))
     .where(_RECEIVED)
@@ -67,8 +68,6 @@ _FINISH = (
         lease_until=None,
     )
 )
-_VERSION_RUN = prepared.Prepared(_VERSION)
-_FINISH_RUN = prepared.Prepared(_FINISH)
 _TAKE_OVER = (
     update(INBOUND)
     .where(INBOUND.c.dedupe_key == bindparam("key"))
@@ -215,7 +214,7 @@ class SqlInboxStore:
 
 async def roster_version(session: AsyncSession) -> int:
     """The roster's version (bumped by triggers on every roster write, migration 0006)."""
-    found = await prepared.rows(session, _VERSION_RUN)
+    found = await prepared.rows(session, _VERSION)
     return int(found[0][0]) if found else 0
 
 
@@ -269,7 +268,7 @@ async def finish_inbound(
         "reply_route": reply_route,
         "error": error,
     }
-    return bool(await prepared.rowcount(session, _FINISH_RUN, params))
+    return bool(await prepared.rowcount(session, _FINISH, params))
 
 
 def _sqlite_stamp(moment: datetime) -> str:
@@ -435,7 +434,7 @@ _STORED = (*_COLUMNS, "received_at", "status", "handled_at", "reply_text", "repl
 _AT_VERSION = func.coalesce(
     select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1).scalar_subquery(), 0
 ) == bindparam("roster_version")
-_PG_INSERT_AT_VERSION = (
+_PG_INSERT_AT_VERSION = prepared.Prepared(
     postgresql.insert(INBOUND)
     .from_select(
         list(_STORED),
@@ -446,7 +445,6 @@ _PG_INSERT_AT_VERSION = (
     .on_conflict_do_nothing(index_elements=["dedupe_key"])
     .returning(INBOUND.c.id)
 )
-_PG_INSERT_AT_VERSION_RUN = prepared.Prepared(_PG_INSERT_AT_VERSION)
 
 
 # A pooled connection PostgreSQL dropped fails its next statement with one of these (which
@@ -485,14 +483,15 @@ class PostgresDirect:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database_url: str,
         *,
         connect_timeout_s: float = PG_CONNECT_TIMEOUT_S,
         command_timeout_s: float = PG_COMMAND_TIMEOUT_S,
         max_size: int = 20,
     ) -> None:
-        self._engine = engine  # its URL and dialect; it opens no connection itself
-        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQL text, formats
+        url = make_url(database_url).set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
         self._options = {
             "timeout": connect_timeout_s,
             "command_timeout": command_timeout_s,
@@ -525,7 +524,7 @@ class PostgresDirect:
             "reply_route": reply_route,
             "roster_version": roster_version,
         }
-        sql, args = _PG_INSERT_AT_VERSION_RUN.arguments(self._engine.dialect, values)
+        sql, args = _PG_INSERT_AT_VERSION.arguments(self._dialect, values)
         try:
             found = await self._fetchval(sql, args)
         except _DEAD_CONNECTION:
@@ -547,4 +546,3 @@ class PostgresDirect:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
-        await self._engine.dispose()

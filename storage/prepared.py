@@ -24,15 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
-
-try:  # PostgreSQL is optional in a SQLite-only install
-    import asyncpg
-except ImportError:  # pragma: no cover - asyncpg is in requirements.txt
-    asyncpg = None
 
 _DRIVER = "liuan_prepared_driver"  # session.info key: (root transaction, _Driver)
 
@@ -177,7 +173,7 @@ async def _run(
                 _sqlite_call, connection._conn, sql, args
             )
         except sqlite3.Error as exc:
-            raise _translated(sql, args, exc, sqlite3.Error) from exc
+            raise _translated(sql, args, exc) from exc
         return result
     try:
         if fetch:
@@ -185,21 +181,17 @@ async def _run(
             return list(found), len(found)
         status = await driver.connection.execute(sql, *args)
     except Exception as exc:
-        if asyncpg is not None and isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
-            raise _translated(sql, args, exc, asyncpg.PostgresError) from exc
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            raise _translated(sql, args, exc) from exc
         raise
     tail = status.rsplit(" ", 1)[-1]
     return [], int(tail) if tail.isdigit() else 0
 
 
-def _translated(sql: str, args: list[Any], exc: Exception, base: type[Exception]) -> DBAPIError:
-    if isinstance(exc, sqlite3.IntegrityError) or (
-        asyncpg is not None and isinstance(exc, asyncpg.IntegrityConstraintViolationError)
-    ):
+def _translated(sql: str, args: list[Any], exc: Exception) -> DBAPIError:
+    if isinstance(exc, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError):
         return IntegrityError(sql, args, exc)
-    invalidated = asyncpg is not None and isinstance(
-        exc, asyncpg.InterfaceError | asyncpg.ConnectionDoesNotExistError
-    )
+    invalidated = isinstance(exc, asyncpg.InterfaceError | asyncpg.ConnectionDoesNotExistError)
     return DBAPIError(sql, args, exc, connection_invalidated=invalidated)
 
 

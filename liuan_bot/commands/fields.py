@@ -130,7 +130,8 @@ class CommandGrammar:
     # Derived once per grammar (issue 11 §1: parse_fields rebuilt the key pattern per message)
     @cached_property
     def key_pattern(self) -> re.Pattern[str] | None:
-        """The pattern of `_key_matches`."""
+        """A key where one may start, then `:`, or 是/为, or (voice input) only a space or
+        comma (`_key_matches`)."""
         return _build_key_pattern(self)
 
     @cached_property
@@ -233,15 +234,6 @@ def _build_key_pattern(grammar: CommandGrammar) -> re.Pattern[str] | None:
     )
 
 
-def _key_pattern(grammar: CommandGrammar) -> re.Pattern[str] | None:
-    """A key where one may start, then `:`, or 是/为, or (voice input) only a space or comma."""
-    return grammar.key_pattern
-
-
-def _lookup(grammar: CommandGrammar) -> Mapping[str, FieldSpec]:
-    return grammar.key_lookup
-
-
 _ENDS = " \n;,.。!?:"
 _VALUE_ENDS = " \n;,"
 
@@ -336,7 +328,7 @@ def chinese_punctuation(text: str) -> str:
 def _near_key(word: str, grammar: CommandGrammar) -> FieldSpec | None:
     """The one field a `词：` nearly names (发布任 → 发布人, 地 点 → 地点), or None."""
     word = word.replace(" ", "")
-    known = _lookup(grammar)
+    known = grammar.key_lookup
     if word in known:
         return known[word]
     close = {
@@ -364,7 +356,7 @@ def _unknown_keys(head: str, body: str, grammar: CommandGrammar, out: ParsedFiel
     (after a space or comma) only one that looks like a typo of a known key is: `内容：据悉，
     市长表示：…` is prose, `主题：供暖 时问问：明天` is a misspelt 时间.
     """
-    known = _lookup(grammar)
+    known = grammar.key_lookup
     found = [(m.group(1), True) for m in _STRONG_KEY.finditer(head)]
     found += [(m.group(1), True) for m in _STRONG_KEY.finditer(body) if m.start() > 0]
     found += [(m.group(1), False) for text in (head, body) for m in _WEAK_KEY.finditer(text)]
@@ -417,10 +409,10 @@ def _key_matches(rest: str, grammar: CommandGrammar) -> list[_KeyAt]:
     """The keys that start fields, in order. A key with a colon always does; a key without
     one (voice input: `主题 冬季供暖 时间 明天上午10点`) only when something follows it, it
     does not follow another key directly and its field is not given yet."""
-    pattern = _key_pattern(grammar)
+    pattern = grammar.key_pattern
     if pattern is None:
         return []
-    lookup = {key: spec for key, spec in _lookup(grammar).items()}
+    lookup = grammar.key_lookup
     taken: list[tuple[re.Match[str], FieldSpec]] = []
     given: set[str] = set()
     for match in pattern.finditer(rest):

@@ -10,10 +10,10 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 from sqlmodel import select as orm_select
 
@@ -21,14 +21,14 @@ from liuan_bot.messages import Incoming
 from storage import pending, prepared
 from storage.audit import _AUDIT
 from storage.engine import make_session_factory, transaction
-from storage.inbox_store import _FINISH_RUN, _VERSION_RUN, PostgresDirect
+from storage.inbox_store import _FINISH, _VERSION, PostgresDirect
 from storage.migrate import upgrade
 from storage.outbox_store import _INSERT_ONE, _TAKEN
 from storage.records import _BUMP
 from storage.tables import AuditEntry, Card, Conference, HotIssue, Unit
 
 NOW = datetime.fromisoformat("2026-12-02T09:00:00+08:00")
-HOT_PATH = (_AUDIT, _FINISH_RUN, _VERSION_RUN, _INSERT_ONE, _TAKEN, _BUMP)
+HOT_PATH = (_AUDIT, _FINISH, _VERSION, _INSERT_ONE, _TAKEN, _BUMP)
 
 
 @pytest.mark.parametrize("dialect", [sqlite.dialect(), pg_asyncpg.dialect()], ids=["sqlite", "pg"])
@@ -142,7 +142,7 @@ async def test_listeners_see_every_prepared_statement(engine: Any) -> None:
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
     async with transaction(make_session_factory(engine)) as session:
         seen.clear()
-        await prepared.rows(session, _VERSION_RUN)
+        await prepared.rows(session, _VERSION)
         await prepared.rows(session, _BUMP, {"prefix": "SQ", "year": 2026})
     assert [s.split()[0] for s in seen if not s.startswith("BEGIN")] == ["SELECT", "INSERT"]
 
@@ -307,7 +307,7 @@ async def test_the_read_only_statement_is_sent_once_more_after_a_dead_connection
 ) -> None:
     """PostgresDirect has no pre-ping: its idempotent statement is sent again, once, on
     another connection when the first turns out dead (issue 8)."""
-    direct = PostgresDirect(create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/none"))
+    direct = PostgresDirect("postgresql+asyncpg://u@127.0.0.1:1/none")
     pool = _FlakyPool(error)
     direct._pool = pool  # type: ignore[assignment]
     incoming = Incoming("text", "demo", "wwcorp", 1_764_640_000, msg_id="1", content="帮助")
@@ -328,7 +328,7 @@ async def test_the_read_only_statement_is_sent_once_more_after_a_dead_connection
 
 
 async def test_any_other_error_of_the_read_only_statement_is_not_retried() -> None:
-    direct = PostgresDirect(create_async_engine("postgresql+asyncpg://u@127.0.0.1:1/none"))
+    direct = PostgresDirect("postgresql+asyncpg://u@127.0.0.1:1/none")
     direct._pool = _FlakyPool(asyncpg.exceptions.NotNullViolationError("null"))  # type: ignore[assignment]
     incoming = Incoming("text", "demo", "wwcorp", 1_764_640_000, msg_id="2")
     with pytest.raises(asyncpg.exceptions.NotNullViolationError):
@@ -342,3 +342,40 @@ async def test_any_other_error_of_the_read_only_statement_is_not_retried() -> No
             roster_version=1,
         )
     assert direct.reconnects == 0
+
+
+def test_only_plain_mappers_and_fully_given_objects_skip_the_unit_of_work() -> None:
+    """`insert_pending` leaves to the unit of work a mapper with relationships, and an
+    object that leaves a column with a default unset (its value is the database's or the
+    column's to give)."""
+    from sqlalchemy import Column, ForeignKey, Integer, MetaData, String
+    from sqlalchemy.orm import registry, relationship
+
+    mapper_registry = registry(metadata=MetaData())
+
+    @mapper_registry.mapped
+    class Parent:
+        __tablename__ = "parents"
+        id = Column(Integer, primary_key=True)
+        name = Column(String, nullable=False)
+        kind = Column(String, default="plain")
+        children = relationship("Child")
+
+    @mapper_registry.mapped
+    class Child:
+        __tablename__ = "children"
+        id = Column(Integer, primary_key=True)
+        parent_id = Column(Integer, ForeignKey("parents.id"))
+        kind = Column(String, server_default="plain")
+
+    assert pending._plan_for(Parent) is None  # a relationship
+    plan = pending._plan_for(Child)
+    assert plan is not None
+    assert plan.keys == ("parent_id", "kind")
+    given = Child(parent_id=1, kind="special")
+    assert pending._values(plan, sa_inspect(given)) == {"parent_id": 1, "kind": "special"}
+    assert pending._values(plan, sa_inspect(Child(parent_id=1))) is None  # kind: the default's
+    left_to_default = Child(parent_id=1, kind=None)
+    assert pending._values(plan, sa_inspect(left_to_default)) is None  # None: the default's
+    keyed = Child(id=5, parent_id=1, kind="special")
+    assert pending._values(plan, sa_inspect(keyed)) is None  # a key already set
