@@ -1,27 +1,27 @@
 """Decrypted callback XML → `Incoming` (defined in liuan_bot.messages), and passive-reply XML.
 
 wechatpy 1.8.18 does not know `template_card_event` (it becomes an `UnknownMessage`), so the
-plaintext is read with xmltodict (wechatpy's own parser, entities disabled) and normalised here.
+plaintext is read here (`xml_safety.parse_xml`: xmltodict's tree shape, no DTD or entities)
+and normalised.
 """
 
 from __future__ import annotations
 
-import xmltodict
-
 from liuan_bot.messages import Incoming, NotACallback, incoming_from_fields
+from liuan_bot.wecom.xml_safety import UnsafeXml, parse_xml
 
 __all__ = ["Incoming", "NotACallback", "incoming_from_fields", "parse_incoming"]
+
+
+_FORCE_LIST = frozenset({"SelectedItem", "OptionId"})
 
 
 def parse_incoming(plaintext: str) -> Incoming:
     """Parse decrypted XML; raise `NotACallback` for anything that is not a message/event."""
     try:
-        doc = xmltodict.parse(plaintext, force_list=("SelectedItem", "OptionId"))
-    except Exception as exc:  # xmltodict raises ExpatError or ValueError (entities)
+        data = parse_xml(plaintext, force_list=_FORCE_LIST)
+    except UnsafeXml as exc:
         raise NotACallback(str(exc)) from exc
-    data = doc.get("xml") if isinstance(doc, dict) else None
-    if not isinstance(data, dict):
-        raise NotACallback("no <xml> root")
     return incoming_from_fields(data)
 
 
