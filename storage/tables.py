@@ -1,4 +1,5 @@
-"""The only module with sqlmodel table classes. All datetimes are aware and stored as UTC."""
+"""The only module with sqlmodel table classes (built by `storage.construct.Table`). All
+datetimes are aware and stored as UTC."""
 
 from __future__ import annotations
 
@@ -6,22 +7,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from storage.construct import Table
 
 
 def _empty_list() -> list[Any]:
-    """A column's empty list. A Python function, not the builtin `list`: pydantic inspects a
-    default factory's signature on every model instantiation, and `inspect.signature` of a
-    builtin parses its text signature each time (~55 µs, four times per conference row)."""
+    """A column's empty list (a default factory; `storage.construct` calls it directly)."""
     return []
 
 
 def _empty_dict() -> dict[str, Any]:
-    """A column's empty dict (a Python function for the reason given in `_empty_list`)."""
+    """A column's empty dict (a default factory, as `_empty_list`)."""
     return {}
 
 
-class Unit(SQLModel, table=True):
+class Unit(Table, table=True):
     """单位: a city department, county/district, the news office or a news unit (R1, R8)."""
 
     __tablename__ = "units"
@@ -35,7 +36,7 @@ class Unit(SQLModel, table=True):
     updated_at: datetime
 
 
-class Person(SQLModel, table=True):
+class Person(Table, table=True):
     """人员: one WeCom member of the roster (R4–R7). `roles` holds canonical role names."""
 
     __tablename__ = "people"
@@ -53,7 +54,7 @@ class Person(SQLModel, table=True):
     updated_at: datetime
 
 
-class InboundMessage(SQLModel, table=True):
+class InboundMessage(Table, table=True):
     """A decrypted callback, stored once per dedupe key (MsgId, or the event's identity)."""
 
     __tablename__ = "inbound_messages"
@@ -78,7 +79,7 @@ class InboundMessage(SQLModel, table=True):
     lease_until: datetime | None = None  # after this, anyone may take it over (issue 8.1)
 
 
-class RosterVersion(SQLModel, table=True):
+class RosterVersion(Table, table=True):
     """One row whose `version` every write to `people` or `units` bumps (database triggers,
     migration 0006), so every instance's sender cache knows at once that it is stale."""
 
@@ -88,7 +89,7 @@ class RosterVersion(SQLModel, table=True):
     version: int = Field(default=0)
 
 
-class OutboxMessage(SQLModel, table=True):
+class OutboxMessage(Table, table=True):
     """An outbound message, written before it is sent, delivered once by the outbox worker.
 
     `kind` is app / appchat / webhook / card_update; `target` is what pacing is keyed on
@@ -127,7 +128,7 @@ class OutboxMessage(SQLModel, table=True):
     park_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-class OutboxPacing(SQLModel, table=True):
+class OutboxPacing(Table, table=True):
     """One send counted in a pacing window (PostgreSQL, shared by every instance): kept for
     the longest window (1 h), keyed `app:<userid>` or `robot:<name>`."""
 
@@ -139,7 +140,7 @@ class OutboxPacing(SQLModel, table=True):
     at: datetime
 
 
-class OutboxBudget(SQLModel, table=True):
+class OutboxBudget(Table, table=True):
     """Recipient sends used per natural day (Beijing time) against the app's daily budget."""
 
     __tablename__ = "outbox_budget"
@@ -148,7 +149,7 @@ class OutboxBudget(SQLModel, table=True):
     used: int = Field(default=0)
 
 
-class AuditEntry(SQLModel, table=True):
+class AuditEntry(Table, table=True):
     """审计: who changed what, when, from which message or card, old and new state."""
 
     __tablename__ = "audit_log"
@@ -166,7 +167,7 @@ class AuditEntry(SQLModel, table=True):
     )
 
 
-class RecordCounter(SQLModel, table=True):
+class RecordCounter(Table, table=True):
     """The last number handed out per record prefix and year (SQ-2026-0012 …)."""
 
     __tablename__ = "record_counters"
@@ -176,7 +177,7 @@ class RecordCounter(SQLModel, table=True):
     last: int = Field(default=0)
 
 
-class Conference(SQLModel, table=True):
+class Conference(Table, table=True):
     """A press conference: an application for a city-government one (SQ, R15) or a self-held
     one filed with the news office (BA, R16). `speakers` are names as typed; `held_*` record
     who actually spoke, matched to the roster, which decides what it counts for (R8–R10)."""
@@ -227,7 +228,7 @@ class Conference(SQLModel, table=True):
     updated_at: datetime
 
 
-class Incident(SQLModel, table=True):
+class Incident(Table, table=True):
     """突发事件 (R11, R17): the 24-hour clock runs from `occurred_at`."""
 
     __tablename__ = "incidents"
@@ -250,7 +251,7 @@ class Incident(SQLModel, table=True):
     updated_at: datetime
 
 
-class IncidentRelease(SQLModel, table=True):
+class IncidentRelease(Table, table=True):
     """首发 / 续报 of an incident (R17)."""
 
     __tablename__ = "incident_releases"
@@ -264,7 +265,7 @@ class IncidentRelease(SQLModel, table=True):
     at: datetime
 
 
-class Policy(SQLModel, table=True):
+class Policy(Table, table=True):
     """政策文件 filing (R18): interpretation link, or 待定 until it is ready."""
 
     __tablename__ = "policies"
@@ -285,7 +286,7 @@ class Policy(SQLModel, table=True):
     updated_at: datetime
 
 
-class RiskAssessment(SQLModel, table=True):
+class RiskAssessment(Table, table=True):
     """风险评估函告 (R13)."""
 
     __tablename__ = "risk_assessments"
@@ -303,7 +304,7 @@ class RiskAssessment(SQLModel, table=True):
     updated_at: datetime
 
 
-class HotIssue(SQLModel, table=True):
+class HotIssue(Table, table=True):
     """舆情报告 (R24); the news office may turn it into an incident."""
 
     __tablename__ = "hot_issues"
@@ -321,7 +322,7 @@ class HotIssue(SQLModel, table=True):
     updated_at: datetime
 
 
-class RosterFiling(SQLModel, table=True):
+class RosterFiling(Table, table=True):
     """报送发言人 (R5): one unit's annual spokesperson filing, one row per spokesperson."""
 
     __tablename__ = "roster_filings"
@@ -337,7 +338,7 @@ class RosterFiling(SQLModel, table=True):
     created_at: datetime
 
 
-class Training(SQLModel, table=True):
+class Training(Table, table=True):
     """培训 record (R7)."""
 
     __tablename__ = "trainings"
@@ -350,7 +351,7 @@ class Training(SQLModel, table=True):
     created_at: datetime
 
 
-class Card(SQLModel, table=True):
+class Card(Table, table=True):
     """A button card sent for a decision (review / approval); clicks come back by task id."""
 
     __tablename__ = "cards"
@@ -369,7 +370,7 @@ class Card(SQLModel, table=True):
     created_at: datetime
 
 
-class ReminderInstance(SQLModel, table=True):
+class ReminderInstance(Table, table=True):
     """One reminder instance, recorded once per idempotency key `rule|subject|period|step`
     (issue 4): whichever sweep inserts the key first sends it; every other sweep skips it."""
 
@@ -389,7 +390,7 @@ class ReminderInstance(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
-class ReminderDelivery(SQLModel, table=True):
+class ReminderDelivery(Table, table=True):
     """A reminder as one person received it: the message (batch) it went out in, its outbox
     row (delivery time) and when the person pressed 收到 — the evidence of R14."""
 
@@ -403,7 +404,7 @@ class ReminderDelivery(SQLModel, table=True):
     acked_at: datetime | None = None
 
 
-class AccountabilityEntry(SQLModel, table=True):
+class AccountabilityEntry(Table, table=True):
     """问责清单 (R14): a unit's failure, with the reminders sent about it as evidence."""
 
     __tablename__ = "accountability_entries"
@@ -423,7 +424,7 @@ class AccountabilityEntry(SQLModel, table=True):
     created_at: datetime
 
 
-class Announcement(SQLModel, table=True):
+class Announcement(Table, table=True):
     """公告 from the news office (issue 5), optionally with read receipts (回执)."""
 
     __tablename__ = "announcements"
@@ -438,7 +439,7 @@ class Announcement(SQLModel, table=True):
     created_at: datetime
 
 
-class AnnouncementRecipient(SQLModel, table=True):
+class AnnouncementRecipient(Table, table=True):
     """One member an announcement was sent to: invalid per WeCom, read (已阅), resends."""
 
     __tablename__ = "announcement_recipients"
@@ -452,7 +453,7 @@ class AnnouncementRecipient(SQLModel, table=True):
     resent: int = Field(default=0)
 
 
-class Release(SQLModel, table=True):
+class Release(Table, table=True):
     """发布: a held conference being relayed to every channel (R19–R23)."""
 
     __tablename__ = "releases"
@@ -464,7 +465,7 @@ class Release(SQLModel, table=True):
     created_at: datetime
 
 
-class ReleaseChannel(SQLModel, table=True):
+class ReleaseChannel(Table, table=True):
     """One channel of one release: pending → sent → published (with its link) or failed."""
 
     __tablename__ = "release_channels"
@@ -483,7 +484,7 @@ class ReleaseChannel(SQLModel, table=True):
     confirmed_by: str | None = Field(default=None, max_length=64)
 
 
-class ReleasePlan(SQLModel, table=True):
+class ReleasePlan(Table, table=True):
     """发布计划 (R12): one unit's planned topics for one quarter; re-filing replaces it (the
     earlier versions stay in the audit log)."""
 
@@ -499,7 +500,7 @@ class ReleasePlan(SQLModel, table=True):
     updated_at: datetime
 
 
-class RiskLink(SQLModel, table=True):
+class RiskLink(Table, table=True):
     """R13: a risk letter (FX-…) linked to the later policy (ZC-…) or conference (SQ-/BA-…)."""
 
     __tablename__ = "risk_links"
@@ -512,7 +513,7 @@ class RiskLink(SQLModel, table=True):
     linked_at: datetime
 
 
-class ConferencePreview(SQLModel, table=True):
+class ConferencePreview(Table, table=True):
     """What the website channels were told about a conference (R21, issue 9 B1): the 发布预告,
     a 【改期】 correction or a 【取消】 retraction, with the time and venue as told."""
 
