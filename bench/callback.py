@@ -218,8 +218,27 @@ def serve_bot(
         )
     else:
         web.run_app(app, host=HOST, port=port, access_log=None, print=None, shutdown_timeout=5)
-    report = {"jieba_loaded": "jieba" in sys.modules, "counters": counters}
+    report = {
+        "jieba_loaded": "jieba" in sys.modules,
+        "counters": counters,
+        "outbox": asyncio.run(_outbox_by_status(settings.database_url)),
+    }
     print(REPORT_PREFIX + json.dumps(report), flush=True)
+
+
+async def _outbox_by_status(database_url: str) -> dict[str, int]:
+    """The bot's outbox rows by status at the end of the run (what its worker delivered)."""
+    from sqlalchemy import text
+
+    from storage.engine import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT status, count(*) FROM outbox GROUP BY status"))
+            return {str(status): int(count) for status, count in rows}
+    finally:
+        await engine.dispose()
 
 
 def _instrument(engine: Any, app: Any, counters: dict[str, int]) -> None:
@@ -889,6 +908,11 @@ def render(bare: Summary, bot: Summary, args: argparse.Namespace) -> tuple[str, 
         + (f"  (target <= {target_cpu:.1f} ms: {mark[cpu <= target_cpu]})" if target_cpu else ""),
         f"jieba imported by the bot server after the run: {jieba}  "
         f"(must be False: {mark[jieba is False]})",
+        "bot outbox rows by status at the end: "
+        + (
+            ", ".join(f"{k} {v}" for k, v in sorted(bot.report.get("outbox", {}).items()))
+            or "none"
+        ),
         "errors / empty / wrong = failed requests / empty 200s (reply deferred to the outbox) "
         "/ sampled replies that did not decrypt to the expected text",
     ]
