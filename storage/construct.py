@@ -47,17 +47,14 @@ def _plan_for(cls: type[SQLModel]) -> _Plan | None:
     """The class's plan; None if SQLModel's constructor must build it."""
     if cls in _PLANS:
         return _PLANS[cls]
-    plan: _Plan | None = _Plan(cls)
-    assert plan is not None
+    plan = _Plan(cls)
     by_sqlmodel = (
         bool(cls.__sqlmodel_relationships__)
         or cls.model_config.get("extra") == "allow"
         or any(f is not None and takes_validated_data_argument(f) for *_, f in plan.fields)
     )
-    if by_sqlmodel:
-        plan = None
-    _PLANS[cls] = plan
-    return plan
+    _PLANS[cls] = None if by_sqlmodel else plan
+    return _PLANS[cls]
 
 
 class Table(SQLModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import Any
+from typing import Any, NoReturn
 from xml.parsers import expat
 
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
@@ -23,12 +23,8 @@ class UnsafeXml(ValueError):
     """Not a plain `<xml>…</xml>` document."""
 
 
-def _refuse(*_args: object) -> None:
-    raise UnsafeXml("document type declarations are refused")
-
-
-def _refuse_entity(*_args: object) -> int:
-    raise UnsafeXml("external entities are refused")
+def _refuse(*_args: object) -> NoReturn:
+    raise UnsafeXml("document type declarations and entities are refused")
 
 
 def parse_tree(data: bytes | str, force_list: Collection[str] = ()) -> dict[str, Any]:
@@ -73,7 +69,7 @@ def parse_tree(data: bytes | str, force_list: Collection[str] = ()) -> dict[str,
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse
     parser.EntityDeclHandler = _refuse
-    parser.ExternalEntityRefHandler = _refuse_entity
+    parser.ExternalEntityRefHandler = _refuse
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
