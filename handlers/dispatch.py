@@ -387,6 +387,7 @@ class InboundPipeline:
             error=outcome.error,
             reply_text=reply.text if reply else None,
             reply_route=_route_name(reply, passive),
+            reply_button=reply.button_label if passive and reply else None,
         )
         if not finished:
             raise _Undone

@@ -15,9 +15,11 @@ passively only while some waiter's deadline is ahead (`ReplyRoute`), and the ans
 to that waiter; otherwise it goes through the outbox, written in the handling transaction.
 
 A WeCom retry of a message this process is still handling joins it as another waiter. A retry
-of a message stored but left unhandled (a crash: nobody holds a live lease) takes it over and
-handles it now. The sweep (`sweep`, run every few seconds by the bot) takes over every stored
-message whose lease ran out, on any instance, so nothing waits for a restart.
+of a message handled and answered passively gets that answer again (WeCom retries only when
+the answer never reached it: a crash before the response left). A retry of a message stored
+but left unhandled (a crash: nobody holds a live lease) takes it over and handles it now.
+The sweep (`sweep`, run every few seconds by the bot) takes over every stored message whose
+lease ran out, on any instance, so nothing waits for a restart.
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ class InboxStore(Protocol):
         self, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[tuple[int, Incoming]]:
         """Lease stored, unfinished messages whose lease ran out."""
+        ...
+
+    async def stored_reply(self, dedupe_key: str) -> Reply | None:
+        """The passive answer a handled message was given, if any (for a retry of it)."""
         ...
 
 
@@ -211,14 +217,14 @@ class Inbox:
                     new, reply = await self._pipeline.answer_read_only(
                         incoming, arrived, job.route
                     )
-                    job.stored.set_result(new)
-                    if new:
-                        self._on_outcome("handled")
+                    if not new:
+                        return await self._replay(job)
+                    job.stored.set_result(True)
+                    self._on_outcome("handled")
                     return reply
                 inbound_id = await self._store_new(job, arrived)
             if inbound_id is None:
-                job.stored.set_result(False)
-                return None
+                return await self._replay(job)
             if not job.stored.done():
                 job.stored.set_result(True)
         except Exception as exc:
@@ -239,6 +245,26 @@ class Inbox:
         self._on_outcome("handled")
         return reply
 
+    async def _replay(self, job: _Job) -> Reply | None:
+        """A retry of a message handled already. If its answer was passive, WeCom never got
+        it (else it would not retry: the process died before the response left, or the
+        response was lost), so this request gives it again; otherwise nothing is answered
+        (the answer went, or goes, through the outbox)."""
+        incoming = job.incoming
+        reply = await self.store.stored_reply(incoming.dedupe_key)
+        if reply is not None and job.route.claim_passive():
+            log.warning(
+                "inbound key=%s from=%s retry of a message answered passively: answered again",
+                incoming.dedupe_key,
+                incoming.from_user,
+            )
+            job.stored.set_result(True)
+            self._on_outcome("replayed")
+            return reply
+        log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
+        job.stored.set_result(False)
+        return None
+
     async def _store_new(self, job: _Job, arrived: datetime) -> int | None:
         incoming = job.incoming
         now = self._clock.now()
@@ -254,7 +280,6 @@ class Inbox:
             return inbound_id
         taken = await self.store.take_over(incoming.dedupe_key, self.owner, now, now + self._lease)
         if taken is None:  # handled already, or another instance holds a live lease
-            log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
             return None
         log.warning("inbound id=%s key=%s taken over on a retry", taken[0], incoming.dedupe_key)
         inbound_id, stored = taken

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
-from liuan_bot.messages import Incoming, NotACallback, incoming_from_fields
+from liuan_bot.messages import Incoming, NotACallback, Reply, ReplyKind, incoming_from_fields
 from storage import prepared
 from storage.engine import (
     PG_COMMAND_TIMEOUT_S,
@@ -64,6 +64,7 @@ _FINISH = prepared.Prepared(
         handled_at=bindparam("handled_at"),
         reply_text=bindparam("reply_text"),
         reply_route=bindparam("reply_route"),
+        reply_button=bindparam("reply_button"),
         error=bindparam("error"),
         lease_until=None,
     )
@@ -75,6 +76,12 @@ _TAKE_OVER = (
     .where(_LEASE_FREE)
     .values(claimed_by=bindparam("owner"), lease_until=bindparam("lease"))
     .returning(INBOUND.c.id, INBOUND.c.raw)
+)
+_STORED_REPLY = prepared.Prepared(
+    select(INBOUND.c.reply_text, INBOUND.c.reply_button, INBOUND.c.status)
+    .where(INBOUND.c.dedupe_key == bindparam("key"))
+    .where(INBOUND.c.reply_route == "passive")
+    .where(~_RECEIVED)
 )
 _ANY_STALE = select(INBOUND.c.id).where(_RECEIVED).where(_LEASE_FREE).limit(1)
 
@@ -188,6 +195,21 @@ class SqlInboxStore:
         found = _decoded(rows)
         return found[0] if found else None
 
+    async def stored_reply(self, dedupe_key: str) -> Reply | None:
+        """The passive answer a handled message was given, if it was given one: a WeCom
+        retry of it means that answer never reached WeCom (the process died before its
+        response left, or the response was lost), so the retry gets it again."""
+        async with self._sessions() as session:
+            await read_only(session)
+            found = await prepared.rows(session, _STORED_REPLY, {"key": dedupe_key})
+        if not found:
+            return None
+        text, button, status = found[0]
+        if text is None and button is None:
+            return None
+        kind: ReplyKind = "ok" if status == "handled" else "refused"
+        return Reply(None if button else text, button, kind=kind)
+
     async def claim_stale(
         self, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[tuple[int, Incoming]]:
@@ -256,6 +278,7 @@ async def finish_inbound(
     status: str,
     reply_text: str | None,
     reply_route: str | None,
+    reply_button: str | None = None,
     error: str | None = None,
 ) -> bool:
     """Mark a received message handled in the handling transaction; False if it was already
@@ -266,6 +289,7 @@ async def finish_inbound(
         "handled_at": utc(now),
         "reply_text": reply_text,
         "reply_route": reply_route,
+        "reply_button": reply_button,
         "error": error,
     }
     return bool(await prepared.rowcount(session, _FINISH, params))

@@ -74,6 +74,9 @@ class InboundMessage(Table, table=True):
     handled_at: datetime | None = None
     reply_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reply_route: str | None = Field(default=None, max_length=16)
+    # The label a clicked card's buttons turned into, when that was the passive answer: a
+    # WeCom retry of the message gets the same answer again (`SqlInboxStore.stored_reply`).
+    reply_button: str | None = Field(default=None, max_length=128)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     claimed_by: str | None = Field(default=None, max_length=64)  # the instance handling it
     lease_until: datetime | None = None  # after this, anyone may take it over (issue 8.1)

@@ -79,6 +79,19 @@ async def test_c1_one_reminder_is_one_card_with_its_button_and_one_copy_per_pers
     )
     assert clicked is not None
     assert clicked["ReplaceName"].startswith("已收到")
+    texts = len(h.fake.delivered_to("demo"))
+    # WeCom's retry of the click (its answer never arrived): the same buttons again, once
+    status, again = await h.send_event(
+        "demo",
+        "template_card_event",
+        event_key=button["key"],
+        task_id=card.content["task_id"],
+        card_type="button_interaction",
+    )
+    assert (status, again) == (200, clicked)
+    await h.deliver_outbox()
+    assert len(h.fake.delivered_to("demo")) == texts
+    assert h.bot.metrics.callbacks["replayed"] == 1
 
 
 def test_c1_a_reminder_too_long_for_a_card_goes_as_text_then_its_card() -> None:

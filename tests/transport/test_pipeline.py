@@ -17,7 +17,7 @@ from sqlalchemy import event, text
 from sqlmodel import select
 
 from liuan_bot.clock import FixedClock
-from liuan_bot.messages import Incoming
+from liuan_bot.messages import Incoming, Reply
 from liuan_bot.wecom.fake_server import FakeWeCom
 from storage.engine import make_engine, make_session_factory, transaction
 from storage.inbox_store import PostgresDirect, SqlInboxStore
@@ -77,6 +77,9 @@ class SlowStore:
     async def claim_stale(self, *args: Any) -> list[tuple[int, Incoming]]:
         return await self.inner.claim_stale(*args)
 
+    async def stored_reply(self, dedupe_key: str) -> Reply | None:
+        return await self.inner.stored_reply(dedupe_key)
+
 
 # --- one pipeline, one commit ------------------------------------------------------------
 
@@ -100,8 +103,10 @@ async def test_read_only_help_is_stored_handled_with_its_reply_in_one_commit(
     assert (row.status, row.reply_route, row.reply_text) == ("handled", "passive", reply)
     assert row.received_at == harness.clock.now()
     assert harness.bot.metrics.callbacks["handled"] == 2
-    assert await harness.send_text("demo", "帮助", msg_id="900001") == (200, None)  # a retry
+    # WeCom retries only an answer it never got: the retry gets it again, nothing is stored
+    assert await harness.send_text("demo", "帮助", msg_id="900001") == (200, reply)
     assert len(await inbound_rows(harness)) == 2
+    assert harness.bot.metrics.callbacks["replayed"] == 1
 
 
 async def test_a_write_command_commits_its_outcome_once_after_storing_the_message(
@@ -282,6 +287,7 @@ async def test_storage_slow_6s_sends_the_reply_through_the_outbox_exactly_once(
     await harness.bot.inbox.drain()  # handled, with nobody waiting any more
     again = await harness.send_text("demo", ASK_CONFERENCE, msg_id=msg_id)  # WeCom's retry
     assert again == (200, None)  # answered already, through the outbox
+    assert harness.bot.metrics.callbacks["replayed"] == 0
     await harness.deliver_outbox()
     [text_sent] = harness.fake.texts_to("demo")
     assert "还缺少" in text_sent
@@ -315,6 +321,35 @@ async def test_a_retry_of_a_message_in_hand_waits_for_it_and_gets_the_passive_re
     assert harness.fake.texts_to("demo") == []  # answered once, passively, to the retry
     [row] = await inbound_rows(harness)
     assert row.reply_route == "passive"
+
+
+async def test_a_retry_of_a_write_answered_passively_gets_the_same_answer_and_changes_nothing(
+    harness: Harness,
+) -> None:
+    """WeCom retries only an answer it never got (the process died after the commit and
+    before its response left: the chaos suite's kill -9 row). The retry, handled by a bot
+    that holds nothing of the first attempt in memory, gives the stored answer again and
+    runs nothing twice."""
+    h = harness
+    msg_id = next_msg_id()
+    fire = "突发 事件：城区一仓库起火 级别：重大"
+    status, reply = await h.send_text("demo", fire, msg_id=msg_id)
+    assert status == 200
+    assert reply is not None
+    assert "24 小时" in reply or "24小时" in reply
+    await h.bot.inbox.drain()
+    [row] = await inbound_rows(h)
+    assert (row.status, row.reply_route, row.reply_button) == ("handled", "passive", None)
+    async with h.bot.deps.sessions() as session:
+        incidents = (await session.exec(text("SELECT count(*) FROM incidents"))).one()[0]
+    again = await h.send_text("demo", fire, msg_id=msg_id)
+    assert again == (200, reply)
+    async with h.bot.deps.sessions() as session:
+        assert (await session.exec(text("SELECT count(*) FROM incidents"))).one()[0] == incidents
+    assert len(await inbound_rows(h)) == 1
+    await h.deliver_outbox()
+    assert reply not in h.fake.texts_to("demo")  # and not a second time through the outbox
+    assert h.bot.metrics.callbacks["replayed"] == 1
 
 
 # --- recovery that never waits for a restart ---------------------------------------------
