@@ -38,6 +38,10 @@ __all__ = ["Inbox", "InboxStore", "Pipeline", "Reply", "ReplyRoute"]
 
 log = logging.getLogger("liuan_bot.inbox")
 
+# WeCom drops a callback request it got no answer to within 5 s and posts the message again
+# (wecom-facts §1: 3 retries): a repeat sooner than this overlaps a request still waited on.
+WECOM_RETRY_AFTER = timedelta(seconds=5)
+
 
 class _Waiter:
     """One request waiting for a message's answer, until its deadline."""
@@ -104,8 +108,9 @@ class InboxStore(Protocol):
         """Lease stored, unfinished messages whose lease ran out."""
         ...
 
-    async def stored_reply(self, dedupe_key: str) -> Reply | None:
-        """The passive answer a handled message was given, if any (for a retry of it)."""
+    async def stored_reply(self, dedupe_key: str, arrived_before: datetime) -> Reply | None:
+        """The passive answer a handled message was given, if any and if the message first
+        arrived before `arrived_before` (for a retry of it)."""
         ...
 
 
@@ -218,13 +223,13 @@ class Inbox:
                         incoming, arrived, job.route
                     )
                     if not new:
-                        return await self._replay(job)
+                        return await self._replay(job, arrived)
                     job.stored.set_result(True)
                     self._on_outcome("handled")
                     return reply
                 inbound_id = await self._store_new(job, arrived)
             if inbound_id is None:
-                return await self._replay(job)
+                return await self._replay(job, arrived)
             if not job.stored.done():
                 job.stored.set_result(True)
         except Exception as exc:
@@ -245,13 +250,16 @@ class Inbox:
         self._on_outcome("handled")
         return reply
 
-    async def _replay(self, job: _Job) -> Reply | None:
-        """A retry of a message handled already. If its answer was passive, WeCom never got
-        it (else it would not retry: the process died before the response left, or the
-        response was lost), so this request gives it again; otherwise nothing is answered
-        (the answer went, or goes, through the outbox)."""
+    async def _replay(self, job: _Job, arrived: datetime) -> Reply | None:
+        """A repeat of a message handled already. WeCom re-posts a message only when it got
+        no answer within `WECOM_RETRY_AFTER` (then it drops the earlier request): if the
+        message was answered passively and first arrived that long ago, that answer never
+        reached WeCom (the process died before the response left, or it was lost), so this
+        request gives it again. A sooner repeat overlaps a request WeCom still waits on, and
+        an answer through the outbox went, or goes, that way: nothing is answered."""
         incoming = job.incoming
-        reply = await self.store.stored_reply(incoming.dedupe_key)
+        since = arrived - WECOM_RETRY_AFTER
+        reply = await self.store.stored_reply(incoming.dedupe_key, since)
         if reply is not None and job.route.claim_passive():
             log.warning(
                 "inbound key=%s from=%s retry of a message answered passively: answered again",

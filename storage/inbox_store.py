@@ -82,6 +82,7 @@ _STORED_REPLY = prepared.Prepared(
     .where(INBOUND.c.dedupe_key == bindparam("key"))
     .where(INBOUND.c.reply_route == "passive")
     .where(~_RECEIVED)
+    .where(INBOUND.c.received_at <= bindparam("before", type_=INBOUND.c.received_at.type))
 )
 _ANY_STALE = select(INBOUND.c.id).where(_RECEIVED).where(_LEASE_FREE).limit(1)
 
@@ -195,13 +196,15 @@ class SqlInboxStore:
         found = _decoded(rows)
         return found[0] if found else None
 
-    async def stored_reply(self, dedupe_key: str) -> Reply | None:
-        """The passive answer a handled message was given, if it was given one: a WeCom
-        retry of it means that answer never reached WeCom (the process died before its
-        response left, or the response was lost), so the retry gets it again."""
+    async def stored_reply(self, dedupe_key: str, arrived_before: datetime) -> Reply | None:
+        """The passive answer a handled message was given, if it was given one and the
+        message first arrived before `arrived_before`: a WeCom retry that late means that
+        answer never reached WeCom (the process died before its response left, or the
+        response was lost), so the retry gets it again."""
+        params = {"key": dedupe_key, "before": utc(arrived_before)}
         async with self._sessions() as session:
             await read_only(session)
-            found = await prepared.rows(session, _STORED_REPLY, {"key": dedupe_key})
+            found = await prepared.rows(session, _STORED_REPLY, params)
         if not found:
             return None
         text, button, status = found[0]

@@ -7,8 +7,9 @@ from sqlmodel import select
 
 from handlers.reminders import sweep
 from liuan_bot.pacing import WINDOW_MARGIN_S
+from liuan_bot.wecom.simulate import event_xml
 from storage.tables import ReminderDelivery
-from tests.support import Harness
+from tests.support import AGENT_ID, CORP_ID, Harness
 
 
 async def _sweep(h: Harness) -> None:
@@ -80,15 +81,25 @@ async def test_c1_one_reminder_is_one_card_with_its_button_and_one_copy_per_pers
     assert clicked is not None
     assert clicked["ReplaceName"].startswith("已收到")
     texts = len(h.fake.delivered_to("demo"))
-    # WeCom's retry of the click (its answer never arrived): the same buttons again, once
-    status, again = await h.send_event(
-        "demo",
-        "template_card_event",
-        event_key=button["key"],
-        task_id=card.content["task_id"],
-        card_type="button_interaction",
+    clicked_at = int(h.clock.now().timestamp())
+    # WeCom's retry of the click 5 s on (its answer never arrived; the same CreateTime): the
+    # same buttons again, and nothing done or sent twice
+    h.clock.advance(5)
+    status, again = await h.post_plaintext(
+        event_xml(
+            corp_id=CORP_ID,
+            from_user="demo",
+            event="template_card_event",
+            create_time=clicked_at,
+            agent_id=AGENT_ID,
+            event_key=button["key"],
+            task_id=card.content["task_id"],
+            card_type="button_interaction",
+        )
     )
-    assert (status, again) == (200, clicked)
+    assert status == 200
+    assert again is not None
+    assert again["ReplaceName"] == clicked["ReplaceName"]
     await h.deliver_outbox()
     assert len(h.fake.delivered_to("demo")) == texts
     assert h.bot.metrics.callbacks["replayed"] == 1

@@ -113,22 +113,35 @@ async def test_vector_a_post_from_an_unregistered_user_gets_a_polite_encrypted_r
     assert (entry.actor, entry.action) == ("mycreate", "unregistered")
 
 
-async def test_help_posted_three_times_with_one_msg_id_is_handled_once_and_answered_alike(
-    harness: Harness,
-) -> None:
-    """WeCom posts a message again only when the answer never reached it, and shows the one
-    answer it gets: each post gets the stored answer, the message is handled and stored
-    once, and nothing goes out a second way."""
+async def test_help_posted_three_times_with_one_msg_id_is_answered_once(harness: Harness) -> None:
     answers = [await harness.send_text("demo", "帮助", msg_id="123456789") for _ in range(3)]
     assert [status for status, _ in answers] == [200, 200, 200]
-    first = answers[0][1]
-    assert first is not None
-    assert "您可以发送以下命令" in first
-    assert [text for _, text in answers] == [first, first, first]
+    replies = [text for _, text in answers if text]
+    assert len(replies) == 1
+    assert "您可以发送以下命令" in replies[0]
     await harness.deliver_outbox()
     assert harness.fake.delivered == []  # nothing went out a second way
     assert await count(harness, InboundMessage) == 1
+
+
+async def test_a_retry_5_s_on_gets_the_passive_answer_again_and_is_handled_once(
+    harness: Harness,
+) -> None:
+    """WeCom re-posts a message only after 5 s without an answer, and then drops the earlier
+    request: that answer never reached it (the process died before the response left), so
+    the retry gets the stored answer; the message is still handled and stored once."""
+    status, first = await harness.send_text("demo", "帮助", msg_id="123456790")
+    assert status == 200
+    assert first is not None
+    harness.clock.advance(4.9)
+    assert await harness.send_text("demo", "帮助", msg_id="123456790") == (200, None)
+    harness.clock.advance(0.1)
+    assert await harness.send_text("demo", "帮助", msg_id="123456790") == (200, first)
+    await harness.deliver_outbox()
+    assert harness.fake.delivered == []
+    assert await count(harness, InboundMessage) == 1
     assert harness.bot.metrics.callbacks["handled"] == 1
+    assert harness.bot.metrics.callbacks["replayed"] == 1
 
 
 async def test_card_click_events_are_deduplicated_by_sender_time_key_and_task(

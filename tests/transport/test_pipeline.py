@@ -77,8 +77,8 @@ class SlowStore:
     async def claim_stale(self, *args: Any) -> list[tuple[int, Incoming]]:
         return await self.inner.claim_stale(*args)
 
-    async def stored_reply(self, dedupe_key: str) -> Reply | None:
-        return await self.inner.stored_reply(dedupe_key)
+    async def stored_reply(self, *args: Any) -> Reply | None:
+        return await self.inner.stored_reply(*args)
 
 
 # --- one pipeline, one commit ------------------------------------------------------------
@@ -103,7 +103,9 @@ async def test_read_only_help_is_stored_handled_with_its_reply_in_one_commit(
     assert (row.status, row.reply_route, row.reply_text) == ("handled", "passive", reply)
     assert row.received_at == harness.clock.now()
     assert harness.bot.metrics.callbacks["handled"] == 2
-    # WeCom retries only an answer it never got: the retry gets it again, nothing is stored
+    # WeCom retries (5 s on) only an answer it never got: the retry gets it again, nothing
+    # is stored
+    harness.clock.advance(5)
     assert await harness.send_text("demo", "帮助", msg_id="900001") == (200, reply)
     assert len(await inbound_rows(harness)) == 2
     assert harness.bot.metrics.callbacks["replayed"] == 1
@@ -342,6 +344,7 @@ async def test_a_retry_of_a_write_answered_passively_gets_the_same_answer_and_ch
     assert (row.status, row.reply_route, row.reply_button) == ("handled", "passive", None)
     async with h.bot.deps.sessions() as session:
         incidents = (await session.exec(text("SELECT count(*) FROM incidents"))).one()[0]
+    h.clock.advance(5)  # WeCom's retry after its 5 s
     again = await h.send_text("demo", fire, msg_id=msg_id)
     assert again == (200, reply)
     async with h.bot.deps.sessions() as session:
