@@ -207,9 +207,7 @@ class SqlInboxStore:
             found = await prepared.rows(session, _STORED_REPLY, params)
         if not found:
             return None
-        text, button, status = found[0]
-        if text is None and button is None:
-            return None
+        text, button, status = found[0]  # a passive answer always has one or the other
         kind: ReplyKind = "ok" if status == "handled" else "refused"
         return Reply(None if button else text, button, kind=kind)
 
