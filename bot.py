@@ -404,11 +404,12 @@ def build_bot(
     postgres = not is_sqlite(settings.database_url)
     gate = WriteGate(serialize=not postgres)
     direct = SqliteDirect.for_url(settings.database_url)
-    # the read-only step's one statement on either database; new messages on SQLite too
+    # one autocommitted statement, on either database, for a new message and for the
+    # read-only step
     pg_direct = PostgresDirect(settings.database_url) if postgres else None
     pipeline = InboundPipeline(deps, gate=gate, direct=pg_direct or direct)
     inbox = Inbox(
-        SqlInboxStore(sessions, postgres=postgres, gate=gate, direct=direct),
+        SqlInboxStore(sessions, postgres=postgres, gate=gate, direct=pg_direct or direct),
         pipeline,
         clock,
         reply_budget_s=settings.reply_budget_s,

@@ -99,7 +99,9 @@ class InboxStore(Protocol):
     async def take_over(
         self, dedupe_key: str, owner: str, now: datetime, lease_until: datetime
     ) -> tuple[int, Incoming] | None:
-        """Lease a stored, unfinished message nobody holds a live lease on; else None."""
+        """Lease a stored, unfinished message nobody else holds a live lease on (one leased
+        to `owner` itself is taken too: its handling failed, or its store went through and
+        the answer was lost); else None."""
         ...
 
     async def claim_stale(

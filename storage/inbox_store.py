@@ -69,11 +69,13 @@ _FINISH = prepared.Prepared(
         lease_until=None,
     )
 )
+# a message nobody holds a live lease on, or one leased to the caller itself (its own store
+# went through, and the answer was lost with a dead connection; or its handling failed)
 _TAKE_OVER = (
     update(INBOUND)
     .where(INBOUND.c.dedupe_key == bindparam("key"))
     .where(_RECEIVED)
-    .where(_LEASE_FREE)
+    .where(or_(_LEASE_FREE, INBOUND.c.claimed_by == bindparam("me")))
     .values(claimed_by=bindparam("owner"), lease_until=bindparam("lease"))
     .returning(INBOUND.c.id, INBOUND.c.raw)
 )
@@ -151,7 +153,7 @@ class SqlInboxStore:
         *,
         postgres: bool = False,
         gate: WriteGate | None = None,
-        direct: SqliteDirect | None = None,
+        direct: DirectStore | None = None,
     ) -> None:
         self._sessions = sessions
         self._postgres = postgres
@@ -165,16 +167,12 @@ class SqlInboxStore:
         owner: str | None = None,
         lease_until: datetime | None = None,
     ) -> int | None:
-        """Store a new message leased to `owner`; None if its dedupe key is already stored."""
+        """Store a new message leased to `owner`; None if its dedupe key is already stored.
+        One autocommitted statement on the direct store when there is one (both databases in
+        the bot), else a transaction of the session factory."""
         if self._direct is not None:
             async with self._gate:
-                return await self._direct.insert(
-                    incoming,
-                    received_at,
-                    status="received",
-                    owner=owner,
-                    lease_until=lease_until,
-                )
+                return await self._direct.record(incoming, received_at, owner, lease_until)
         values = _row_values(incoming) | {
             "received_at": utc(received_at),
             "status": "received",
@@ -189,8 +187,15 @@ class SqlInboxStore:
     async def take_over(
         self, dedupe_key: str, owner: str, now: datetime, lease_until: datetime
     ) -> tuple[int, Incoming] | None:
-        """A stored, unfinished message nobody holds a live lease on, now leased to `owner`."""
-        params = {"key": dedupe_key, "owner": owner, "now": utc(now), "lease": utc(lease_until)}
+        """A stored, unfinished message nobody else holds a live lease on, now leased to
+        `owner`."""
+        params = {
+            "key": dedupe_key,
+            "owner": owner,
+            "me": owner,
+            "now": utc(now),
+            "lease": utc(lease_until),
+        }
         async with transaction(self._sessions) as session:
             rows = (await (await _conn(session)).execute(_TAKE_OVER, params)).all()
         found = _decoded(rows)
@@ -403,6 +408,18 @@ class SqliteDirect:
         self.commits += 1
         return int(found) if found is not None else None
 
+    async def record(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        owner: str | None,
+        lease_until: datetime | None,
+    ) -> int | None:
+        """`DirectStore.record`: `insert` of a received row."""
+        return await self.insert(
+            incoming, received_at, status="received", owner=owner, lease_until=lease_until
+        )
+
     async def store_handled_at(
         self,
         incoming: Incoming,
@@ -432,10 +449,20 @@ class SqliteDirect:
 
 
 class DirectStore(Protocol):
-    """The pipeline's read-only step in one autocommitted statement (`SqliteDirect`,
-    `PostgresDirect`)."""
+    """The pipeline's single-statement steps, each one autocommitted statement
+    (`SqliteDirect`, `PostgresDirect`): a new message stored, a read-only one stored handled."""
 
     commits: int
+
+    async def record(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        owner: str | None,
+        lease_until: datetime | None,
+    ) -> int | None:
+        """Store a new message, received and leased to `owner`; None if its dedupe key is
+        already stored."""
 
     async def store_handled_at(
         self,
@@ -459,6 +486,8 @@ _STORED = (*_COLUMNS, "received_at", "status", "handled_at", "reply_text", "repl
 _AT_VERSION = func.coalesce(
     select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1).scalar_subquery(), 0
 ) == bindparam("roster_version")
+_RECEIVED_KEYS = (*_COLUMNS, "received_at", "status", "claimed_by", "lease_until")
+_PG_INSERT_RECEIVED = prepared.Prepared(_INSERT["postgresql"], keys=_RECEIVED_KEYS)
 _PG_INSERT_AT_VERSION = prepared.Prepared(
     postgresql.insert(INBOUND)
     .from_select(
@@ -540,7 +569,7 @@ class PostgresDirect:
         reply_route: str | None,
         roster_version: int,
     ) -> int | None:
-        """`DirectStore.store_handled_at`; new messages go through `SqlInboxStore.record`."""
+        """`DirectStore.store_handled_at`."""
         values = _row_values(incoming) | {
             "received_at": utc(received_at),
             "status": status,
@@ -549,7 +578,28 @@ class PostgresDirect:
             "reply_route": reply_route,
             "roster_version": roster_version,
         }
-        sql, args = _PG_INSERT_AT_VERSION.arguments(self._dialect, values)
+        return await self._insert(_PG_INSERT_AT_VERSION, values)
+
+    async def record(
+        self,
+        incoming: Incoming,
+        received_at: datetime,
+        owner: str | None,
+        lease_until: datetime | None,
+    ) -> int | None:
+        """`DirectStore.record`. Sent again after a dead connection like the other: a
+        first attempt that committed makes the second come back None, and the inbox then
+        takes the row over (it is leased to this instance)."""
+        values = _row_values(incoming) | {
+            "received_at": utc(received_at),
+            "status": "received",
+            "claimed_by": owner,
+            "lease_until": utc(lease_until) if lease_until else None,
+        }
+        return await self._insert(_PG_INSERT_RECEIVED, values)
+
+    async def _insert(self, statement: prepared.Prepared, values: dict[str, Any]) -> int | None:
+        sql, args = statement.arguments(self._dialect, values)
         try:
             found = await self._fetchval(sql, args)
         except _DEAD_CONNECTION:

@@ -256,6 +256,57 @@ async def test_a_terminated_backend_costs_the_cached_sender_nothing(on_either: H
         await killer.dispose()
 
 
+async def test_a_terminated_backend_costs_a_write_message_nothing(on_either: Harness) -> None:
+    """The write message's store is one autocommitted statement too, with no pre-ping: after
+    PostgreSQL drops every connection of the bot, a write command is stored, handled and
+    answered once (issue 8 stays met)."""
+    h = on_either
+    if not h.bot.settings.database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL backend to terminate")
+    for _ in range(2):  # the second opens the direct store's pool
+        await h.send_text("demo", "帮助")
+    direct = h.bot.pipeline.direct if h.bot.pipeline else None
+    assert isinstance(direct, PostgresDirect)
+    killer = make_engine(h.bot.settings.database_url)
+    try:
+        async with killer.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert killed
+        before = direct.commits
+        status, reply = await h.send_text("demo", ASK_CONFERENCE)
+    finally:
+        await killer.dispose()
+    assert status == 200
+    assert reply is not None
+    assert "还缺少" in reply
+    assert direct.commits == before + 1  # the message stored by the one statement
+    [row] = [r for r in await inbound_rows(h) if r.content == ASK_CONFERENCE]
+    assert (row.status, row.reply_route) == ("handled", "passive")
+
+
+async def test_a_retry_of_a_message_stored_by_this_instance_and_left_is_handled_at_once(
+    on_either: Harness,
+) -> None:
+    """The store went through but its handling failed (or the store's answer was lost with
+    its connection): the row is leased to this very instance, so WeCom's retry takes it over
+    now instead of waiting for the lease to run out."""
+    h = on_either
+    msg_id, _ = await _stored_by_a_crashed_instance(h, ASK_CONFERENCE, owner=h.bot.inbox.owner)
+    status, reply = await h.send_text("demo", ASK_CONFERENCE, msg_id=msg_id)
+    assert status == 200
+    assert reply is not None
+    assert "还缺少" in reply
+    [row] = await inbound_rows(h)
+    assert (row.status, row.reply_route) == ("handled", "passive")
+    await h.deliver_outbox()
+    assert h.fake.texts_to("demo") == []
+
+
 # --- the reply budget counts from arrival ---------------------------------------------------
 
 
@@ -358,7 +409,9 @@ async def test_a_retry_of_a_write_answered_passively_gets_the_same_answer_and_ch
 # --- recovery that never waits for a restart ---------------------------------------------
 
 
-async def _stored_by_a_crashed_instance(h: Harness, content: str) -> tuple[str, Incoming]:
+async def _stored_by_a_crashed_instance(
+    h: Harness, content: str, owner: str = "crashed-1"
+) -> tuple[str, Incoming]:
     from liuan_bot.wecom.inbound import parse_incoming
     from liuan_bot.wecom.simulate import text_message_xml
     from tests.support import AGENT_ID, CORP_ID
@@ -376,7 +429,7 @@ async def _stored_by_a_crashed_instance(h: Harness, content: str) -> tuple[str, 
     )
     store = SqlInboxStore(h.bot.deps.sessions)
     now = h.clock.now()
-    assert await store.record(incoming, now, "crashed-1", now + timedelta(seconds=6))
+    assert await store.record(incoming, now, owner, now + timedelta(seconds=6))
     return msg_id, incoming
 
 
