@@ -31,7 +31,7 @@ from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
 from liuan_bot.inbox import ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
-from storage.engine import transaction
+from storage.engine import lazy_session, transaction
 from storage.inbox_store import DirectStore, WriteGate, finish_inbound, store_handled
 from storage.outbox_store import enqueued, enqueued_targets
 from storage.roster_cache import RosterCache
@@ -300,7 +300,7 @@ class InboundPipeline:
         if not cached or sender is None or version is None:
             return None
         now = deps.clock.now()
-        async with deps.sessions() as session:  # opened only if a handler reads through it
+        async with lazy_session(deps.sessions) as session:  # made only if a handler reads
             outcome = await _guarded(Context(deps, session, now, sender, incoming, "", "inbound"))
         reply = outcome.reply
         if reply is not None and not _fits(reply):

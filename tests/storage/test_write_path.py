@@ -19,7 +19,13 @@ from sqlmodel import select
 from liuan_bot.domain.roles import Role
 from liuan_bot.messages import Outgoing
 from storage.audit import audit
-from storage.engine import InlineConnection, make_engine, make_session_factory, transaction
+from storage.engine import (
+    InlineConnection,
+    lazy_session,
+    make_engine,
+    make_session_factory,
+    transaction,
+)
 from storage.migrate import upgrade
 from storage.outbox_store import enqueue
 from storage.records import next_record_id
@@ -199,3 +205,27 @@ async def test_issue10_the_console_engine_keeps_sqlite_calls_off_the_event_loop(
         assert found == 10_000
     finally:
         await engine.dispose()
+
+
+async def test_a_lazy_session_is_made_only_when_used_and_then_closed(engine: Any) -> None:
+    """The read-only step's session (issue 11 §2): 帮助 never touches it, so none is made;
+    a command that reads through it gets a real session, closed at the end."""
+    await upgrade(engine)
+    sessions = make_session_factory(engine)
+    made: list[Any] = []
+
+    def factory() -> Any:
+        made.append(sessions())
+        return made[-1]
+
+    async with lazy_session(factory) as session:  # type: ignore[arg-type]
+        pass
+    assert made == []
+    async with lazy_session(factory) as session:  # type: ignore[arg-type]
+        found = (await session.exec(select(Person))).all()
+        assert found == []
+        assert made[0].in_transaction()
+    [real] = made
+    assert not real.in_transaction()  # closed: its transaction ended, its connection returned
+    checked_out = engine.sync_engine.pool.checkedout()
+    assert checked_out == 0
