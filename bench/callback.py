@@ -75,14 +75,20 @@ BARE_REPLY = "收到，正在处理。"
 WECOM_SECRET = "bench-secret"
 # Targets per mix (issue 11 §2): throughput ratio to the reference, bot p99, CPU per request.
 TARGETS = {"help": (0.85, 100.0, None), "write": (0.50, 250.0, 2.0)}
-WRONG_WORDS = ("没有看懂", "抱歉", "还缺少", "仅限")  # a write-mix reply must not say these
+# what each write-mix sender's reply begins with when the command was accepted (a refusal,
+# e.g. a time that is not yet past at some hour of the day, is a different, cheaper path)
+WRITE_ACCEPTED = {
+    "demo": "已报告舆情",
+    "liulei": "已登记突发事件",
+    "yanglixin": "已提交发布会申请",
+}
 WRITE_MIX = (  # (user, text): complete commands, each writing a record (issue 11 §2)
     (
         "demo",
         "舆情\n内容：网民反映我市部分惠民补贴未按时发放，转发量上升较快\n来源：新浪微博"
         "\n链接：https://weibo.com/{i}",
     ),
-    ("liulei", "突发\n事件：网传我市某小区停水{i}\n级别：一般\n发生时间：今天早上8点"),
+    ("liulei", "突发\n事件：网传我市某小区停水{i}\n级别：一般\n发生时间：刚才"),
     (
         "yanglixin",
         "申请发布会\n主题：第{i}期惠民政策解读\n时间：{day}上午10点\n发布人：刘磊",
@@ -699,7 +705,8 @@ def check_samples(kind: str, samples: list[bytes], mix: str = "help") -> int:
         elif mix == "help":
             ok = HELP_MARKER in content
         else:
-            ok = bool(content) and not any(word in content for word in WRONG_WORDS)
+            expected = WRITE_ACCEPTED.get(fields.get("ToUserName", ""))
+            ok = expected is not None and content.startswith(expected)
         if not ok or fields.get("ToUserName") not in users:
             wrong += 1
             if shown < 3:

@@ -38,7 +38,7 @@ PORT = 8099
 
 
 async def run(args: argparse.Namespace) -> None:
-    from callback import bot_environ, message_for, pg_backends_cpu_s
+    from callback import WRITE_ACCEPTED, bot_environ, message_for, pg_backends_cpu_s
     from sqlalchemy import event
 
     from bot import _roster_import, build_bot
@@ -108,6 +108,8 @@ async def run(args: argparse.Namespace) -> None:
         per_kind[i % 3].append(time.process_time() - before)
         if reply is None or not reply.text:
             raise SystemExit(f"message {i}: no passive reply")
+        if not reply.text.startswith(WRITE_ACCEPTED[message_for("write", i)[0]]):
+            raise SystemExit(f"message {i}: not accepted: {reply.text[:120]!r}")
     if args.with_worker:
         await asyncio.sleep(0.5)  # the last messages' deliveries are part of their cost
     total = time.process_time() - start_cpu
