@@ -776,7 +776,8 @@ def start_py_spy(server: Server) -> subprocess.Popen[bytes] | None:
         return None
     out = server.workdir / "py-spy.txt"
     command = [str(exe), "record", "--pid", str(server.process.pid), "--format", "raw"]
-    command += ["--threads", "--nonblocking", "--rate", "100", "--output", str(out)]
+    rate = os.environ.get("BENCH_SPY_RATE", "100")  # samples per second
+    command += ["--threads", "--nonblocking", "--rate", rate, "--output", str(out)]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # let it attach before the clock starts
     return spy
