@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -199,6 +201,36 @@ async def test_oversized_body_is_413(harness: Harness) -> None:
     big = b"<xml>" + b"a" * (harness.bot.settings.max_body_bytes + 10) + b"</xml>"
     resp = await harness.client.post("/wecom/callback", params=POST_QUERY, data=big)
     assert resp.status == 413
+    assert await count(harness, InboundMessage) == 0
+
+
+async def test_an_oversized_chunked_body_is_413_however_it_arrives(harness: Harness) -> None:
+    """No Content-Length to refuse early: the body is read one byte past the limit, whether
+    it arrived with the headers (read from the buffer) or in pieces (read as it comes)."""
+    limit = harness.bot.settings.max_body_bytes
+
+    async def chunked(pieces: int) -> AsyncIterator[bytes]:  # no Content-Length
+        for _ in range(pieces):
+            yield b"a" * (limit // pieces + 10)
+            await asyncio.sleep(0.01)
+
+    for pieces in (1, 3):
+        resp = await harness.client.post(
+            "/wecom/callback", params=POST_QUERY, data=chunked(pieces)
+        )
+        assert resp.status == 413
+    # and all of it in one write with the headers: read from the buffer, no waiting
+    data = b"a" * (limit + 10)
+    reader, writer = await asyncio.open_connection("127.0.0.1", harness.client.port)
+    writer.write(
+        f"POST /wecom/callback?{urlencode(POST_QUERY)} HTTP/1.1\r\nHost: x\r\n"
+        f"Transfer-Encoding: chunked\r\n\r\n{len(data):x}\r\n".encode()
+        + data
+        + b"\r\n0\r\n\r\n"
+    )
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 413")
+    writer.close()
     assert await count(harness, InboundMessage) == 0
 
 
