@@ -402,14 +402,22 @@ def build_bot(
         records=config.records,
     )
     postgres = not is_sqlite(settings.database_url)
-    gate = WriteGate(serialize=not postgres)
+    # SQLite: one writer, for transactions and single statements alike; PostgreSQL: a few
+    # write transactions at once, in order of arrival, and single autocommitted statements
+    # (a new message stored, a read-only one stored handled) as they come
+    gate = WriteGate((settings.pg_write_concurrency or None) if postgres else 1)
+    statement_gate = WriteGate() if postgres else gate
     direct = SqliteDirect.for_url(settings.database_url)
     # one autocommitted statement, on either database, for a new message and for the
     # read-only step
     pg_direct = PostgresDirect(settings.database_url) if postgres else None
-    pipeline = InboundPipeline(deps, gate=gate, direct=pg_direct or direct)
+    pipeline = InboundPipeline(
+        deps, gate=gate, direct=pg_direct or direct, direct_gate=statement_gate
+    )
     inbox = Inbox(
-        SqlInboxStore(sessions, postgres=postgres, gate=gate, direct=pg_direct or direct),
+        SqlInboxStore(
+            sessions, postgres=postgres, gate=statement_gate, direct=pg_direct or direct
+        ),
         pipeline,
         clock,
         reply_budget_s=settings.reply_budget_s,

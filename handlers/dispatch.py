@@ -176,11 +176,15 @@ class InboundPipeline:
         cache: RosterCache | None = None,
         gate: WriteGate | None = None,
         direct: DirectStore | None = None,
+        direct_gate: WriteGate | None = None,
     ) -> None:
+        """`gate` admits the write transactions, `direct_gate` the direct store's single
+        statements (the same gate unless given: SQLite has one writer for both)."""
         self.deps = deps
         self.cache = cache or RosterCache()
-        self.gate = gate or WriteGate(serialize=False)
+        self.gate = gate or WriteGate()
         self.direct = direct
+        self.direct_gate = direct_gate or self.gate
 
     def read_only(self, incoming: Incoming) -> bool:
         if incoming.msg_type != "text":
@@ -305,7 +309,7 @@ class InboundPipeline:
         reply = outcome.reply
         if reply is not None and not _fits(reply):
             return None
-        async with self.gate:
+        async with self.direct_gate:
             passive = _claim_passive(reply, route)
             if reply is not None and not passive:
                 return None

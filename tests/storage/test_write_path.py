@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import select
@@ -26,6 +27,7 @@ from storage.engine import (
     make_session_factory,
     transaction,
 )
+from storage.inbox_store import WriteGate
 from storage.migrate import upgrade
 from storage.outbox_store import enqueue
 from storage.records import next_record_id
@@ -229,3 +231,50 @@ async def test_a_lazy_session_is_made_only_when_used_and_then_closed(engine: Any
     assert not real.in_transaction()  # closed: its transaction ended, its connection returned
     checked_out = engine.sync_engine.pool.checkedout()
     assert checked_out == 0
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_the_write_gate_admits_at_most_its_limit_in_order_of_arrival(limit: int) -> None:
+    """SQLite's one writer, PostgreSQL's few (issue 11 §2): never more at once than the
+    limit, and a later arrival never overtakes an earlier one."""
+    gate = WriteGate(limit)
+    inside: list[int] = []
+    most = 0
+    admitted: list[int] = []
+
+    async def write(i: int) -> None:
+        nonlocal most
+        async with gate:
+            admitted.append(i)
+            inside.append(i)
+            most = max(most, len(inside))
+            for _ in range(3):
+                await asyncio.sleep(0)
+            inside.remove(i)
+
+    tasks = []
+    for i in range(12):
+        tasks.append(asyncio.create_task(write(i)))
+        await asyncio.sleep(0)  # arrive one after the other
+    await asyncio.gather(*tasks)
+    assert most == limit
+    assert admitted == list(range(12))
+
+
+async def test_a_gate_without_a_limit_admits_everyone_at_once() -> None:
+    gate = WriteGate()
+    entered = 0
+    release = asyncio.Event()
+
+    async def write() -> None:
+        nonlocal entered
+        async with gate:
+            entered += 1
+            await release.wait()
+
+    tasks = [asyncio.create_task(write()) for _ in range(20)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert entered == 20
+    release.set()
+    await asyncio.gather(*tasks)
