@@ -222,6 +222,22 @@ async def test_a_roster_write_between_two_messages_of_a_cached_sender_is_seen(
     assert commits.engine == 1  # cached again under the new version: no engine transaction
 
 
+async def _terminate_the_bots_backends(h: Harness) -> None:
+    """PostgreSQL drops every connection to the bot's database (as on a restart)."""
+    killer = make_engine(h.bot.settings.database_url)
+    try:
+        async with killer.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert killed
+    finally:
+        await killer.dispose()
+
+
 async def test_a_terminated_backend_costs_the_cached_sender_nothing(on_either: Harness) -> None:
     """No pre-ping on the read-only step's one statement (issue 8 stays met): PostgreSQL
     drops every connection of the bot, and the next 帮助 is still answered and stored once
@@ -235,25 +251,14 @@ async def test_a_terminated_backend_costs_the_cached_sender_nothing(on_either: H
         assert "您可以发送以下命令" in reply
     direct = h.bot.pipeline.direct if h.bot.pipeline else None
     assert isinstance(direct, PostgresDirect)
-    killer = make_engine(h.bot.settings.database_url)
-    try:
-        async with killer.connect() as conn:
-            killed = await conn.scalar(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-        assert killed
-        before = direct.commits
-        status, reply = await h.send_text("demo", "帮助")
-        assert status == 200
-        assert reply is not None
-        assert "您可以发送以下命令" in reply
-        assert direct.commits == before + 1  # answered by the one statement (on a new connection)
-        assert len(await inbound_rows(h)) == 3
-    finally:
-        await killer.dispose()
+    await _terminate_the_bots_backends(h)
+    before = direct.commits
+    status, reply = await h.send_text("demo", "帮助")
+    assert status == 200
+    assert reply is not None
+    assert "您可以发送以下命令" in reply
+    assert direct.commits == before + 1  # answered by the one statement (on a new connection)
+    assert len(await inbound_rows(h)) == 3
 
 
 async def test_a_terminated_backend_costs_a_write_message_nothing(on_either: Harness) -> None:
@@ -267,20 +272,9 @@ async def test_a_terminated_backend_costs_a_write_message_nothing(on_either: Har
         await h.send_text("demo", "帮助")
     direct = h.bot.pipeline.direct if h.bot.pipeline else None
     assert isinstance(direct, PostgresDirect)
-    killer = make_engine(h.bot.settings.database_url)
-    try:
-        async with killer.connect() as conn:
-            killed = await conn.scalar(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-        assert killed
-        before = direct.commits
-        status, reply = await h.send_text("demo", ASK_CONFERENCE)
-    finally:
-        await killer.dispose()
+    await _terminate_the_bots_backends(h)
+    before = direct.commits
+    status, reply = await h.send_text("demo", ASK_CONFERENCE)
     assert status == 200
     assert reply is not None
     assert "还缺少" in reply
