@@ -183,12 +183,12 @@ def serve_bot(
     sys.path.insert(0, str(ROOT))
     from aiohttp import web
 
-    from bot import _roster_import, build_bot
+    from bot import _roster_import, build_bot, configure_logging
     from liuan_bot.settings import load_settings
     from storage.engine import make_engine
     from storage.migrate import upgrade
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.WARNING)  # bot.py serve's handler and format
     environ = bot_environ(workdir, port, database_url, wecom_api)
     settings = load_settings(environ, data_dir=workdir)
 

@@ -275,7 +275,7 @@ class InboundPipeline:
                 if inbound_id is None:
                     raise _Undone  # a retry of a message stored already: nothing to add
                 source = f"inbound:{inbound_id}"
-                log.debug(  # see _answer_direct
+                log.info(
                     "inbound id=%s key=%s from=%s handled (read-only)",
                     inbound_id,
                     incoming.dedupe_key,
@@ -324,10 +324,7 @@ class InboundPipeline:
             )
         if inbound_id is None:  # a retry, or the roster moved: the general steps tell which
             return None
-        # DEBUG, not INFO: a read-only command changes nothing, its stored row (with its
-        # reply) is its record and the access log has the request; two lines per 帮助 at
-        # INFO cost ~5% of the callback as shipped (issue 11 §2)
-        log.debug(
+        log.info(
             "inbound id=%s key=%s from=%s handled (read-only)",
             inbound_id,
             incoming.dedupe_key,
