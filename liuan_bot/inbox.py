@@ -201,7 +201,8 @@ class Inbox:
         route = job.route
         waiter = route.join(deadline)
         try:
-            if not await asyncio.shield(job.stored):
+            stored = job.stored
+            if not (stored.result() if stored.done() else await asyncio.shield(stored)):
                 self._on_outcome("duplicate")
                 return None
             remaining = (deadline - self._clock.now()).total_seconds()
@@ -210,7 +211,8 @@ class Inbox:
         finally:
             route.leave(waiter)
         if route.passive_to is waiter:  # the answer is this request's to give
-            return await asyncio.shield(job.task)
+            task = job.task
+            return task.result() if task.done() else await asyncio.shield(task)
         if not job.task.done() or route.mode == "outbox":
             self._on_outcome("deferred")
         return None
