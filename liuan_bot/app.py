@@ -22,7 +22,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
 
-from liuan_bot.wecom.callback import CallbackView
+from liuan_bot.wecom.callback import INBOUND_KEY, CallbackView
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ def feed_handler(
 
 
 _ACCESS_FORMAT = "%s %s %s %.1fms"  # method, path (never the query string), status, duration
+# a callback's line also names its message (`CallbackView` sets it): one line per message
+_ACCESS_FORMAT_KEYED = _ACCESS_FORMAT + " inbound=%s"  # not "key=": redacted as a secret
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
@@ -80,14 +82,17 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
         # these. Filters and handlers (the redaction filter among them) run as for any record.
         logger = self.logger
         if logger.isEnabledFor(logging.INFO):
-            args = (request.method, request.path, response.status, time * 1000)
+            args: tuple[object, ...] = (request.method, request.path, response.status, time * 1000)
+            key = request.get(INBOUND_KEY)
+            if key is not None:
+                args = (*args, key)
             logger.handle(
                 logger.makeRecord(
                     logger.name,
                     logging.INFO,
                     __file__,
                     _ACCESS_LINE,
-                    _ACCESS_FORMAT,
+                    _ACCESS_FORMAT if key is None else _ACCESS_FORMAT_KEYED,
                     args,
                     None,
                     "PathOnlyAccessLogger.log",

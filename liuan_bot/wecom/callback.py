@@ -84,6 +84,11 @@ async def _read_up_to(content: StreamReader, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# where a callback request keeps the dedupe key of the message it carried: the access log
+# line names it, so each message has one line in the log (liuan_bot.app.PathOnlyAccessLogger)
+INBOUND_KEY = web.RequestKey("liuan_inbound_key", str)
+
+
 class CallbackView:
     """aiohttp handlers for `/wecom/callback`."""
 
@@ -202,6 +207,7 @@ class CallbackView:
         too_long = field_problem(incoming)
         if too_long:
             return self._refuse(400, "malformed", too_long)
+        request[INBOUND_KEY] = incoming.dedupe_key
         try:
             reply = await self._accept(incoming, arrived)
         except Exception as exc:  # storage down: non-200 so WeCom retries; one line, no trace

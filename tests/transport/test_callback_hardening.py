@@ -435,6 +435,25 @@ def test_the_access_line_is_one_record_with_the_path_only_through_the_filter(
     access.setLevel(logging.NOTSET)
 
 
+def test_a_callbacks_access_line_names_its_message(caplog: pytest.LogCaptureFixture) -> None:
+    """One line per message in the server log (a read-only message has no other at INFO):
+    the callback view leaves the message's key on the request, the access line shows it,
+    and the redaction filter, which blanks any "key=" value, leaves it readable."""
+    from aiohttp.test_utils import make_mocked_request
+    from aiohttp.web import Response
+
+    from liuan_bot.wecom.callback import INBOUND_KEY
+
+    install_log_redaction()
+    access = logging.getLogger("aiohttp.access")
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    request = make_mocked_request("POST", "/wecom/callback?msg_signature=SIG9")
+    request[INBOUND_KEY] = "msg:1234567890"
+    PathOnlyAccessLogger(access, "").log(request, Response(status=200), 0.00123)
+    (record,) = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert record.getMessage() == "POST /wecom/callback 200 1.2ms inbound=msg:1234567890"
+
+
 async def test_a_non_ascii_digit_timestamp_is_refused_not_500(harness: Harness) -> None:
     """Found by the chaos fuzz: "²".isdigit() is True but int("²") raises (500)."""
     for timestamp in ("²", "١٢٣", "1²"):
