@@ -17,7 +17,8 @@ to that waiter; otherwise it goes through the outbox, written in the handling tr
 A WeCom retry of a message this process is still handling joins it as another waiter. A retry
 of a message handled and answered passively gets that answer again (WeCom retries only when
 the answer never reached it: a crash before the response left). A retry of a message stored
-but left unhandled (a crash: nobody holds a live lease) takes it over and handles it now.
+but left unhandled (a crash: nobody holds a live lease; or its lease is this instance's own,
+after a failed handling or a store whose answer was lost) takes it over and handles it now.
 The sweep (`sweep`, run every few seconds by the bot) takes over every stored message whose
 lease ran out, on any instance, so nothing waits for a restart.
 """
