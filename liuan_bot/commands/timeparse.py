@@ -55,6 +55,9 @@ Rules
   ("这个时间已经过去了：…，请确认日期"). prefer="past" (incidents): an exact time more than
   5 minutes ahead, or a part of day / day that starts more than 5 minutes ahead, is refused
   ("这个时间还没到：…"). 现在/刚才/刚刚 → `now` itself (exact) for both.
+- Relative past: `1小时前`, `两个小时前`, `半小时前`, `半个钟头以前`, `30分钟前`, `十分钟之前`
+  → that long before `now`, to the minute (exact); refused as past where a future time is
+  asked for.
 - Ranges `10:00-11:30`, `10点到11点半`, `14:30—16:00`, `上午10点至下午2点`, `下午2点到4点` (the
   end takes the start's part of day): `at` is the start and `end` the end, on the same day; an
   end not after the start is refused.
@@ -160,6 +163,8 @@ _CNTIME = (
 )
 _TIME = rf"(?:{_CLOCK}|{_CNTIME})"
 _NOW = "(?P<now>现在|刚才|刚刚)"
+# 1小时前, 两个小时前, 半小时前, 半个钟头以前, 30分钟前, 十分钟之前: that long before `now`
+_AGO = rf"(?P<ago>(?P<agon>{_NUM}|半)\s*个?\s*(?P<agou>小时|钟头|分钟)\s*(?:之|以)?前)"
 
 
 def _anonymous(pattern: str) -> str:
@@ -177,12 +182,13 @@ _TAIL = (
     rf"(?P<tail>\s*(?:{_DASHES}|~|〜|至|到)\s*(?:{_renamed(_POD, 'e_')}\s*)?"
     rf"{_renamed(_TIME, 'e_')})"
 )
-_EXPR = rf"(?:{_NOW}|(?:{_DATE})?(?:\s*{_POD})?(?:\s*{_TIME}{_TAIL}?)?)"
+_EXPR = rf"(?:{_NOW}|{_AGO}|(?:{_DATE})?(?:\s*{_POD})?(?:\s*{_TIME}{_TAIL}?)?)"
 
 _FULL = re.compile(_EXPR)
 # In free text: only where some part of an expression starts, so the match is never empty.
 _SEARCH = re.compile(
-    rf"(?=(?:{_anonymous(_DATE)}|{_anonymous(_POD)}|{_anonymous(_TIME)}|现在|刚才|刚刚))" + _EXPR
+    rf"(?=(?:{_anonymous(_AGO)}|{_anonymous(_DATE)}|{_anonymous(_POD)}|{_anonymous(_TIME)}"
+    r"|现在|刚才|刚刚))" + _EXPR
 )
 
 # --- vocabulary --------------------------------------------------------------------------
@@ -492,6 +498,8 @@ def _resolve(m: re.Match[str], now: datetime, prefer: Prefer) -> ParsedTime:
     expr = m.group(0)
     if m.group("now") is not None:
         return ParsedTime(now, True, expr)
+    if m.group("ago") is not None:
+        return _ago(m, now, prefer)
     today = now.date()
     day, implied_pod = _resolve_day(m, today, prefer)
     _check_annotations(m, day, now)
@@ -569,6 +577,17 @@ def _range_end(m: re.Match[str], start: datetime, pod: str | None, expr: str) ->
     return end
 
 
+def _ago(m: re.Match[str], now: datetime, prefer: Prefer) -> ParsedTime:
+    """`1小时前`, `半小时前`, `30分钟前`: that long before `now`, to the minute (exact). A time
+    that has already passed where a future one is asked for is refused like any other."""
+    amount = 0.5 if m.group("agon") == "半" else float(_number(m.group("agon")))
+    unit = timedelta(hours=1) if m.group("agou") in ("小时", "钟头") else timedelta(minutes=1)
+    at = (now - amount * unit).replace(second=0, microsecond=0)
+    if prefer == "future":
+        raise _error(f"这个时间已经过去了：{format_time(at, now)}，请确认日期。")
+    return ParsedTime(at, True, m.group(0))
+
+
 _FAR = timedelta(days=370)
 _FAR_PAST = timedelta(days=5 * 365)  # training is due every 3 years: 2 years back is plausible
 _NIGHT = (0, 6)  # 00:00-05:59: nobody holds or publishes at that hour without meaning it
@@ -596,7 +615,13 @@ def implausible(parsed: ParsedTime, now: datetime, *, prefer: Prefer = "future")
 def _has_parts(m: re.Match[str]) -> bool:
     """Whether a match holds something (not only an empty string or a dangling range)."""
     g = m.group
-    return g("now") is not None or g("pod") is not None or _has_clock(m) or _has_date(m)
+    return (
+        g("now") is not None
+        or g("ago") is not None
+        or g("pod") is not None
+        or _has_clock(m)
+        or _has_date(m)
+    )
 
 
 def _has_clock(m: re.Match[str]) -> bool:

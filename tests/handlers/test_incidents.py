@@ -97,6 +97,17 @@ async def test_r17_a_past_occurrence_time_starts_the_24_hour_clock_then(harness:
     assert incident.occurred_at == datetime(2026, 11, 25, 20, 0, tzinfo=SHANGHAI)
 
 
+async def test_r17_an_occurrence_time_said_as_hours_ago_starts_the_clock_then(
+    harness: Harness,
+) -> None:
+    reply = await say(harness, "demo", f"{OPEN}\n发生时间：两个小时前")
+
+    assert "发生时间：11月26日（周四）08:00" in reply
+    assert "24小时发布时限：11月27日（周五）08:00（还剩22小时）" in reply
+    [incident] = await rows(harness, Incident)
+    assert incident.occurred_at == datetime(2026, 11, 26, 8, 0, tzinfo=SHANGHAI)
+
+
 async def test_r17_an_incident_older_than_seven_days_is_accepted_and_the_deadline_is_past(
     harness: Harness,
 ) -> None:
