@@ -88,24 +88,23 @@ async def test_r17_opening_an_incident_tells_the_unit_and_the_news_office_the_de
     assert await pushed(harness, "xuqihang") == []  # another unit hears nothing
 
 
-async def test_r17_a_past_occurrence_time_starts_the_24_hour_clock_then(harness: Harness) -> None:
-    reply = await say(harness, "demo", f"{OPEN}\n发生时间：昨天晚上8点")
-
-    assert "发生时间：11月25日（周三）20:00" in reply
-    assert "24小时发布时限：11月26日（周四）20:00（还剩10小时）" in reply
-    [incident] = await rows(harness, Incident)
-    assert incident.occurred_at == datetime(2026, 11, 25, 20, 0, tzinfo=SHANGHAI)
-
-
-async def test_r17_an_occurrence_time_said_as_hours_ago_starts_the_clock_then(
-    harness: Harness,
+@pytest.mark.parametrize(
+    ("said", "shown", "deadline", "occurred"),
+    [
+        ("昨天晚上8点", "11月25日（周三）20:00", "11月26日（周四）20:00（还剩10小时）", (25, 20)),
+        ("两个小时前", "11月26日（周四）08:00", "11月27日（周五）08:00（还剩22小时）", (26, 8)),
+    ],
+)
+async def test_r17_a_past_occurrence_time_starts_the_24_hour_clock_then(
+    harness: Harness, said: str, shown: str, deadline: str, occurred: tuple[int, int]
 ) -> None:
-    reply = await say(harness, "demo", f"{OPEN}\n发生时间：两个小时前")
+    reply = await say(harness, "demo", f"{OPEN}\n发生时间：{said}")
 
-    assert "发生时间：11月26日（周四）08:00" in reply
-    assert "24小时发布时限：11月27日（周五）08:00（还剩22小时）" in reply
+    assert f"发生时间：{shown}" in reply
+    assert f"24小时发布时限：{deadline}" in reply
     [incident] = await rows(harness, Incident)
-    assert incident.occurred_at == datetime(2026, 11, 26, 8, 0, tzinfo=SHANGHAI)
+    day, hour = occurred
+    assert incident.occurred_at == datetime(2026, 11, day, hour, 0, tzinfo=SHANGHAI)
 
 
 async def test_r17_an_incident_older_than_seven_days_is_accepted_and_the_deadline_is_past(
