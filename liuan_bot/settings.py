@@ -81,8 +81,8 @@ class Settings:
     http_header_timeout_s: float = 10.0
     http_body_timeout_s: float = 10.0
     http_max_connections: int = 512
-    # write transactions of the inbound pipeline at once on PostgreSQL, in order of arrival
-    # (storage.inbox_store.WriteGate); 0 = no limit. SQLite always has one.
+    # write messages (their store and their transaction) handled at once on PostgreSQL, in
+    # order of arrival (storage.inbox_store.WriteGate); 0 = no limit. SQLite has one writer.
     pg_write_concurrency: int = 8
     api_base: str = DEFAULT_API_BASE
     http_host: str = "127.0.0.1"

@@ -75,7 +75,7 @@ _TAKE_OVER = (
     update(INBOUND)
     .where(INBOUND.c.dedupe_key == bindparam("key"))
     .where(_RECEIVED)
-    .where(or_(_LEASE_FREE, INBOUND.c.claimed_by == bindparam("me")))
+    .where(or_(_LEASE_FREE, INBOUND.c.claimed_by == bindparam("owner")))
     .values(claimed_by=bindparam("owner"), lease_until=bindparam("lease"))
     .returning(INBOUND.c.id, INBOUND.c.raw)
 )
@@ -104,6 +104,18 @@ def _row_values(incoming: Incoming) -> dict[str, Any]:
         "event": incoming.event,
         "content": incoming.content,
         "raw": incoming.raw,
+    }
+
+
+def _received_values(
+    incoming: Incoming, received_at: datetime, owner: str | None, lease_until: datetime | None
+) -> dict[str, Any]:
+    """A new message's row: received, leased to `owner` until `lease_until`."""
+    return _row_values(incoming) | {
+        "received_at": utc(received_at),
+        "status": "received",
+        "claimed_by": owner,
+        "lease_until": utc(lease_until) if lease_until else None,
     }
 
 
@@ -139,6 +151,7 @@ class WriteGate:
     and the loop as busy (the same throughput) with a p99 of ~235 ms (bench/README.md)."""
 
     def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit or None
         self._slots: asyncio.Lock | asyncio.Semaphore | None = None
         if limit == 1:
             self._slots = asyncio.Lock()
@@ -167,7 +180,7 @@ class SqlInboxStore:
     ) -> None:
         self._sessions = sessions
         self._postgres = postgres
-        self._gate = gate or WriteGate()
+        self.gate = gate or WriteGate()
         self._direct = direct
 
     async def record(
@@ -181,15 +194,10 @@ class SqlInboxStore:
         One autocommitted statement on the direct store when there is one (both databases in
         the bot), else a transaction of the session factory."""
         if self._direct is not None:
-            async with self._gate:
+            async with self.gate:
                 return await self._direct.record(incoming, received_at, owner, lease_until)
-        values = _row_values(incoming) | {
-            "received_at": utc(received_at),
-            "status": "received",
-            "claimed_by": owner,
-            "lease_until": utc(lease_until) if lease_until else None,
-        }
-        async with self._gate, transaction(self._sessions) as session:
+        values = _received_values(incoming, received_at, owner, lease_until)
+        async with self.gate, transaction(self._sessions) as session:
             conn = await _conn(session)
             found = (await conn.execute(_INSERT[_dialect(conn)], values)).first()
         return None if found is None else int(found[0])
@@ -199,13 +207,7 @@ class SqlInboxStore:
     ) -> tuple[int, Incoming] | None:
         """A stored, unfinished message nobody else holds a live lease on, now leased to
         `owner`."""
-        params = {
-            "key": dedupe_key,
-            "owner": owner,
-            "me": owner,
-            "now": utc(now),
-            "lease": utc(lease_until),
-        }
+        params = {"key": dedupe_key, "owner": owner, "now": utc(now), "lease": utc(lease_until)}
         async with transaction(self._sessions) as session:
             rows = (await (await _conn(session)).execute(_TAKE_OVER, params)).all()
         found = _decoded(rows)
@@ -600,12 +602,7 @@ class PostgresDirect:
         """`DirectStore.record`. Sent again after a dead connection like the other: a
         first attempt that committed makes the second come back None, and the inbox then
         takes the row over (it is leased to this instance)."""
-        values = _row_values(incoming) | {
-            "received_at": utc(received_at),
-            "status": "received",
-            "claimed_by": owner,
-            "lease_until": utc(lease_until) if lease_until else None,
-        }
+        values = _received_values(incoming, received_at, owner, lease_until)
         return await self._insert(_PG_INSERT_RECEIVED, values)
 
     async def _insert(self, statement: prepared.Prepared, values: dict[str, Any]) -> int | None:

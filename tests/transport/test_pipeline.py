@@ -301,6 +301,24 @@ async def test_a_retry_of_a_message_stored_by_this_instance_and_left_is_handled_
     assert h.fake.texts_to("demo") == []
 
 
+def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
+    """SQLite: one writer for every write, single statements included. PostgreSQL: eight
+    write messages at once (`LIUAN_PG_WRITE_CONCURRENCY`), their store admitted by the same
+    gate as their transaction; a read-only message's single statement is not queued."""
+    bot = on_either.bot
+    assert bot.pipeline is not None
+    gate, direct_gate = bot.pipeline.gate, bot.pipeline.direct_gate
+    assert isinstance(bot.inbox.store, SqlInboxStore)
+    assert bot.inbox.store.gate is gate
+    if bot.settings.database_url.startswith("postgresql"):
+        assert gate.limit == bot.settings.pg_write_concurrency == 8
+        assert direct_gate is not gate
+        assert direct_gate.limit is None
+    else:
+        assert gate.limit == 1
+        assert direct_gate is gate
+
+
 # --- the reply budget counts from arrival ---------------------------------------------------
 
 
