@@ -57,9 +57,10 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -94,6 +95,7 @@ WRITE_MIX = (  # (user, text): complete commands, each writing a record (issue 1
         "申请发布会\n主题：第{i}期惠民政策解读\n时间：{day}上午10点\n发布人：刘磊",
     ),
 )
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPORT_PREFIX = "BENCH-REPORT "
 
@@ -569,7 +571,11 @@ def message_for(mix: str, i: int) -> tuple[str, str]:
     if mix == "help":
         return USER, COMMAND
     user, template = WRITE_MIX[i % len(WRITE_MIX)]
-    day = f"12月{3 + (i // 3) % 25}日"
+    # a conference date 1-25 days ahead of today in Shanghai (a fixed date is refused as
+    # past once the calendar reaches it)
+    today = datetime.now(SHANGHAI).date()
+    when = today + timedelta(days=1 + (i // 3) % 25)
+    day = f"{when.month}月{when.day}日"
     return user, template.format(i=i, day=day)
 
 
