@@ -402,20 +402,21 @@ def build_bot(
         records=config.records,
     )
     postgres = not is_sqlite(settings.database_url)
-    # SQLite: one writer for everything; PostgreSQL: a few write messages at once (their
-    # store and their transaction), in order of arrival, and a read-only message's single
-    # autocommitted statement as it comes
+    # SQLite: one writer for everything; PostgreSQL: a few write messages' transactions at
+    # once, in order of arrival, and a read-only message's single autocommitted statement as
+    # it comes
     gate = WriteGate((settings.pg_write_concurrency or None) if postgres else 1)
     statement_gate = WriteGate() if postgres else gate
-    direct = SqliteDirect.for_url(settings.database_url)
-    # one autocommitted statement, on either database, for a new message and for the
-    # read-only step
-    pg_direct = PostgresDirect(settings.database_url) if postgres else None
+    # the read-only step in one autocommitted statement, on either database
+    direct = PostgresDirect(settings.database_url) if postgres else None
     pipeline = InboundPipeline(
-        deps, gate=gate, direct=pg_direct or direct, direct_gate=statement_gate
+        deps,
+        gate=gate,
+        direct=direct or SqliteDirect.for_url(settings.database_url),
+        direct_gate=statement_gate,
     )
     inbox = Inbox(
-        SqlInboxStore(sessions, postgres=postgres, gate=gate, direct=pg_direct or direct),
+        SqlInboxStore(sessions, postgres=postgres),
         pipeline,
         clock,
         reply_budget_s=settings.reply_budget_s,

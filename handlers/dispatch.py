@@ -4,10 +4,11 @@ outcome, for every message on every database (issue 11.1; `liuan_bot.inbox.Pipel
 * A read-only command (`CommandSpec.read_only`, and messages that only get an answer: 帮助,
   我的信息, events, free text) is handled first, then stored handled with its reply in one
   transaction — one INSERT, plus the outbox rows when the reply cannot go back passively.
-* Any other message was stored by the inbox first; its handler's writes, its pushes to others
-  and its reply (outbox rows), and the stored row's completion are one transaction, one
-  commit. A `UserError` rolls the handler's writes back and its Chinese message is the reply
-  (committed with the completion); anything else is logged and answered with an apology.
+* Any other message: its row (the dedupe: a stored key writes nothing more), its handler's
+  writes, its pushes to others and its reply (outbox rows), and the row's completion are one
+  transaction, one commit. A `UserError` rolls that transaction back and its Chinese message
+  is the reply, stored with the message in one more; anything else is logged and answered
+  with an apology the same way.
 
 The sender comes from a cache checked against the roster version in the same transaction, so
 it is never stale (storage/roster_cache.py).
@@ -32,7 +33,13 @@ from liuan_bot.inbox import ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
 from storage.engine import lazy_session, transaction
-from storage.inbox_store import DirectStore, WriteGate, finish_inbound, store_handled
+from storage.inbox_store import (
+    DirectStore,
+    WriteGate,
+    finish_inbound,
+    record_received,
+    store_handled,
+)
 from storage.outbox_store import enqueued, enqueued_targets
 from storage.roster_cache import RosterCache
 
@@ -151,8 +158,14 @@ def _fits(reply: Reply) -> bool:
 
 
 def _claim_passive(reply: Reply | None, route: ReplyRoute) -> bool:
-    """Passive only if the reply fits one message and a waiting request's deadline is ahead."""
-    return reply is not None and _fits(reply) and route.claim_passive()
+    """Passive only if the reply fits one message and a waiting request's deadline is ahead;
+    otherwise a reply goes through the outbox (the route says so to the waiting requests)."""
+    if reply is None:
+        return False
+    if _fits(reply) and route.claim_passive():
+        return True
+    route.claim_outbox()
+    return False
 
 
 def _route_name(reply: Reply | None, passive: bool) -> str | None:
@@ -231,6 +244,7 @@ class InboundPipeline:
         reply: Reply | None,
         passive: bool,
         now: datetime,
+        *,
         source: str,
     ) -> None:
         """What of the reply must go through the outbox, in the handling transaction."""
@@ -240,10 +254,19 @@ class InboundPipeline:
                 session, outbound, now, source=source, dedupe_key=f"reply:{source}", fresh=True
             )
 
-    async def answer_read_only(
+    async def answer(
         self, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None]:
+        """`liuan_bot.inbox.Pipeline.answer`: a new message handled and stored with its
+        outcome in one transaction (see the module docstring)."""
         await self._preload(incoming)
+        if self.read_only(incoming):
+            return await self._answer_read_only(incoming, received_at, route)
+        return await self._answer_write(incoming, received_at, route)
+
+    async def _answer_read_only(
+        self, incoming: Incoming, received_at: datetime, route: ReplyRoute
+    ) -> tuple[bool, Reply | None]:
         if self.direct is not None:
             answered = await self._answer_direct(self.direct, incoming, received_at, route)
             if answered is not None:
@@ -261,20 +284,9 @@ class InboundPipeline:
                 else:
                     ctx = Context(deps, session, now, sender, incoming, "", "inbound")
                     outcome = await _guarded(ctx)
-                reply = outcome.reply
-                passive = _claim_passive(reply, route)
-                inbound_id = await store_handled(
-                    session,
-                    incoming,
-                    received_at,
-                    now,
-                    status=outcome.status,
-                    reply_text=reply.text if reply else None,
-                    reply_route=_route_name(reply, passive),
+                inbound_id, passive = await self._store_outcome(
+                    session, incoming, received_at, outcome, route, now
                 )
-                if inbound_id is None:
-                    raise _Undone  # a retry of a message stored already: nothing to add
-                source = f"inbound:{inbound_id}"
                 log.debug(  # see _answer_direct
                     "inbound id=%s key=%s from=%s handled (read-only)",
                     inbound_id,
@@ -282,14 +294,97 @@ class InboundPipeline:
                     incoming.from_user,
                 )
                 if sender is None:
-                    await self._unregistered(session, incoming, source, now)
-                await self._enqueue_reply(session, incoming, reply, passive, now, source)
+                    await self._unregistered(session, incoming, f"inbound:{inbound_id}", now)
         except _Undone:
             log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
             return False, None
         if enqueued(session):
             deps.wake_outbox(enqueued_targets(session))
-        return True, _passive_part(reply, passive)
+        return True, _passive_part(outcome.reply, passive)
+
+    async def _store_outcome(
+        self,
+        session: AsyncSession,
+        incoming: Incoming,
+        received_at: datetime,
+        outcome: Outcome,
+        route: ReplyRoute,
+        now: datetime,
+    ) -> tuple[int, bool]:
+        """Store a new message handled, with its outcome and, when it cannot go back
+        passively, its reply's outbox rows; (its id, passive?). `_Undone` for a stored key."""
+        reply = outcome.reply
+        passive = _claim_passive(reply, route)
+        inbound_id = await store_handled(
+            session,
+            incoming,
+            received_at,
+            now,
+            status=outcome.status,
+            reply_text=reply.text if reply else None,
+            reply_route=_route_name(reply, passive),
+            error=outcome.error,
+        )
+        if inbound_id is None:
+            raise _Undone  # a retry of a message stored already: nothing to add
+        await self._enqueue_reply(
+            session, incoming, reply, passive, now, source=f"inbound:{inbound_id}"
+        )
+        return inbound_id, passive
+
+    async def _answer_write(
+        self, incoming: Incoming, received_at: datetime, route: ReplyRoute
+    ) -> tuple[bool, Reply | None]:
+        """The message's row first (a stored key: nothing more is written), then the command
+        and the row's completion, in one transaction. A refusal or a failure rolls it all
+        back; the message is then stored with its answer in one more."""
+        deps = self.deps
+        now = deps.clock.now()
+        try:
+            async with self.gate, transaction(deps.sessions) as session:
+                inbound_id = await record_received(session, incoming, received_at)
+                if inbound_id is None:
+                    raise _Undone
+                log.info(
+                    "inbound id=%s key=%s from=%s type=%s",
+                    inbound_id,
+                    incoming.dedupe_key,
+                    incoming.from_user,
+                    incoming.event or incoming.msg_type,
+                )
+                outcome = await self._run_stored(session, inbound_id, incoming, now)
+                passive = await self._finish(session, inbound_id, incoming, outcome, route, now)
+        except _Undone:
+            return False, None
+        except _Refused as refused:  # nothing of the first attempt is stored; answer why
+            outcome = refused.outcome
+            try:
+                async with self.gate, transaction(deps.sessions) as session:
+                    _, passive = await self._store_outcome(
+                        session, incoming, received_at, outcome, route, now
+                    )
+            except _Undone:
+                return False, None
+        if enqueued(session):
+            deps.wake_outbox(enqueued_targets(session))
+        return True, _passive_part(outcome.reply, passive)
+
+    async def _run_stored(
+        self, session: AsyncSession, inbound_id: int, incoming: Incoming, now: datetime
+    ) -> Outcome:
+        """Run a stored message's command in the session's transaction, its pushes queued;
+        `_Refused` (roll back) for a refusal or a failure."""
+        source = f"inbound:{inbound_id}"
+        sender = await self._sender(session, incoming)
+        if sender is None:
+            return await self._unregistered(session, incoming, source, now)
+        ctx = Context(self.deps, session, now, sender, incoming, "", source)
+        outcome = await _guarded(ctx, refuse=True)
+        if ctx.pushes:
+            await queue(
+                session, ctx.pushes, now, source=source, dedupe_key=f"push:{source}", fresh=True
+            )
+        return outcome
 
     async def _answer_direct(
         self, direct: DirectStore, incoming: Incoming, received_at: datetime, route: ReplyRoute
@@ -338,24 +433,9 @@ class InboundPipeline:
         await self._preload(incoming)
         deps = self.deps
         now = deps.clock.now()
-        source = f"inbound:{inbound_id}"
         try:
             async with self.gate, transaction(deps.sessions) as session:
-                sender = await self._sender(session, incoming)
-                if sender is None:
-                    outcome = await self._unregistered(session, incoming, source, now)
-                else:
-                    ctx = Context(deps, session, now, sender, incoming, "", source)
-                    outcome = await _guarded(ctx, refuse=True)
-                    if ctx.pushes:
-                        await queue(
-                            session,
-                            ctx.pushes,
-                            now,
-                            source=source,
-                            dedupe_key=f"push:{source}",
-                            fresh=True,
-                        )
+                outcome = await self._run_stored(session, inbound_id, incoming, now)
                 passive = await self._finish(session, inbound_id, incoming, outcome, route, now)
         except _Undone:
             return None  # handled already (another instance, or a takeover committed first)
@@ -384,7 +464,7 @@ class InboundPipeline:
         source = f"inbound:{inbound_id}"
         reply = outcome.reply
         passive = _claim_passive(reply, route)
-        await self._enqueue_reply(session, incoming, reply, passive, now, source)
+        await self._enqueue_reply(session, incoming, reply, passive, now, source=source)
         finished = await finish_inbound(
             session,
             inbound_id,

@@ -1,13 +1,11 @@
 """Inbound messages: stored once, handled once, answered once — passively within WeCom's 5 s
 window when that is still possible, else through the outbox (issue 8.1 and 8.3, issue 11.1).
 
-One pipeline for every message (the `Pipeline` of handlers/dispatch.py):
-
-* a read-only command is handled first and then stored *handled, with its reply*, in one
-  transaction: until that commits nothing is stored and the callback answers nothing (a
-  failure is a 503, and WeCom retries);
-* any other message is stored first (`received`, leased to this instance for `lease_s`),
-  then handled in one transaction that also completes the stored row and writes the outbox.
+One pipeline for every message (the `Pipeline` of handlers/dispatch.py), one transaction and
+one commit per message: the message's row, the handler's writes, its pushes and its reply's
+outbox rows commit together (`Pipeline.answer`). Until that commits nothing is stored and the
+callback answers nothing: a failure is a 503 and WeCom retries, so no message is acknowledged
+(an HTTP 200) before it is stored, and none is stored without its outcome.
 
 The reply budget counts from the request's *arrival* (passed in by the callback view). Each
 request waiting for a message is a waiter with its own deadline; a handler may answer
@@ -16,11 +14,12 @@ to that waiter; otherwise it goes through the outbox, written in the handling tr
 
 A WeCom retry of a message this process is still handling joins it as another waiter. A retry
 of a message handled and answered passively gets that answer again (WeCom retries only when
-the answer never reached it: a crash before the response left). A retry of a message stored
-but left unhandled (a crash: nobody holds a live lease; or its lease is this instance's own,
-after a failed handling or a store whose answer was lost) takes it over and handles it now.
-The sweep (`sweep`, run every few seconds by the bot) takes over every stored message whose
-lease ran out, on any instance, so nothing waits for a restart.
+the answer never reached it: a crash before the response left).
+
+A row left `received` (stored and not yet handled: what a crash left when write messages were
+stored before they were handled, before 2026-12-07, or a row written by another tool) is taken
+over by a retry of its message when nobody holds a live lease on it, and by the sweep
+(`sweep`, run every few seconds by the bot) once its lease ran out, on any instance.
 """
 
 from __future__ import annotations
@@ -57,7 +56,8 @@ class ReplyRoute:
     """Decides, once, whether a message's answer goes back passively or through the outbox.
 
     Passive only while a waiting request's deadline is ahead (by the injected clock): the
-    answer is then given to the waiter with the latest deadline (`passive_to`), no other.
+    answer is then given to the waiter with the latest deadline (`passive_to`), or to a retry
+    that joins later, no other.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -67,8 +67,12 @@ class ReplyRoute:
         self._waiters: list[_Waiter] = []
 
     def join(self, deadline: datetime) -> _Waiter:
+        """A request now waiting. Once the answer is passive it goes to the newest request:
+        WeCom posts a message again only after giving up on its earlier request."""
         waiter = _Waiter(deadline)
         self._waiters.append(waiter)
+        if self.mode == "passive":
+            self.passive_to = waiter
         return waiter
 
     def leave(self, waiter: _Waiter) -> None:
@@ -91,12 +95,6 @@ class ReplyRoute:
 
 
 class InboxStore(Protocol):
-    async def record(
-        self, incoming: Incoming, received_at: datetime, owner: str, lease_until: datetime
-    ) -> int | None:
-        """Store a new message leased to `owner`; None if its dedupe key is already stored."""
-        ...
-
     async def take_over(
         self, dedupe_key: str, owner: str, now: datetime, lease_until: datetime
     ) -> tuple[int, Incoming] | None:
@@ -118,18 +116,16 @@ class InboxStore(Protocol):
 
 
 class Pipeline(Protocol):
-    def read_only(self, incoming: Incoming) -> bool:
-        """Whether the message is a read-only command (stored handled, in one transaction)."""
-        ...
-
-    async def answer_read_only(
+    async def answer(
         self, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None]:
-        """Handle and store handled; (False, None) when the message was already stored."""
+        """Handle a new message and store it handled, with its outcome, in one transaction:
+        (True, the passive reply if any); (False, None) when its dedupe key was stored
+        already, and nothing was written. Raises when nothing could be stored."""
         ...
 
     async def handle(self, inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
-        """Handle a stored message in one transaction; the passive reply, if any."""
+        """Handle a row left `received` (taken over) in one transaction; the passive reply."""
         ...
 
 
@@ -220,30 +216,25 @@ class Inbox:
 
     async def _run(self, job: _Job, arrived: datetime, claimed: int | None) -> Reply | None:
         incoming = job.incoming
-        try:
-            inbound_id = claimed
-            if inbound_id is None:
-                if self._pipeline.read_only(incoming):
-                    new, reply = await self._pipeline.answer_read_only(
-                        incoming, arrived, job.route
-                    )
-                    if not new:
-                        return await self._replay(job, arrived)
+        inbound_id = claimed
+        if inbound_id is None:
+            try:
+                new, reply = await self._pipeline.answer(incoming, arrived, job.route)
+                if new:
                     job.stored.set_result(True)
                     self._on_outcome("handled")
                     return reply
-                inbound_id = await self._store_new(job, arrived)
-            if inbound_id is None:
-                return await self._replay(job, arrived)
-            if not job.stored.done():
+                inbound_id = await self._take_over(job)
+                if inbound_id is None:
+                    return await self._replay(job, arrived)
                 job.stored.set_result(True)
-        except Exception as exc:
-            if not job.stored.done():
-                job.stored.set_exception(exc)
-                return None
-            raise
+            except Exception as exc:
+                if not job.stored.done():
+                    job.stored.set_exception(exc)
+                    return None
+                raise
         try:
-            reply = await self._pipeline.handle(inbound_id, incoming, job.route)
+            reply = await self._pipeline.handle(inbound_id, job.incoming, job.route)
         except Exception:
             log.exception(
                 "inbound id=%s key=%s processing failed; the sweep retries it",
@@ -278,19 +269,11 @@ class Inbox:
         job.stored.set_result(False)
         return None
 
-    async def _store_new(self, job: _Job, arrived: datetime) -> int | None:
+    async def _take_over(self, job: _Job) -> int | None:
+        """A stored message left `received` that nobody else holds a live lease on, now
+        leased to this instance (see the module docstring); else None."""
         incoming = job.incoming
         now = self._clock.now()
-        inbound_id = await self.store.record(incoming, arrived, self.owner, now + self._lease)
-        if inbound_id is not None:
-            log.info(
-                "inbound id=%s key=%s from=%s type=%s",
-                inbound_id,
-                incoming.dedupe_key,
-                incoming.from_user,
-                incoming.event or incoming.msg_type,
-            )
-            return inbound_id
         taken = await self.store.take_over(incoming.dedupe_key, self.owner, now, now + self._lease)
         if taken is None:  # handled already, or another instance holds a live lease
             return None

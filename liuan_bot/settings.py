@@ -81,7 +81,7 @@ class Settings:
     http_header_timeout_s: float = 10.0
     http_body_timeout_s: float = 10.0
     http_max_connections: int = 512
-    # write messages (their store and their transaction) handled at once on PostgreSQL, in
+    # write messages (each one transaction) handled at once on PostgreSQL, in
     # order of arrival (storage.inbox_store.WriteGate); 0 = no limit. SQLite has one writer.
     pg_write_concurrency: int = 8
     api_base: str = DEFAULT_API_BASE

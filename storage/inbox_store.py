@@ -1,9 +1,9 @@
-"""Inbound messages: stored once per dedupe key, leased to the instance handling them, and
-completed in the handling transaction (issue 8.1, issue 11.1).
+"""Inbound messages: stored once per dedupe key, in the transaction that handles them (issue
+8.1, issue 11.1); a row left `received` is leased to the instance that takes it over.
 
 Every statement here is SQLAlchemy Core built once at import (compiled once per dialect and
-cached), executed on the session's connection: no ORM unit of work on the hot path. The two a
-write message runs (the roster version, the completion) go through `storage.prepared`.
+cached), executed on the session's connection: no ORM unit of work on the hot path. Those of
+every message (its row, the roster version, the completion) go through `storage.prepared`.
 """
 
 from __future__ import annotations
@@ -107,18 +107,6 @@ def _row_values(incoming: Incoming) -> dict[str, Any]:
     }
 
 
-def _received_values(
-    incoming: Incoming, received_at: datetime, owner: str | None, lease_until: datetime | None
-) -> dict[str, Any]:
-    """A new message's row: received, leased to `owner` until `lease_until`."""
-    return _row_values(incoming) | {
-        "received_at": utc(received_at),
-        "status": "received",
-        "claimed_by": owner,
-        "lease_until": utc(lease_until) if lease_until else None,
-    }
-
-
 async def _conn(session: AsyncSession) -> AsyncConnection:
     return await session.connection()
 
@@ -170,37 +158,9 @@ class WriteGate:
 class SqlInboxStore:
     """`liuan_bot.inbox.InboxStore` on the database."""
 
-    def __init__(
-        self,
-        sessions: SessionFactory,
-        *,
-        postgres: bool = False,
-        gate: WriteGate | None = None,
-        direct: DirectStore | None = None,
-    ) -> None:
+    def __init__(self, sessions: SessionFactory, *, postgres: bool = False) -> None:
         self._sessions = sessions
         self._postgres = postgres
-        self.gate = gate or WriteGate()
-        self._direct = direct
-
-    async def record(
-        self,
-        incoming: Incoming,
-        received_at: datetime,
-        owner: str | None = None,
-        lease_until: datetime | None = None,
-    ) -> int | None:
-        """Store a new message leased to `owner`; None if its dedupe key is already stored.
-        One autocommitted statement on the direct store when there is one (both databases in
-        the bot), else a transaction of the session factory."""
-        if self._direct is not None:
-            async with self.gate:
-                return await self._direct.record(incoming, received_at, owner, lease_until)
-        values = _received_values(incoming, received_at, owner, lease_until)
-        async with self.gate, transaction(self._sessions) as session:
-            conn = await _conn(session)
-            found = (await conn.execute(_INSERT[_dialect(conn)], values)).first()
-        return None if found is None else int(found[0])
 
     async def take_over(
         self, dedupe_key: str, owner: str, now: datetime, lease_until: datetime
@@ -258,6 +218,19 @@ async def roster_version(session: AsyncSession) -> int:
     return int(found[0][0]) if found else 0
 
 
+_HANDLED_KEYS = (
+    *_COLUMNS,
+    "received_at",
+    "status",
+    "handled_at",
+    "reply_text",
+    "reply_route",
+    "error",
+)
+_INSERT_HANDLED = prepared.Prepared(_INSERT, keys=_HANDLED_KEYS)
+_INSERT_RECEIVED = prepared.Prepared(_INSERT, keys=(*_COLUMNS, "received_at", "status"))
+
+
 async def store_handled(
     session: AsyncSession,
     incoming: Incoming,
@@ -267,19 +240,33 @@ async def store_handled(
     reply_text: str | None,
     reply_route: str | None,
     status: str = "handled",
+    error: str | None = None,
 ) -> int | None:
-    """Store a message already handled, with its reply, in one statement (read-only commands);
-    None if its dedupe key is already stored (a retry)."""
+    """Store a message already handled, with its reply, in one statement (read-only commands,
+    and a write command's refusal); None if its dedupe key is already stored (a retry)."""
     values = _row_values(incoming) | {
         "received_at": utc(received_at),
         "status": status,
         "handled_at": utc(now),
         "reply_text": reply_text,
         "reply_route": reply_route,
+        "error": error,
     }
-    conn = await _conn(session)
-    found = (await conn.execute(_INSERT[_dialect(conn)], values)).first()
-    return None if found is None else int(found[0])
+    found = await prepared.rows(session, _INSERT_HANDLED, values)
+    return int(found[0][0]) if found else None
+
+
+async def record_received(
+    session: AsyncSession, incoming: Incoming, received_at: datetime
+) -> int | None:
+    """Store a new message, `received`, as the first statement of the transaction that
+    handles it and completes the row (`finish_inbound`): its id, or None if its dedupe key is
+    already stored (a retry: nothing more may be written). No lease: nobody else sees the row
+    before that transaction commits it handled. On PostgreSQL a concurrent copy of the same
+    message waits here for the first to commit, then finds it stored."""
+    values = _row_values(incoming) | {"received_at": utc(received_at), "status": "received"}
+    found = await prepared.rows(session, _INSERT_RECEIVED, values)
+    return int(found[0][0]) if found else None
 
 
 async def set_reply_route(session: AsyncSession, inbound_id: int, route: str) -> None:
@@ -319,27 +306,21 @@ def _sqlite_stamp(moment: datetime) -> str:
     return utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-_DIRECT_INTO = (
-    "INSERT INTO inbound_messages (dedupe_key, msg_id, from_user, msg_type, event, content, "
-    "raw, received_at, status, handled_at, reply_text, reply_route, claimed_by, lease_until) "
-)
-_DIRECT_ON_CONFLICT = " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
-_DIRECT_INSERT = _DIRECT_INTO + "VALUES (" + ", ".join("?" * 14) + ")" + _DIRECT_ON_CONFLICT
-# The same INSERT, done only while the roster is still at the version the caller's sender
-# lookup was cached under: the version check and the write in one statement.
+# A read-only message stored handled, only while the roster is still at the version the
+# caller's sender lookup was cached under: the version check and the write in one statement.
 _DIRECT_INSERT_AT_VERSION = (
-    _DIRECT_INTO
-    + "SELECT "
-    + ", ".join("?" * 14)
+    "INSERT INTO inbound_messages (dedupe_key, msg_id, from_user, msg_type, event, content, "
+    "raw, received_at, status, handled_at, reply_text, reply_route) SELECT "
+    + ", ".join("?" * 12)
     + " WHERE COALESCE((SELECT version FROM roster_version WHERE id = 1), 0) = ?"
-    + _DIRECT_ON_CONFLICT
+    + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
 )
 
 
 class SqliteDirect:
-    """The pipeline's single-statement work on SQLite — a new message, a read-only message
-    stored handled with its reply (if the roster is still at the cached sender's version) —
-    each ONE autocommitted statement and no thread round trip
+    """The pipeline's single-statement step on SQLite — a read-only message stored handled
+    with its reply, if the roster is still at the cached sender's version — in ONE
+    autocommitted statement and no thread round trip
     (`storage.engine.InlineConnection`: sqlite3 in the loop thread, a locked database waited
     for in the worker) on a connection of its own, instead of an ORM session's
     BEGIN/execute/fetch/close/COMMIT.
@@ -381,57 +362,6 @@ class SqliteDirect:
         rows = list(await (await self._connection()).execute_fetchall(sql, params))
         return rows[0][0] if rows else None
 
-    async def insert(
-        self,
-        incoming: Incoming,
-        received_at: datetime,
-        *,
-        status: str,
-        handled_at: datetime | None = None,
-        reply_text: str | None = None,
-        reply_route: str | None = None,
-        owner: str | None = None,
-        lease_until: datetime | None = None,
-        roster_version: int | None = None,
-    ) -> int | None:
-        """INSERT … ON CONFLICT DO NOTHING RETURNING id; None for a stored dedupe key, and
-        with `roster_version`, also None (nothing written) when the roster is no longer at
-        that version."""
-        params: tuple[Any, ...] = (
-            incoming.dedupe_key,
-            incoming.msg_id,
-            incoming.from_user,
-            incoming.msg_type,
-            incoming.event,
-            incoming.content,
-            json.dumps(incoming.raw),
-            _sqlite_stamp(received_at),
-            status,
-            _sqlite_stamp(handled_at) if handled_at else None,
-            reply_text,
-            reply_route,
-            owner,
-            _sqlite_stamp(lease_until) if lease_until else None,
-        )
-        if roster_version is None:
-            found = await self._one(_DIRECT_INSERT, params)
-        else:
-            found = await self._one(_DIRECT_INSERT_AT_VERSION, (*params, roster_version))
-        self.commits += 1
-        return int(found) if found is not None else None
-
-    async def record(
-        self,
-        incoming: Incoming,
-        received_at: datetime,
-        owner: str | None,
-        lease_until: datetime | None,
-    ) -> int | None:
-        """`DirectStore.record`: `insert` of a received row."""
-        return await self.insert(
-            incoming, received_at, status="received", owner=owner, lease_until=lease_until
-        )
-
     async def store_handled_at(
         self,
         incoming: Incoming,
@@ -443,16 +373,26 @@ class SqliteDirect:
         reply_route: str | None,
         roster_version: int,
     ) -> int | None:
-        """`DirectStore.store_handled_at`: `insert` of a handled row at `roster_version`."""
-        return await self.insert(
-            incoming,
-            received_at,
-            status=status,
-            handled_at=handled_at,
-            reply_text=reply_text,
-            reply_route=reply_route,
-            roster_version=roster_version,
+        """`DirectStore.store_handled_at`: INSERT … ON CONFLICT DO NOTHING RETURNING id, done
+        only while the roster is at `roster_version`; None if nothing was written."""
+        params = (
+            incoming.dedupe_key,
+            incoming.msg_id,
+            incoming.from_user,
+            incoming.msg_type,
+            incoming.event,
+            incoming.content,
+            json.dumps(incoming.raw),
+            _sqlite_stamp(received_at),
+            status,
+            _sqlite_stamp(handled_at),
+            reply_text,
+            reply_route,
+            roster_version,
         )
+        found = await self._one(_DIRECT_INSERT_AT_VERSION, params)
+        self.commits += 1
+        return int(found) if found is not None else None
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -461,20 +401,10 @@ class SqliteDirect:
 
 
 class DirectStore(Protocol):
-    """The pipeline's single-statement steps, each one autocommitted statement
-    (`SqliteDirect`, `PostgresDirect`): a new message stored, a read-only one stored handled."""
+    """The pipeline's single-statement step, one autocommitted statement (`SqliteDirect`,
+    `PostgresDirect`): a read-only message stored handled."""
 
     commits: int
-
-    async def record(
-        self,
-        incoming: Incoming,
-        received_at: datetime,
-        owner: str | None,
-        lease_until: datetime | None,
-    ) -> int | None:
-        """Store a new message, received and leased to `owner`; None if its dedupe key is
-        already stored."""
 
     async def store_handled_at(
         self,
@@ -498,8 +428,6 @@ _STORED = (*_COLUMNS, "received_at", "status", "handled_at", "reply_text", "repl
 _AT_VERSION = func.coalesce(
     select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1).scalar_subquery(), 0
 ) == bindparam("roster_version")
-_RECEIVED_KEYS = (*_COLUMNS, "received_at", "status", "claimed_by", "lease_until")
-_PG_INSERT_RECEIVED = prepared.Prepared(_INSERT["postgresql"], keys=_RECEIVED_KEYS)
 _PG_INSERT_AT_VERSION = prepared.Prepared(
     postgresql.insert(INBOUND)
     .from_select(
@@ -591,19 +519,6 @@ class PostgresDirect:
             "roster_version": roster_version,
         }
         return await self._insert(_PG_INSERT_AT_VERSION, values)
-
-    async def record(
-        self,
-        incoming: Incoming,
-        received_at: datetime,
-        owner: str | None,
-        lease_until: datetime | None,
-    ) -> int | None:
-        """`DirectStore.record`. Sent again after a dead connection like the other: a
-        first attempt that committed makes the second come back None, and the inbox then
-        takes the row over (it is leased to this instance)."""
-        values = _received_values(incoming, received_at, owner, lease_until)
-        return await self._insert(_PG_INSERT_RECEIVED, values)
 
     async def _insert(self, statement: prepared.Prepared, values: dict[str, Any]) -> int | None:
         sql, args = statement.arguments(self._dialect, values)

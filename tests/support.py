@@ -12,15 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot import Bot, build_bot
 from handlers.context import Deps
 from handlers.registry import CARD_ACTIONS, COMMANDS
 from liuan_bot.clock import FixedClock
 from liuan_bot.commands.registry import CommandSpec, Handler, Registry
+from liuan_bot.messages import Incoming
 from liuan_bot.settings import Settings, load_settings
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.simulate import CallbackSigner, event_xml, text_message_xml
+from storage.engine import SessionFactory, transaction
+from storage.inbox_store import record_received
+from storage.tables import InboundMessage
 
 # wecom-facts §1.7 vector A (the official 2014 sample)
 CORP_ID = "wx5823bf96d3bd56c7"
@@ -50,6 +56,27 @@ def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
 
 def next_msg_id() -> str:
     return str(next(_msg_ids))
+
+
+async def store_left_received(
+    sessions: SessionFactory,
+    incoming: Incoming,
+    received_at: datetime,
+    owner: str | None = None,
+    lease_until: datetime | None = None,
+) -> int | None:
+    """Store a message `received` and leave it (leased to `owner` until `lease_until`): what
+    a crash while handling it left, when a write message was stored before it was handled;
+    None if its key is stored already."""
+    async with transaction(sessions) as session:
+        inbound_id = await record_received(session, incoming, received_at)
+        if inbound_id is not None and owner is not None:
+            await (await session.connection()).execute(
+                update(InboundMessage)
+                .where(col(InboundMessage.id) == inbound_id)
+                .values(claimed_by=owner, lease_until=lease_until)
+            )
+    return inbound_id
 
 
 @dataclass

@@ -15,11 +15,11 @@ from liuan_bot.domain.roles import Role
 from liuan_bot.domain.roster import parse_roster_csv
 from liuan_bot.messages import Incoming
 from storage.engine import SessionFactory, transaction
-from storage.inbox_store import SqlInboxStore
+from storage.inbox_store import SqlInboxStore, record_received
 from storage.migrate import current_tables
 from storage.roster_store import count_people, find_member, import_roster
 from storage.tables import InboundMessage
-from tests.support import DEMO_ROSTER
+from tests.support import DEMO_ROSTER, store_left_received
 
 
 async def test_migrations_create_exactly_the_models_schema(engine: AsyncEngine) -> None:
@@ -72,8 +72,14 @@ def _incoming(msg_id: str) -> Incoming:
 async def test_concurrent_copies_of_one_callback_are_stored_once(
     sessions: SessionFactory, clock: FixedClock
 ) -> None:
-    store = SqlInboxStore(sessions)
-    ids = await asyncio.gather(*(store.record(_incoming("42"), clock.now()) for _ in range(8)))
+    """Each copy's transaction stores the row first (`record_received`); on PostgreSQL the
+    later copies wait for the first to commit and then find the key stored."""
+
+    async def store_copy() -> int | None:
+        async with transaction(sessions) as session:
+            return await record_received(session, _incoming("42"), clock.now())
+
+    ids = await asyncio.gather(*(store_copy() for _ in range(8)))
     assert len([i for i in ids if i is not None]) == 1
 
 
@@ -83,7 +89,7 @@ async def test_a_stored_message_whose_lease_ran_out_is_claimed_once_across_insta
     """Issue 8.1: the sweep's claim is a conditional UPDATE (SKIP LOCKED on PostgreSQL)."""
     store = SqlInboxStore(sessions)
     lease = clock.now() + timedelta(seconds=6)
-    await store.record(_incoming("77"), clock.now(), "a", lease)  # then "a" crashed
+    await store_left_received(sessions, _incoming("77"), clock.now(), "a", lease)  # "a" crashed
     assert await store.claim_stale("b", clock.now(), clock.now() + timedelta(seconds=6), 10) == []
     clock.advance(7)
     claims = await asyncio.gather(
@@ -116,7 +122,7 @@ async def test_a_recovered_card_event_is_the_event_that_was_received(
     )
     received = parse_incoming(plaintext)
     store = SqlInboxStore(sessions)
-    await store.record(received, clock.now())
+    await store_left_received(sessions, received, clock.now())
     [(_, recovered)] = await store.claim_stale("x", clock.now(), clock.now(), 10)
     assert recovered == received
     assert recovered.selected == (("q1", ("a", "b")),)

@@ -237,20 +237,27 @@ async def test_an_oversized_chunked_body_is_413_however_it_arrives(harness: Harn
 async def test_a_slow_handler_answers_empty_and_replies_through_the_outbox(
     sqlite_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
 ) -> None:
-    gate = asyncio.Event()
+    """A handler that outlives the reply budget: its message is acknowledged (an empty 200)
+    once its transaction has committed — never before it is stored — and the reply goes
+    through the outbox."""
+    entered, gate = asyncio.Event(), asyncio.Event()
 
     async def slow(ctx: object) -> Reply:
+        entered.set()
         await gate.wait()
         return Reply.ok("慢慢处理完了")
 
     await load_demo_roster(sqlite_url)
     settings = make_settings(
-        sqlite_url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_REPLY_BUDGET_S="0.05"
+        sqlite_url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_REPLY_BUDGET_S="0"
     )
     async with running_bot(settings, clock, fake_wecom, registry_with("slow", "慢", slow)) as h:
-        status, reply = await h.send_text("demo", "慢")
-        assert (status, reply) == (200, None)  # answered at the budget, handler still running
+        pending = asyncio.create_task(h.send_text("demo", "慢"))
+        await entered.wait()  # the budget is spent; the handler runs on
+        done, _ = await asyncio.wait({pending}, timeout=0.5)
+        assert not done  # nothing is acknowledged before it is stored
         gate.set()
+        assert await pending == (200, None)
         await h.bot.inbox.drain()
         await h.deliver_outbox()
         assert h.fake.texts_to("demo") == ["慢慢处理完了"]

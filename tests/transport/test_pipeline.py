@@ -17,14 +17,14 @@ from sqlalchemy import event, text
 from sqlmodel import select
 
 from liuan_bot.clock import FixedClock
-from liuan_bot.messages import Incoming, Reply
+from liuan_bot.messages import Incoming
 from liuan_bot.wecom.fake_server import FakeWeCom
 from storage.engine import make_engine, make_session_factory, transaction
 from storage.inbox_store import PostgresDirect, SqlInboxStore
 from storage.roster_cache import RosterCache
 from storage.tables import InboundMessage
 from tests.conftest import demo_bot, load_demo_roster
-from tests.support import Harness, next_msg_id
+from tests.support import Harness, next_msg_id, store_left_received
 
 ASK_CONFERENCE = "申请发布会"  # a write command; without fields it is answered "还缺少…"
 
@@ -58,27 +58,29 @@ class Commits:
         self.start = self.direct.commits if self.direct else 0
 
 
-class SlowStore:
-    """The inbox's store, whose insert waits for a gate the test opens (slow storage)."""
+class SlowGate:
+    """The pipeline's write gate, admitting nobody until the test opens it: slow storage (a
+    write message's one transaction waits for SQLite's writer, or PostgreSQL's slots)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.entered = asyncio.Event()
-        self.gate = asyncio.Event()
+        self.open = asyncio.Event()
 
-    async def record(self, *args: Any) -> int | None:
+    async def __aenter__(self) -> None:
         self.entered.set()
-        await self.gate.wait()
-        return await self.inner.record(*args)
+        await self.open.wait()
+        await self.inner.__aenter__()
 
-    async def take_over(self, *args: Any) -> tuple[int, Incoming] | None:
-        return await self.inner.take_over(*args)
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)
 
-    async def claim_stale(self, *args: Any) -> list[tuple[int, Incoming]]:
-        return await self.inner.claim_stale(*args)
 
-    async def stored_reply(self, *args: Any) -> Reply | None:
-        return await self.inner.stored_reply(*args)
+def slow_storage(h: Harness) -> SlowGate:
+    assert h.bot.pipeline is not None
+    slow = SlowGate(h.bot.pipeline.gate)
+    h.bot.pipeline.gate = slow  # type: ignore[assignment]
+    return slow
 
 
 # --- one pipeline, one commit ------------------------------------------------------------
@@ -111,22 +113,34 @@ async def test_read_only_help_is_stored_handled_with_its_reply_in_one_commit(
     assert harness.bot.metrics.callbacks["replayed"] == 1
 
 
-async def test_a_write_command_commits_its_outcome_once_after_storing_the_message(
+async def test_a_write_command_is_stored_with_its_outcome_in_one_commit(
     harness: Harness,
 ) -> None:
+    """The message's row, the handler's writes, its outbox rows and the row's completion
+    commit together; a refusal rolls that back and stores the message with its answer."""
     commits = Commits(harness)
     status, reply = await harness.send_text("demo", ASK_CONFERENCE)
     assert status == 200
     assert reply is not None
     assert "还缺少" in reply
-    assert commits.count == 2  # the message stored; its outcome (the handler's writes undone)
+    assert commits.count == 1  # the refusal: the first attempt rolled back, nothing of it kept
     commits.reset()
     await harness.send_text("demo", "我的申请")  # not declared read-only
     [row, second] = await inbound_rows(harness)
-    assert row.status == "handled"
-    assert row.reply_text == reply
+    assert (row.status, row.reply_text, row.claimed_by, row.lease_until) == (
+        "handled",
+        reply,
+        None,
+        None,
+    )
     assert (second.status, second.lease_until) == ("handled", None)
-    assert commits.count == 2  # stored; handled with its reply in one transaction
+    assert commits.count == 1
+    commits.reset()
+    status, reply = await harness.send_text("demo", "舆情 内容：网传某小区停水 来源：微博")
+    assert status == 200
+    assert reply is not None
+    assert reply.startswith("已报告舆情")
+    assert commits.count == 1  # the record, its audit row, the notices, the message: one commit
 
 
 async def test_an_unregistered_sender_is_refused_on_either_kind_of_command(
@@ -262,9 +276,9 @@ async def test_a_terminated_backend_costs_the_cached_sender_nothing(on_either: H
 
 
 async def test_a_terminated_backend_costs_a_write_message_nothing(on_either: Harness) -> None:
-    """The write message's store is one autocommitted statement too, with no pre-ping: after
-    PostgreSQL drops every connection of the bot, a write command is stored, handled and
-    answered once (issue 8 stays met)."""
+    """After PostgreSQL drops every connection of the bot, a write command is stored, handled
+    and answered once (issue 8 stays met): its one transaction's connection is pinged when it
+    is checked out of the pool."""
     h = on_either
     if not h.bot.settings.database_url.startswith("postgresql"):
         pytest.skip("a PostgreSQL backend to terminate")
@@ -278,7 +292,7 @@ async def test_a_terminated_backend_costs_a_write_message_nothing(on_either: Har
     assert status == 200
     assert reply is not None
     assert "还缺少" in reply
-    assert direct.commits == before + 1  # the message stored by the one statement
+    assert direct.commits == before  # the direct store is the read-only step's alone
     [row] = [r for r in await inbound_rows(h) if r.content == ASK_CONFERENCE]
     assert (row.status, row.reply_route) == ("handled", "passive")
 
@@ -303,13 +317,11 @@ async def test_a_retry_of_a_message_stored_by_this_instance_and_left_is_handled_
 
 def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
     """SQLite: one writer for every write, single statements included. PostgreSQL: eight
-    write messages at once (`LIUAN_PG_WRITE_CONCURRENCY`), their store admitted by the same
-    gate as their transaction; a read-only message's single statement is not queued."""
+    write messages' transactions at once (`LIUAN_PG_WRITE_CONCURRENCY`); a read-only
+    message's single statement is not queued."""
     bot = on_either.bot
     assert bot.pipeline is not None
     gate, direct_gate = bot.pipeline.gate, bot.pipeline.direct_gate
-    assert isinstance(bot.inbox.store, SqlInboxStore)
-    assert bot.inbox.store.gate is gate
     if bot.settings.database_url.startswith("postgresql"):
         assert gate.limit == bot.settings.pg_write_concurrency == 8
         assert direct_gate is not gate
@@ -323,9 +335,8 @@ def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
 
 
 async def test_fast_storage_answers_passively(harness: Harness) -> None:
-    slow = SlowStore(harness.bot.inbox.store)
-    harness.bot.inbox.store = slow
-    slow.gate.set()
+    slow = slow_storage(harness)
+    slow.open.set()
     status, reply = await harness.send_text("demo", ASK_CONFERENCE)
     assert status == 200
     assert reply is not None
@@ -339,15 +350,14 @@ async def test_fast_storage_answers_passively(harness: Harness) -> None:
 async def test_storage_slow_6s_sends_the_reply_through_the_outbox_exactly_once(
     harness: Harness,
 ) -> None:
-    slow = SlowStore(harness.bot.inbox.store)
-    harness.bot.inbox.store = slow
+    slow = slow_storage(harness)
     msg_id = next_msg_id()
     pending = asyncio.create_task(harness.send_text("demo", ASK_CONFERENCE, msg_id=msg_id))
     await slow.entered.wait()
-    # the insert took longer than the whole budget (6 s with the bot's 2 s; here 61 s with
+    # the transaction waited longer than the whole budget (6 s with the bot's 2 s; here 61 s with
     # the tests' 60 s): no passive reply can arrive in time
     harness.clock.advance(harness.bot.settings.reply_budget_s + 1)
-    slow.gate.set()
+    slow.open.set()
     assert await pending == (200, None)
     await harness.bot.inbox.drain()  # handled, with nobody waiting any more
     again = await harness.send_text("demo", ASK_CONFERENCE, msg_id=msg_id)  # WeCom's retry
@@ -364,8 +374,7 @@ async def test_storage_slow_6s_sends_the_reply_through_the_outbox_exactly_once(
 async def test_a_retry_of_a_message_in_hand_waits_for_it_and_gets_the_passive_reply(
     harness: Harness,
 ) -> None:
-    slow = SlowStore(harness.bot.inbox.store)
-    harness.bot.inbox.store = slow
+    slow = slow_storage(harness)
     msg_id = next_msg_id()
     first = asyncio.create_task(harness.send_text("demo", ASK_CONFERENCE, msg_id=msg_id))
     await slow.entered.wait()
@@ -376,7 +385,7 @@ async def test_a_retry_of_a_message_in_hand_waits_for_it_and_gets_the_passive_re
         if harness.bot.metrics.callbacks.get("duplicate") or retry.done():
             break
     await asyncio.sleep(0.05)
-    slow.gate.set()
+    slow.open.set()
     assert await first == (200, None)
     status, reply = await retry
     assert status == 200
@@ -439,9 +448,9 @@ async def _stored_by_a_crashed_instance(
             agent_id=AGENT_ID,
         )
     )
-    store = SqlInboxStore(h.bot.deps.sessions)
     now = h.clock.now()
-    assert await store.record(incoming, now, owner, now + timedelta(seconds=6))
+    sessions = h.bot.deps.sessions
+    assert await store_left_received(sessions, incoming, now, owner, now + timedelta(seconds=6))
     return msg_id, incoming
 
 
