@@ -10,6 +10,9 @@ held 25 s; PostgreSQL backends terminated mid-burst, PostgreSQL refused and blac
 30 s (a TCP proxy), two and three `bot.py serve` instances on one PostgreSQL; a hypothesis
 fuzz of the callback;
 XML attacks; 1,100 slow connections.
+Write variants (`-write`: 舆情 from registered users instead of 帮助) of the retries rows, of
+kill -9 mid-burst and of the terminated PostgreSQL backends: each message must also leave
+exactly one `hot_issues` row.
 Measured only through the public surface: HTTP statuses and passive replies, the fake
 WeCom's delivered list, database rows. Target in every row: 0 lost, 0 duplicated, 0 5xx.
 Exit status 1 if a row misses it (the table is the result either way).
@@ -86,7 +89,21 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
     sqlite = lambda name: f"sqlite+aiosqlite:///{sub(name)}/db.sqlite"  # noqa: E731
     print(HEADER, flush=True)
     await timed("retries", lambda: scenarios.retries(sqlite("retries"), sub("retries"), scale))
-    pg_rows = {"retries-pg", "postgres", "pg-refused", "pg-blackholed", "instances"}
+    await timed(
+        "retries-write",
+        lambda: scenarios.retries(
+            sqlite("retries-write"), sub("retries-write"), scale, command="write"
+        ),
+    )
+    pg_rows = {
+        "retries-pg",
+        "retries-pg-write",
+        "postgres",
+        "postgres-write",
+        "pg-refused",
+        "pg-blackholed",
+        "instances",
+    }
     pg = await _pg_database() if not only or only & pg_rows else None
     if pg is not None:
         url = pg[1]
@@ -94,7 +111,15 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
             await timed(
                 "retries-pg", lambda: scenarios.retries(url, sub("retries-pg"), scale * 0.3)
             )
+            await timed(
+                "retries-pg-write",
+                lambda: scenarios.retries(url, sub("retries-pg-w"), scale * 0.3, command="write"),
+            )
             await timed("postgres", lambda: scenarios.pg_terminated(url, sub("pg-kill"), scale))
+            await timed(
+                "postgres-write",
+                lambda: scenarios.pg_terminated(url, sub("pg-kill-w"), scale, command="write"),
+            )
             for mode in ("refused", "blackholed"):
                 await timed(
                     f"pg-{mode}",
@@ -110,6 +135,7 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
     await timed("faults", lambda: scenarios.wecom_faults(sqlite("faults"), sub("faults"), scale))
     await timed("outage", lambda: scenarios.wecom_outage(sqlite("outage"), sub("outage"), scale))
     await timed("kill9", lambda: scenarios.kill9(sub("kill9"), scale))
+    await timed("kill9-write", lambda: scenarios.kill9(sub("kill9-w"), scale, command="write"))
     await timed("kill9", lambda: scenarios.kill9(sub("kill9-drain"), scale, drain=True))
     await timed("lock", lambda: scenarios.sqlite_lock(sub("lock"), scale))
     await timed("xml", lambda: scenarios.xml_attacks(sqlite("xml"), sub("xml"), scale))
@@ -140,9 +166,10 @@ def _line(row: Row, elapsed: float) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="load factor (1 = full)")
-    parser.add_argument("--only", nargs="*", default=[], help="retries faults outage kill9 "
-                        "lock xml slow fuzz; with LIUAN_TEST_DATABASE_URL: retries-pg postgres "
-                        "pg-refused pg-blackholed instances")  # fmt: skip
+    parser.add_argument("--only", nargs="*", default=[], help="retries retries-write faults "
+                        "outage kill9 kill9-write lock xml slow fuzz; with "
+                        "LIUAN_TEST_DATABASE_URL: retries-pg retries-pg-write postgres "
+                        "postgres-write pg-refused pg-blackholed instances")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # the table is the output

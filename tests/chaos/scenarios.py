@@ -2,15 +2,21 @@
 (statuses, passive replies), the fake WeCom's delivered list and the database rows.
 
 Every scenario returns a `Row`: its load and faults, and how many messages were lost,
-duplicated, or answered with a 5xx. Each message comes from its own (unregistered) userid,
-so every answer — passive or through the outbox — is attributed to exactly one message.
+duplicated, or answered with a 5xx. Each message comes from its own userid, so every answer —
+passive or through the outbox — is attributed to exactly one message.
 `scale` shrinks the loads for CI (tests/chaos/test_chaos.py); bench/chaos.py runs them full.
+
+Two commands (`command`): "help" sends 帮助 (read-only) from unregistered users; "write" sends
+舆情 (one `hot_issues` row each, filed by the sender) from users registered before the bot
+starts (`import_chaos_roster`), and a message then counts as done only with exactly one answer
+that reports it *and* exactly one record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import secrets
 import signal
@@ -21,7 +27,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +41,16 @@ from liuan_bot.app import ServerLimits, start_guarded
 from liuan_bot.clock import SHANGHAI, FixedClock
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.simulate import CallbackSigner, text_message_xml
-from tests.support import AES_KEY, AGENT_ID, CORP_ID, TOKEN, Harness, make_settings, running_bot
+from tests.support import (
+    AES_KEY,
+    AGENT_ID,
+    CORP_ID,
+    DEMO_ROSTER,
+    TOKEN,
+    Harness,
+    make_settings,
+    running_bot,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
@@ -70,15 +85,57 @@ def user_of(i: int) -> str:
     return f"chaos{i:06d}"
 
 
-def _plaintext(i: int, ts: int) -> str:
+# What every message of a scenario says: "help" the read-only 帮助 (unregistered senders),
+# "write" a complete 舆情 (registered senders, one hot_issues row each; handlers/incidents.py).
+COMMANDS = ("help", "write")
+WRITE_ANSWER = "已报告舆情"  # how the answer to an accepted 舆情 starts
+RECORDS_SQL = "SELECT filer, count(*) FROM hot_issues GROUP BY filer"
+CHAOS_UNIT = "市舆情演练组"  # the chaos users' unit (type 其他: no R4 duty of its own)
+
+
+def _content(i: int, command: str) -> str:
+    if command == "write":
+        return f"舆情\n内容：网民反映第{i}号小区惠民补贴未按时发放，转发量上升较快\n来源：新浪微博"
+    return "帮助"
+
+
+def _plaintext(i: int, ts: int, command: str = "help") -> str:
     return text_message_xml(
         corp_id=CORP_ID,
         from_user=user_of(i),
-        content="帮助",
+        content=_content(i, command),
         msg_id=str(8_000_000_000 + i),
         create_time=ts,
         agent_id=AGENT_ID,
     )
+
+
+def chaos_roster_csv(n: int) -> bytes:
+    """The demo roster (the news office that 舆情 notifies) plus chaos users 0…n-1, each a
+    联络员 (may file 舆情) of `CHAOS_UNIT`; config/demo-roster.csv's format."""
+    lines = DEMO_ROSTER.read_text(encoding="utf-8-sig").rstrip("\n").split("\n")
+    lines += [f"{CHAOS_UNIT},其他,否,演练员{i},{user_of(i)},联络员,演练员,,否" for i in range(n)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def import_chaos_roster(database_url: str, workdir: Path, n: int) -> None:
+    """Migrate the database and import `chaos_roster_csv(n)` as `bot.py roster import FILE`
+    does; before the bot starts, so no sender is looked up before it is registered."""
+    from handlers.cli_commands import roster_import
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    path = workdir / "chaos-roster.csv"
+    path.write_bytes(chaos_roster_csv(n))
+    settings = make_settings(database_url, workdir)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        status = await roster_import(settings, path.read_bytes(), if_empty=False)
+    if status != 0:
+        raise RuntimeError(f"chaos roster not imported: {out.getvalue()}")
 
 
 # Scenarios whose WeCom gives up on an attempt after 5 s run with the production reply budget
@@ -89,22 +146,62 @@ PRODUCTION_BUDGET = {"LIUAN_REPLY_BUDGET_S": "2"}
 
 @dataclass
 class Ledger:
-    """Answers per message (passive replies and deliveries) and 5xx counts."""
+    """Answers per message (passive replies and deliveries), records per message (write
+    messages) and 5xx counts.
+
+    With `command` "write", only an answer that reports the 舆情 (`WRITE_ANSWER`) counts as
+    the message's answer; anything else received by a chaos user (a refusal, an apology, a
+    reminder) is counted in `other`."""
 
     n: int
+    command: str = "help"
     passive: Counter[int] = field(default_factory=Counter)
     delivered: Counter[int] = field(default_factory=Counter)
+    records: Counter[int] = field(default_factory=Counter)
+    other: Counter[int] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     never_accepted: set[int] = field(default_factory=set)
 
-    def add_deliveries(self, fake: FakeWeCom) -> None:
+    def _answers(self, text: str) -> bool:
+        return self.command != "write" or text.startswith(WRITE_ANSWER)
+
+    def add_passive(self, i: int, payload: bytes, signer: CallbackSigner) -> None:
+        """A 200 with a body: the passive reply to message `i`."""
+        if self.command == "write" and not self._answers(
+            signer.open_reply(payload).get("Content", "")
+        ):
+            self.other[i] += 1
+        else:
+            self.passive[i] += 1
+
+    def delivered_now(self, fake: FakeWeCom) -> tuple[Counter[int], Counter[int]]:
+        """(answers, other messages) delivered so far to each chaos user."""
+        answers: Counter[int] = Counter()
+        other: Counter[int] = Counter()
         for message in fake.delivered:
             if message.to.startswith("chaos"):
-                self.delivered[int(message.to[5:])] += 1
+                i = int(message.to[5:])
+                (answers if self._answers(message.text) else other)[i] += 1
+        return answers, other
+
+    def add_deliveries(self, fake: FakeWeCom) -> None:
+        answers, other = self.delivered_now(fake)
+        self.delivered.update(answers)
+        self.other.update(other)
+
+    def all_answered(self, fake: FakeWeCom) -> bool:
+        answers, _ = self.delivered_now(fake)
+        return all(self.passive[i] or answers[i] for i in range(self.n))
+
+    def add_records(self, by_filer: Iterable[tuple[str, int]]) -> None:
+        """`RECORDS_SQL`'s rows: the records each chaos user filed."""
+        for filer, count in by_filer:
+            if filer.startswith("chaos"):
+                self.records[int(filer[5:])] += int(count)
 
     def row(self, scenario: str, load: str, faults: str, notes: str = "") -> Row:
         answers = {i: self.passive[i] + self.delivered[i] for i in range(self.n)}
-        return Row(
+        row = Row(
             scenario,
             load,
             faults,
@@ -116,6 +213,35 @@ class Ledger:
             notes=notes,
             extra={"statuses": dict(self.statuses)},
         )
+        if self.command == "write":
+            self._count_records(row, answers)
+        return row
+
+    def _count_records(self, row: Row, answers: dict[int, int]) -> None:
+        """A write message is done with exactly one answer and exactly one record. Lost: an
+        accepted message without either; never accepted (counted apart): WeCom gave up on
+        it (no attempt got a 200) and nothing of it was stored or answered."""
+        gave_up = {i for i in self.never_accepted if not answers[i] and not self.records[i]}
+        row.lost = sum(
+            1 for i in range(self.n) if i not in gave_up and not (answers[i] and self.records[i])
+        )
+        row.duplicated = sum(max(0, a - 1) for a in answers.values()) + sum(
+            max(0, self.records[i] - 1) for i in range(self.n)
+        )
+        other = sum(self.other.values())
+        row.extra.update(
+            gave_up=len(gave_up),
+            records=sum(self.records[i] for i in range(self.n)),
+            without_record=sum(1 for i in range(self.n) if not self.records[i]),
+            without_answer=sum(1 for a in answers.values() if not a),
+            other_answers=other,
+        )
+        facts = (
+            f"{row.extra['records']} 舆情 records; without a record: "
+            f"{row.extra['without_record']}, without an answer: {row.extra['without_answer']}; "
+            f"other messages to chaos users: {other}; never accepted: {len(gave_up)}"
+        )
+        row.notes = f"{facts}; {row.notes}" if row.notes else facts
 
 
 @contextlib.asynccontextmanager
@@ -141,29 +267,61 @@ async def _post(h: Harness, query: dict[str, str], body: bytes, ledger: Ledger, 
     payload = await resp.read()
     ledger.statuses[resp.status] += 1
     if resp.status == 200 and payload:
-        ledger.passive[i] += 1
+        ledger.add_passive(i, payload, h.signer)
     return resp.status
 
 
 async def _drain(h: Harness, ledger: Ledger) -> None:
+    """Handlers finished, the outbox delivered what is due (replies; the news office's 舆情
+    notifications beyond its pacing window wait, and are not counted), records counted."""
     await h.bot.inbox.drain()
     await h.deliver_outbox(rounds=1000)
     ledger.add_deliveries(h.fake)
+    if ledger.command == "write":
+        ledger.add_records(await _records(h))
+
+
+async def _records(h: Harness) -> list[tuple[str, int]]:
+    async with h.bot.deps.sessions() as session:
+        result = await session.exec(text(RECORDS_SQL))  # type: ignore[call-overload]
+        return [(str(filer), int(count)) for filer, count in result.all()]
+
+
+def _write_label(command: str) -> str:
+    """How a write variant's scenario name ends ("help" rows keep their names)."""
+    return ", write 舆情" if command == "write" else ""
+
+
+def _callbacks(command: str) -> str:
+    """What a row's load is made of."""
+    return "舆情 callbacks from registered users" if command == "write" else "callbacks"
+
+
+def _commanded(command: str) -> str:
+    if command not in COMMANDS:
+        raise ValueError(f"command must be one of {COMMANDS}, not {command!r}")
+    return command
 
 
 # --- 1. callbacks with 1–3 overlapping WeCom-style retries --------------------------------
 
 
-async def retries(database_url: str, workdir: Path, scale: float = 1.0) -> Row:
+async def retries(
+    database_url: str, workdir: Path, scale: float = 1.0, *, command: str = "help"
+) -> Row:
     n = _n(10_000, scale, 20)
     rng = secrets.SystemRandom()
-    ledger = Ledger(n)
+    ledger = Ledger(n, _commanded(command))
+    if database_url.startswith("postgresql"):
+        await _reset_pg(database_url)  # bench/chaos.py runs both commands on one database
+    if command == "write":
+        await import_chaos_roster(database_url, workdir, n)
     async with bot_harness(database_url, workdir) as h:
         ts = int(h.clock.now().timestamp())
         gate = asyncio.Semaphore(64)
 
         async def one(i: int) -> None:
-            signed = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+            signed = h.signer.sign(_plaintext(i, ts, command), timestamp=ts)
             copies = rng.choice((1, 2, 3, 4))  # the original and 0–3 retries, overlapping
             async with gate:
                 statuses = await asyncio.gather(
@@ -178,8 +336,8 @@ async def retries(database_url: str, workdir: Path, scale: float = 1.0) -> Row:
         await _drain(h, ledger)
     db = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     return ledger.row(
-        f"retries ({db})",
-        f"{n} callbacks, each sent 1–4 times at once",
+        f"retries ({db}){_write_label(command)}",
+        f"{n} {_callbacks(command)}, each sent 1–4 times at once",
         "WeCom retries overlapping the original",
     )
 
@@ -621,7 +779,7 @@ async def _wecom_send(
     """WeCom's behaviour: up to 4 attempts (original + 3 retries) about 5 s apart, until a
     200 (wecom-facts §1.6: no answer within 5 s → re-sent, 3 retries in total)."""
     ts = int(time.time())
-    s = signer.sign(_plaintext(i, ts), timestamp=ts)
+    s = signer.sign(_plaintext(i, ts, ledger.command), timestamp=ts)
     for attempt in range(4):
         try:
             async with http.post(
@@ -634,7 +792,7 @@ async def _wecom_send(
                 ledger.statuses[resp.status] += 1
                 if resp.status == 200:
                     if payload:
-                        ledger.passive[i] += 1
+                        ledger.add_passive(i, payload, signer)
                     return
         except (aiohttp.ClientError, TimeoutError):
             ledger.statuses[0] += 1
@@ -653,7 +811,12 @@ def _settle_default() -> float:
 
 
 async def kill9(
-    workdir: Path, scale: float = 1.0, *, drain: bool = False, settle_s: float | None = None
+    workdir: Path,
+    scale: float = 1.0,
+    *,
+    drain: bool = False,
+    settle_s: float | None = None,
+    command: str = "help",
 ) -> Row:
     """A burst of callbacks into a real `bot.py serve` on SQLite, kill -9 half way (mid-burst;
     with `drain`, reply budget 0 and the kill while the outbox drains), restart at once on
@@ -667,6 +830,8 @@ async def kill9(
     engine = make_engine(url)
     await upgrade(engine)
     await engine.dispose()
+    if _commanded(command) == "write":
+        await import_chaos_roster(url, workdir, n)  # before `bot.py serve` starts
     clock = FixedClock(datetime.now(SHANGHAI))
     fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET, clock=clock)
     if drain:
@@ -678,7 +843,7 @@ async def kill9(
     env = _bot_env(url, workdir, str(api.make_url("")).rstrip("/"), port, **extra)
     log = workdir / "serve.log"
     signer = CallbackSigner(TOKEN, AES_KEY, CORP_ID)
-    ledger = Ledger(n)
+    ledger = Ledger(n, command)
     proc = await _start(env, log)
     try:
         async with aiohttp.ClientSession() as http:
@@ -702,13 +867,15 @@ async def kill9(
         deadline = time.monotonic() + (settle_s if settle_s is not None else _settle_default())
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-            counts = Counter(m.to for m in fake.delivered)
-            if sum(1 for i in range(n) if ledger.passive[i] or counts[user_of(i)]) >= n:
+            if ledger.all_answered(fake):  # the news office's notifications are not waited for
                 break
         ledger.add_deliveries(fake)
         unhandled = _sqlite_scalar(
             workdir / "bot.db", "SELECT count(*) FROM inbound_messages WHERE status='received'"
         )
+        if command == "write":
+            with contextlib.closing(sqlite3.connect(workdir / "bot.db")) as conn:
+                ledger.add_records(conn.execute(RECORDS_SQL).fetchall())
     finally:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -716,11 +883,12 @@ async def kill9(
         await api.close()
     what = "mid-drain (reply budget 0)" if drain else "mid-burst"
     return ledger.row(
-        f"kill -9 {what}",
-        f"{n} callbacks, WeCom retries (4 attempts, 5 s each)",
+        f"kill -9 {what}{_write_label(command)}",
+        f"{n} {_callbacks(command)}, WeCom retries (4 attempts, 5 s each)",
         "kill -9, immediate restart",
         notes=f"inbound rows left 'received': {unhandled}; never got a 200: "
-        f"{len(ledger.never_accepted)}",
+        f"{len(ledger.never_accepted)}; attempts without an HTTP answer (cut by the kill, "
+        f"or none in 5 s): {ledger.statuses[0]}",
     )
 
 
@@ -808,7 +976,9 @@ Scenario = Callable[..., Any]
 # --- 8. PostgreSQL connections terminated -------------------------------------------------
 
 
-async def pg_terminated(pg_url: str, workdir: Path, scale: float = 1.0) -> Row:
+async def pg_terminated(
+    pg_url: str, workdir: Path, scale: float = 1.0, *, command: str = "help"
+) -> Row:
     """Callbacks spread over 45 s (WeCom retries: 4 attempts, 5 s each) while every backend
     of the bot's database is terminated (pg_terminate_backend) three times, 10 s apart."""
     from storage.engine import make_engine
@@ -816,7 +986,9 @@ async def pg_terminated(pg_url: str, workdir: Path, scale: float = 1.0) -> Row:
     await _reset_pg(pg_url)
     n = _n(170, scale, 12)
     span = 45.0 if scale >= 1 else max(6.0, 45.0 * scale)
-    ledger = Ledger(n)
+    ledger = Ledger(n, _commanded(command))
+    if command == "write":
+        await import_chaos_roster(pg_url, workdir, n)
     admin = make_engine(pg_url)
     kills = 0
     try:
@@ -825,7 +997,7 @@ async def pg_terminated(pg_url: str, workdir: Path, scale: float = 1.0) -> Row:
 
             async def wecom(i: int, delay: float) -> None:
                 await asyncio.sleep(delay)
-                s = h.signer.sign(_plaintext(i, ts), timestamp=ts)
+                s = h.signer.sign(_plaintext(i, ts, command), timestamp=ts)
                 for attempt in range(4):
                     try:
                         async with asyncio.timeout(5):
@@ -856,8 +1028,8 @@ async def pg_terminated(pg_url: str, workdir: Path, scale: float = 1.0) -> Row:
     finally:
         await admin.dispose()
     return ledger.row(
-        "PostgreSQL connections terminated",
-        f"{n} callbacks over {span:g} s, WeCom retries",
+        f"PostgreSQL connections terminated{_write_label(command)}",
+        f"{n} {_callbacks(command)} over {span:g} s, WeCom retries",
         f"pg_terminate_backend on every bot connection, 3 times ({kills} backends)",
         notes=f"never got a 200: {len(ledger.never_accepted)}",
     )
@@ -1019,6 +1191,7 @@ async def _settle(h: Harness, ledger: Ledger, n: int, steps: int = 20) -> None:
         await h.bot.inbox.drain()
         await h.deliver_outbox(rounds=1000)
         ledger.delivered.clear()
+        ledger.other.clear()
         ledger.add_deliveries(h.fake)
         if all(ledger.passive[i] + ledger.delivered[i] for i in range(n)):
             return

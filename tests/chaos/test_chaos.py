@@ -2,6 +2,8 @@
 
 Every row asserts the target outright: 0 lost, 0 duplicated, 0 5xx (503 only while storage
 is down). Counts are of answers, never of time: a slow box only makes a row take longer.
+The write variants (`command="write"`: 舆情 from registered users) count records too: every
+message has exactly one `hot_issues` row and exactly one answer reporting it.
 Full loads: `make chaos` (bench/chaos.py), figures in docs/reliability.md.
 """
 
@@ -18,12 +20,30 @@ pytestmark = pytest.mark.chaos
 SCALE = 0.02
 
 
+def assert_written_once(row: scenarios.Row) -> None:
+    """A write row: no 5xx; every message recorded once and answered once (`Ledger`), every
+    message accepted at last, and nothing else sent to a chaos user (a refusal, an apology)."""
+    assert (row.http_5xx, row.lost, row.duplicated) == (0, 0, 0), row
+    assert row.extra["records"] == row.messages, row
+    assert (row.extra["gave_up"], row.extra["other_answers"]) == (0, 0), row
+
+
 async def test_chaos_retries_are_answered_exactly_once_without_5xx(
     database_url: str, tmp_path: Path
 ) -> None:
     row = await scenarios.retries(database_url, tmp_path, scale=SCALE)
     assert row.messages >= 20
     assert (row.http_5xx, row.lost, row.duplicated) == (0, 0, 0), row
+
+
+async def test_chaos_write_retries_are_recorded_and_answered_exactly_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """舆情 sent 1–4 times at once (overlapping WeCom retries of one MsgId): one record and
+    one answer each, on both databases."""
+    row = await scenarios.retries(database_url, tmp_path, scale=SCALE, command="write")
+    assert row.messages >= 20
+    assert_written_once(row)
 
 
 def test_chaos_fuzz_no_5xx_and_no_state_change_without_a_valid_signature(
@@ -68,6 +88,15 @@ async def test_chaos_kill9_mid_burst_loses_nothing(tmp_path: Path) -> None:
     assert (row.http_5xx, row.lost, row.duplicated) == (0, 0, 0), row
 
 
+@pytest.mark.slow
+async def test_chaos_write_kill9_mid_burst_neither_loses_nor_repeats(tmp_path: Path) -> None:
+    """舆情 into a real `bot.py serve` (SQLite) killed -9 half way and restarted: a message
+    whose transaction died uncommitted is done on WeCom's retry, one that committed is not
+    done again."""
+    row = await scenarios.kill9(tmp_path, scale=0.2, settle_s=30, command="write")
+    assert_written_once(row)
+
+
 async def test_chaos_sqlite_writer_lock_loses_nothing(tmp_path: Path) -> None:
     row = await scenarios.sqlite_lock(tmp_path, scale=0.1)
     assert (row.http_5xx, row.lost, row.duplicated) == (0, 0, 0), row
@@ -80,6 +109,15 @@ async def test_chaos_postgres_connections_terminated_lose_nothing(
         pytest.skip("needs PostgreSQL")
     row = await scenarios.pg_terminated(database_url, tmp_path, scale=0.1)
     assert (row.http_5xx, row.lost, row.duplicated) == (0, 0, 0), row
+
+
+async def test_chaos_write_postgres_connections_terminated_neither_lose_nor_repeat(
+    database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL")
+    row = await scenarios.pg_terminated(database_url, tmp_path, scale=0.1, command="write")
+    assert_written_once(row)
 
 
 @pytest.mark.parametrize("mode", ["refused", "blackholed"])
