@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -38,6 +39,30 @@ PORT = 8099
 
 
 async def run(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="liuan-write-profile-"))
+    pg_url = ""
+    if args.pg_url:  # a database of its own, dropped at the end (the message ids repeat)
+        own = f"liuan_write_profile_{os.getpid()}"
+        await _pg_admin(args.pg_url, f'CREATE DATABASE "{own}"')
+        pg_url = args.pg_url.rsplit("/", 1)[0] + "/" + own
+    try:
+        await _profile(args, workdir, pg_url)
+    finally:
+        if pg_url:
+            await _pg_admin(args.pg_url, f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+
+
+async def _pg_admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None:
     from callback import WRITE_ACCEPTED, bot_environ, message_for, pg_backends_cpu_s
     from sqlalchemy import event
 
@@ -48,8 +73,7 @@ async def run(args: argparse.Namespace) -> None:
     from storage.engine import make_engine
     from storage.migrate import upgrade
 
-    workdir = Path(tempfile.mkdtemp(prefix="liuan-write-profile-"))
-    settings = load_settings(bot_environ(workdir, PORT, args.pg_url or ""), data_dir=workdir)
+    settings = load_settings(bot_environ(workdir, PORT, pg_url), data_dir=workdir)
     engine = make_engine(settings.database_url)
     await upgrade(engine)
     await engine.dispose()
@@ -74,7 +98,7 @@ async def run(args: argparse.Namespace) -> None:
         event.listen(bot.engine.sync_engine, "before_cursor_execute", count)
     backend_cpu: Counter[str] = Counter()  # PostgreSQL backend CPU (ns) by what it served
     backend_calls: Counter[str] = Counter()
-    if args.pg_url:
+    if pg_url:
         _attribute_backend_cpu(bot.engine, counting, backend_cpu, backend_calls)
 
     def incoming(i: int) -> Any:
@@ -99,7 +123,7 @@ async def run(args: argparse.Namespace) -> None:
         profiler.start()
     counting[0] = True
     per_kind: dict[int, list[float]] = {0: [], 1: [], 2: []}
-    database = settings.database_url.rsplit("/", 1)[-1].split("?")[0] if args.pg_url else ""
+    database = settings.database_url.rsplit("/", 1)[-1].split("?")[0] if pg_url else ""
     db_before = pg_backends_cpu_s(database)
     start_cpu = time.process_time()
     for i in range(args.warmup, args.warmup + args.messages):
@@ -120,7 +144,7 @@ async def run(args: argparse.Namespace) -> None:
         profiler.stop()
     n = args.messages
     names = ("舆情", "突发", "申请发布会")
-    print(f"database: {'postgresql' if args.pg_url else 'sqlite'}; {n} messages")
+    print(f"database: {'postgresql' if pg_url else 'sqlite'}; {n} messages")
     print(f"CPU per message: {total / n * 1000:.2f} ms (process, all threads)")
     for k, times in per_kind.items():
         times.sort()

@@ -4,11 +4,11 @@ outcome, for every message on every database (issue 11.1; `liuan_bot.inbox.Pipel
 * A read-only command (`CommandSpec.read_only`, and messages that only get an answer: 帮助,
   我的信息, events, free text) is handled first, then stored handled with its reply in one
   transaction — one INSERT, plus the outbox rows when the reply cannot go back passively.
-* Any other message: its row (the dedupe: a stored key writes nothing more), its handler's
-  writes, its pushes to others and its reply (outbox rows), and the row's completion are one
-  transaction, one commit. A `UserError` rolls that transaction back and its Chinese message
-  is the reply, stored with the message in one more; anything else is logged and answered
-  with an apology the same way.
+* Any other message: the check that its key is not stored (with its id to be and the roster
+  version, one statement), its handler's writes, its pushes to others and its reply (outbox
+  rows), and its row, written once, handled, are one transaction, one commit. A `UserError`
+  rolls that transaction back and its Chinese message is the reply, stored with the message
+  in one more; anything else is logged and answered with an apology the same way.
 
 The sender comes from a cache checked against the roster version in the same transaction, so
 it is never stale (storage/roster_cache.py).
@@ -36,8 +36,8 @@ from storage.engine import lazy_session, transaction
 from storage.inbox_store import (
     DirectStore,
     WriteGate,
+    begin_message,
     finish_inbound,
-    record_received,
     store_handled,
 )
 from storage.outbox_store import enqueued, enqueued_targets
@@ -310,12 +310,14 @@ class InboundPipeline:
         outcome: Outcome,
         route: ReplyRoute,
         now: datetime,
+        inbound_id: int | None = None,
     ) -> tuple[int, bool]:
-        """Store a new message handled, with its outcome and, when it cannot go back
-        passively, its reply's outbox rows; (its id, passive?). `_Undone` for a stored key."""
+        """Store a new message handled (as `inbound_id` when given), with its outcome and,
+        when it cannot go back passively, its reply's outbox rows; (its id, passive?).
+        `_Undone` for a stored key."""
         reply = outcome.reply
         passive = _claim_passive(reply, route)
-        inbound_id = await store_handled(
+        stored = await store_handled(
             session,
             incoming,
             received_at,
@@ -324,58 +326,67 @@ class InboundPipeline:
             reply_text=reply.text if reply else None,
             reply_route=_route_name(reply, passive),
             error=outcome.error,
+            reply_button=reply.button_label if passive and reply else None,
+            inbound_id=inbound_id,
         )
-        if inbound_id is None:
+        if stored is None:
             raise _Undone  # a retry of a message stored already: nothing to add
-        await self._enqueue_reply(
-            session, incoming, reply, passive, now, source=f"inbound:{inbound_id}"
-        )
-        return inbound_id, passive
+        source = f"inbound:{stored}"
+        await self._enqueue_reply(session, incoming, reply, passive, now, source=source)
+        return stored, passive
 
     async def _answer_write(
         self, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None]:
-        """The message's row first (a stored key: nothing more is written), then the command
-        and the row's completion, in one transaction. A refusal or a failure rolls it all
-        back; the message is then stored with its answer in one more."""
+        """One transaction: the roster version and the message's id (a stored key: nothing is
+        written), the command, then the message's row, handled, with its outcome. A refusal
+        or a failure rolls it all back; the message is then stored with its answer in one
+        more."""
         deps = self.deps
         now = deps.clock.now()
         try:
             async with self.gate, transaction(deps.sessions) as session:
-                inbound_id = await record_received(session, incoming, received_at)
+                version, inbound_id = await begin_message(session, incoming.dedupe_key)
                 if inbound_id is None:
                     raise _Undone
-                log.info(
-                    "inbound id=%s key=%s from=%s type=%s",
-                    inbound_id,
-                    incoming.dedupe_key,
-                    incoming.from_user,
-                    incoming.event or incoming.msg_type,
+                sender = await self.cache.member_at(session, incoming.from_user, version)
+                outcome = await self._run_stored(session, inbound_id, incoming, now, sender)
+                _, passive = await self._store_outcome(
+                    session, incoming, received_at, outcome, route, now, inbound_id
                 )
-                outcome = await self._run_stored(session, inbound_id, incoming, now)
-                passive = await self._finish(session, inbound_id, incoming, outcome, route, now)
         except _Undone:
             return False, None
         except _Refused as refused:  # nothing of the first attempt is stored; answer why
             outcome = refused.outcome
             try:
                 async with self.gate, transaction(deps.sessions) as session:
-                    _, passive = await self._store_outcome(
+                    inbound_id, passive = await self._store_outcome(
                         session, incoming, received_at, outcome, route, now
                     )
             except _Undone:
                 return False, None
+        log.info(
+            "inbound id=%s key=%s from=%s handled: %s",
+            inbound_id,
+            incoming.dedupe_key,
+            incoming.from_user,
+            outcome.status,
+        )
         if enqueued(session):
             deps.wake_outbox(enqueued_targets(session))
         return True, _passive_part(outcome.reply, passive)
 
     async def _run_stored(
-        self, session: AsyncSession, inbound_id: int, incoming: Incoming, now: datetime
+        self,
+        session: AsyncSession,
+        inbound_id: int,
+        incoming: Incoming,
+        now: datetime,
+        sender: Member | None,
     ) -> Outcome:
-        """Run a stored message's command in the session's transaction, its pushes queued;
-        `_Refused` (roll back) for a refusal or a failure."""
+        """Run the command of message `inbound_id` from `sender` in the session's
+        transaction, its pushes queued; `_Refused` (roll back) for a refusal or a failure."""
         source = f"inbound:{inbound_id}"
-        sender = await self._sender(session, incoming)
         if sender is None:
             return await self._unregistered(session, incoming, source, now)
         ctx = Context(self.deps, session, now, sender, incoming, "", source)
@@ -435,7 +446,8 @@ class InboundPipeline:
         now = deps.clock.now()
         try:
             async with self.gate, transaction(deps.sessions) as session:
-                outcome = await self._run_stored(session, inbound_id, incoming, now)
+                sender = await self._sender(session, incoming)
+                outcome = await self._run_stored(session, inbound_id, incoming, now, sender)
                 passive = await self._finish(session, inbound_id, incoming, outcome, route, now)
         except _Undone:
             return None  # handled already (another instance, or a takeover committed first)

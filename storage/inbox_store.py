@@ -1,5 +1,5 @@
-"""Inbound messages: stored once per dedupe key, in the transaction that handles them (issue
-8.1, issue 11.1); a row left `received` is leased to the instance that takes it over.
+"""Inbound messages: stored once per dedupe key, handled, by the transaction that handles them
+(issue 8.1, issue 11.1); a row left `received` is leased to the instance that takes it over.
 
 Every statement here is SQLAlchemy Core built once at import (compiled once per dialect and
 cached), executed on the session's connection: no ORM unit of work on the hot path. Those of
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 import asyncpg
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
@@ -225,10 +225,42 @@ _HANDLED_KEYS = (
     "handled_at",
     "reply_text",
     "reply_route",
+    "reply_button",
     "error",
 )
 _INSERT_HANDLED = prepared.Prepared(_INSERT, keys=_HANDLED_KEYS)
-_INSERT_RECEIVED = prepared.Prepared(_INSERT, keys=(*_COLUMNS, "received_at", "status"))
+_INSERT_HANDLED_AS = prepared.Prepared(_INSERT, keys=("id", *_HANDLED_KEYS))
+_VERSION_NOW = func.coalesce(
+    select(ROSTER_VERSION.c.version).where(ROSTER_VERSION.c.id == 1).scalar_subquery(), 0
+)
+_KEY_STORED = exists().where(INBOUND.c.dedupe_key == bindparam("key"))
+_BEGIN_MESSAGE = prepared.Prepared(
+    {
+        # under SQLite's write lock (BEGIN IMMEDIATE) the id the next INSERT would take
+        "sqlite": select(
+            _VERSION_NOW,
+            select(func.coalesce(func.max(INBOUND.c.id), 0) + 1).scalar_subquery(),
+            _KEY_STORED,
+        ),
+        # the SERIAL column's own sequence (migration 0001), resolved once per prepared plan
+        "postgresql": select(
+            _VERSION_NOW,
+            func.nextval(literal_column("'inbound_messages_id_seq'::regclass")),
+            _KEY_STORED,
+        ),
+    }
+)
+
+
+async def begin_message(session: AsyncSession, dedupe_key: str) -> tuple[int, int | None]:
+    """The first statement of a write message's transaction: (the roster version, the id its
+    row will have), or (version, None) when its key is stored already (a retry: nothing may
+    be written). The row itself is written last, handled (`store_handled` with that id), so
+    it is written once; a copy that another instance commits meanwhile makes that INSERT
+    find the key stored (on PostgreSQL it waits for the other's commit)."""
+    params = {"key": dedupe_key}
+    ((version, next_id, stored),) = await prepared.rows(session, _BEGIN_MESSAGE, params)
+    return int(version), None if stored else int(next_id)
 
 
 async def store_handled(
@@ -241,31 +273,25 @@ async def store_handled(
     reply_route: str | None,
     status: str = "handled",
     error: str | None = None,
+    reply_button: str | None = None,
+    inbound_id: int | None = None,
 ) -> int | None:
-    """Store a message already handled, with its reply, in one statement (read-only commands,
-    and a write command's refusal); None if its dedupe key is already stored (a retry)."""
+    """Store a message already handled, with its reply (a clicked card's new button label
+    when that was the passive answer), in one statement (as `inbound_id`, from
+    `begin_message`, when given); None if its dedupe key is already stored (a retry)."""
     values = _row_values(incoming) | {
         "received_at": utc(received_at),
         "status": status,
         "handled_at": utc(now),
         "reply_text": reply_text,
         "reply_route": reply_route,
+        "reply_button": reply_button,
         "error": error,
     }
-    found = await prepared.rows(session, _INSERT_HANDLED, values)
-    return int(found[0][0]) if found else None
-
-
-async def record_received(
-    session: AsyncSession, incoming: Incoming, received_at: datetime
-) -> int | None:
-    """Store a new message, `received`, as the first statement of the transaction that
-    handles it and completes the row (`finish_inbound`): its id, or None if its dedupe key is
-    already stored (a retry: nothing more may be written). No lease: nobody else sees the row
-    before that transaction commits it handled. On PostgreSQL a concurrent copy of the same
-    message waits here for the first to commit, then finds it stored."""
-    values = _row_values(incoming) | {"received_at": utc(received_at), "status": "received"}
-    found = await prepared.rows(session, _INSERT_RECEIVED, values)
+    if inbound_id is None:
+        found = await prepared.rows(session, _INSERT_HANDLED, values)
+    else:
+        found = await prepared.rows(session, _INSERT_HANDLED_AS, values | {"id": inbound_id})
     return int(found[0][0]) if found else None
 
 

@@ -41,7 +41,11 @@ class RosterCache:
 
     async def member(self, session: AsyncSession, userid: str) -> Member | None:
         """The active roster entry of `userid` as of this transaction (cached)."""
-        version = await roster_version(session)
+        return await self.member_at(session, userid, await roster_version(session))
+
+    async def member_at(self, session: AsyncSession, userid: str, version: int) -> Member | None:
+        """`member`, given the roster version this transaction read (with other values, in one
+        statement: `storage.inbox_store.begin_message`)."""
         if version != self._version:
             if self._version is not None:
                 log.info(

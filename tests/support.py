@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from bot import Bot, build_bot
@@ -25,7 +26,6 @@ from liuan_bot.settings import Settings, load_settings
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.simulate import CallbackSigner, event_xml, text_message_xml
 from storage.engine import SessionFactory, transaction
-from storage.inbox_store import record_received
 from storage.tables import InboundMessage
 
 # wecom-facts §1.7 vector A (the official 2014 sample)
@@ -66,17 +66,30 @@ async def store_left_received(
     lease_until: datetime | None = None,
 ) -> int | None:
     """Store a message `received` and leave it (leased to `owner` until `lease_until`): what
-    a crash while handling it left, when a write message was stored before it was handled;
-    None if its key is stored already."""
+    a crash while handling it left when a write message was stored before it was handled
+    (before 2026-12-07); None if its key is stored already."""
+    row = {
+        "dedupe_key": incoming.dedupe_key,
+        "msg_id": incoming.msg_id,
+        "from_user": incoming.from_user,
+        "msg_type": incoming.msg_type,
+        "event": incoming.event,
+        "content": incoming.content,
+        "raw": incoming.raw,
+        "received_at": received_at,
+        "status": "received",
+        "claimed_by": owner,
+        "lease_until": lease_until,
+    }
     async with transaction(sessions) as session:
-        inbound_id = await record_received(session, incoming, received_at)
-        if inbound_id is not None and owner is not None:
-            await (await session.connection()).execute(
-                update(InboundMessage)
-                .where(col(InboundMessage.id) == inbound_id)
-                .values(claimed_by=owner, lease_until=lease_until)
-            )
-    return inbound_id
+        conn = await session.connection()
+        insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+        statement = insert(InboundMessage.__table__)  # type: ignore[attr-defined]
+        found = await conn.execute(
+            statement.values(row).on_conflict_do_nothing().returning(col(InboundMessage.id))
+        )
+        inserted = found.first()
+    return None if inserted is None else int(inserted[0])
 
 
 @dataclass

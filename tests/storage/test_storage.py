@@ -15,7 +15,7 @@ from liuan_bot.domain.roles import Role
 from liuan_bot.domain.roster import parse_roster_csv
 from liuan_bot.messages import Incoming
 from storage.engine import SessionFactory, transaction
-from storage.inbox_store import SqlInboxStore, record_received
+from storage.inbox_store import SqlInboxStore, begin_message, store_handled
 from storage.migrate import current_tables
 from storage.roster_store import count_people, find_member, import_roster
 from storage.tables import InboundMessage
@@ -72,15 +72,50 @@ def _incoming(msg_id: str) -> Incoming:
 async def test_concurrent_copies_of_one_callback_are_stored_once(
     sessions: SessionFactory, clock: FixedClock
 ) -> None:
-    """Each copy's transaction stores the row first (`record_received`); on PostgreSQL the
-    later copies wait for the first to commit and then find the key stored."""
+    """Each copy's transaction writes the row (`store_handled`); on PostgreSQL the later
+    copies wait for the first to commit and then find the key stored."""
 
     async def store_copy() -> int | None:
         async with transaction(sessions) as session:
-            return await record_received(session, _incoming("42"), clock.now())
+            return await store_handled(
+                session,
+                _incoming("42"),
+                clock.now(),
+                clock.now(),
+                reply_text="好",
+                reply_route="passive",
+            )
 
     ids = await asyncio.gather(*(store_copy() for _ in range(8)))
     assert len([i for i in ids if i is not None]) == 1
+
+
+async def test_a_write_message_learns_its_id_and_whether_it_is_stored_in_one_statement(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """`begin_message`: the roster version, the id the row will have, or None for a stored
+    key; the row written with that id is the one a later begin finds."""
+    async with transaction(sessions) as session:
+        version, first = await begin_message(session, "msg:50")
+        assert first is not None
+        stored = await store_handled(
+            session,
+            _incoming("50"),
+            clock.now(),
+            clock.now(),
+            reply_text="好",
+            reply_route="passive",
+            inbound_id=first,
+        )
+        assert stored == first
+    async with transaction(sessions) as session:
+        assert await begin_message(session, "msg:50") == (version, None)
+        _, second = await begin_message(session, "msg:51")
+        assert second is not None
+        assert second > first
+    async with sessions() as session:
+        row = (await session.exec(select(InboundMessage))).one()
+    assert (row.id, row.dedupe_key, row.status) == (first, "msg:50", "handled")
 
 
 async def test_a_stored_message_whose_lease_ran_out_is_claimed_once_across_instances(
