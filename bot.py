@@ -402,10 +402,10 @@ def build_bot(
         records=config.records,
     )
     postgres = not is_sqlite(settings.database_url)
-    # SQLite: one writer for everything; PostgreSQL: a few write messages' transactions at
-    # once, in order of arrival, and a read-only message's single autocommitted statement as
-    # it comes
-    gate = WriteGate((settings.pg_write_concurrency or None) if postgres else 1)
+    # the pipeline's write transactions run one at a time, each for up to `write_batch`
+    # messages (storage/batch.py); on SQLite the read-only step's single autocommitted
+    # statements take turns with them (one writer), on PostgreSQL they go as they come
+    gate = WriteGate(None if postgres else 1)
     statement_gate = WriteGate() if postgres else gate
     # the read-only step in one autocommitted statement, on either database
     direct = PostgresDirect(settings.database_url) if postgres else None
@@ -414,6 +414,7 @@ def build_bot(
         gate=gate,
         direct=direct or SqliteDirect.for_url(settings.database_url),
         direct_gate=statement_gate,
+        max_batch=settings.write_batch,
     )
     inbox = Inbox(
         SqlInboxStore(sessions, postgres=postgres),

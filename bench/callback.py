@@ -118,7 +118,7 @@ def bot_environ(
         "LIUAN_HTTP_HOST": HOST,
         "LIUAN_HTTP_PORT": str(port),
     }
-    for tunable in ("LIUAN_PG_WRITE_CONCURRENCY",):  # to compare settings
+    for tunable in ("LIUAN_WRITE_BATCH",):  # to compare settings
         if tunable in os.environ:
             environ[tunable] = os.environ[tunable]
     if wecom_api:

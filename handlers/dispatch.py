@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -32,7 +33,8 @@ from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
 from liuan_bot.inbox import ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
-from storage.engine import lazy_session, transaction
+from storage.batch import UnitOfWork, WriteBatcher
+from storage.engine import lazy_session
 from storage.inbox_store import (
     DirectStore,
     WriteGate,
@@ -139,6 +141,19 @@ def _reply_messages(incoming: Incoming, reply: Reply, *, passive: bool) -> list[
     return messages
 
 
+class _GateOf(AbstractAsyncContextManager[None]):
+    """The pipeline's current `gate` (tests put a slow one in its place)."""
+
+    def __init__(self, pipeline: InboundPipeline) -> None:
+        self._pipeline = pipeline
+
+    async def __aenter__(self) -> None:
+        await self._pipeline.gate.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._pipeline.gate.__aexit__(*exc)
+
+
 class _Undone(Exception):
     """Roll the handling transaction back: the message turned out to be handled already."""
 
@@ -190,14 +205,26 @@ class InboundPipeline:
         gate: WriteGate | None = None,
         direct: DirectStore | None = None,
         direct_gate: WriteGate | None = None,
+        max_batch: int = 16,
     ) -> None:
-        """`gate` admits the write transactions, `direct_gate` the direct store's single
-        statements (the same gate unless given: SQLite has one writer for both)."""
+        """`gate` admits the write transactions (storage.batch: one at a time, up to
+        `max_batch` messages each), `direct_gate` the direct store's single statements (the
+        same gate unless given: SQLite has one writer for both)."""
         self.deps = deps
         self.cache = cache or RosterCache()
-        self.gate = gate or WriteGate()
+        self.gate = gate or WriteGate(1)
         self.direct = direct
         self.direct_gate = direct_gate or self.gate
+        self.batcher = WriteBatcher(
+            lambda: self.deps.sessions,
+            gate=_GateOf(self),
+            max_batch=max_batch,
+            on_commit=self._committed,
+        )
+
+    def _committed(self, session: AsyncSession) -> None:
+        if enqueued(session):
+            self.deps.wake_outbox(enqueued_targets(session))
 
     def read_only(self, incoming: Incoming) -> bool:
         if incoming.msg_type != "text":
@@ -273,33 +300,35 @@ class InboundPipeline:
                 return answered
         deps = self.deps
         now = deps.clock.now()
+
+        async def unit_work(unit: UnitOfWork) -> tuple[Outcome, bool]:
+            session = unit.session
+            sender = await self._sender(session, incoming)
+            if sender is None:
+                refused = Reply.refused(NOT_REGISTERED) if incoming.msg_type == "text" else None
+                outcome = Outcome(refused)
+            else:
+                outcome = await _guarded(
+                    Context(deps, session, now, sender, incoming, "", "inbound")
+                )
+            inbound_id, passive = await self._store_outcome(
+                session, incoming, received_at, outcome, route, now
+            )
+            log.debug(  # see _answer_direct
+                "inbound id=%s key=%s from=%s handled (read-only)",
+                inbound_id,
+                incoming.dedupe_key,
+                incoming.from_user,
+            )
+            if sender is None:
+                await self._unregistered(session, incoming, f"inbound:{inbound_id}", now)
+            return outcome, passive
+
         try:
-            async with self.gate, transaction(deps.sessions) as session:
-                sender = await self._sender(session, incoming)
-                if sender is None:
-                    refused = (
-                        Reply.refused(NOT_REGISTERED) if incoming.msg_type == "text" else None
-                    )
-                    outcome = Outcome(refused)
-                else:
-                    ctx = Context(deps, session, now, sender, incoming, "", "inbound")
-                    outcome = await _guarded(ctx)
-                inbound_id, passive = await self._store_outcome(
-                    session, incoming, received_at, outcome, route, now
-                )
-                log.debug(  # see _answer_direct
-                    "inbound id=%s key=%s from=%s handled (read-only)",
-                    inbound_id,
-                    incoming.dedupe_key,
-                    incoming.from_user,
-                )
-                if sender is None:
-                    await self._unregistered(session, incoming, f"inbound:{inbound_id}", now)
+            outcome, passive = await self.batcher.run(unit_work)
         except _Undone:
             log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
             return False, None
-        if enqueued(session):
-            deps.wake_outbox(enqueued_targets(session))
         return True, _passive_part(outcome.reply, passive)
 
     async def _store_outcome(
@@ -338,33 +367,32 @@ class InboundPipeline:
     async def _answer_write(
         self, incoming: Incoming, received_at: datetime, route: ReplyRoute
     ) -> tuple[bool, Reply | None]:
-        """One transaction: the roster version and the message's id (a stored key: nothing is
-        written), the command, then the message's row, handled, with its outcome. A refusal
-        or a failure rolls it all back; the message is then stored with its answer in one
-        more."""
-        deps = self.deps
-        now = deps.clock.now()
-        try:
-            async with self.gate, transaction(deps.sessions) as session:
-                version, inbound_id = await begin_message(session, incoming.dedupe_key)
-                if inbound_id is None:
-                    raise _Undone
-                sender = await self.cache.member_at(session, incoming.from_user, version)
+        """One unit of work (storage.batch): the roster version and the message's id (a
+        stored key: nothing is written), the command, then the message's row, handled, with
+        its outcome. A refusal or a failure undoes the command's writes and stores the
+        message with its answer instead."""
+        now = self.deps.clock.now()
+
+        async def unit_work(unit: UnitOfWork) -> tuple[int, Outcome, bool]:
+            session = unit.session
+            version, inbound_id = await begin_message(session, incoming.dedupe_key)
+            if inbound_id is None:
+                raise _Undone
+            sender = await self.cache.member_at(session, incoming.from_user, version)
+            try:
                 outcome = await self._run_stored(session, inbound_id, incoming, now, sender)
-                _, passive = await self._store_outcome(
-                    session, incoming, received_at, outcome, route, now, inbound_id
-                )
+            except _Refused as refused:  # nothing of the command is kept; answer why
+                await unit.undo()
+                outcome = refused.outcome
+            _, passive = await self._store_outcome(
+                session, incoming, received_at, outcome, route, now, inbound_id
+            )
+            return inbound_id, outcome, passive
+
+        try:
+            inbound_id, outcome, passive = await self.batcher.run(unit_work)
         except _Undone:
             return False, None
-        except _Refused as refused:  # nothing of the first attempt is stored; answer why
-            outcome = refused.outcome
-            try:
-                async with self.gate, transaction(deps.sessions) as session:
-                    inbound_id, passive = await self._store_outcome(
-                        session, incoming, received_at, outcome, route, now
-                    )
-            except _Undone:
-                return False, None
         log.info(
             "inbound id=%s key=%s from=%s handled: %s",
             inbound_id,
@@ -372,8 +400,6 @@ class InboundPipeline:
             incoming.from_user,
             outcome.status,
         )
-        if enqueued(session):
-            deps.wake_outbox(enqueued_targets(session))
         return True, _passive_part(outcome.reply, passive)
 
     async def _run_stored(
@@ -442,26 +468,23 @@ class InboundPipeline:
 
     async def handle(self, inbound_id: int, incoming: Incoming, route: ReplyRoute) -> Reply | None:
         await self._preload(incoming)
-        deps = self.deps
-        now = deps.clock.now()
-        try:
-            async with self.gate, transaction(deps.sessions) as session:
-                sender = await self._sender(session, incoming)
+        now = self.deps.clock.now()
+
+        async def unit_work(unit: UnitOfWork) -> tuple[Outcome, bool]:
+            session = unit.session
+            sender = await self._sender(session, incoming)
+            try:
                 outcome = await self._run_stored(session, inbound_id, incoming, now, sender)
-                passive = await self._finish(session, inbound_id, incoming, outcome, route, now)
+            except _Refused as refused:  # the command's writes are undone; answer why
+                await unit.undo()
+                outcome = refused.outcome
+            passive = await self._finish(session, inbound_id, incoming, outcome, route, now)
+            return outcome, passive
+
+        try:
+            outcome, passive = await self.batcher.run(unit_work)
         except _Undone:
             return None  # handled already (another instance, or a takeover committed first)
-        except _Refused as refused:  # the handler's writes are rolled back; answer why
-            outcome = refused.outcome
-            try:
-                async with self.gate, transaction(deps.sessions) as session:
-                    passive = await self._finish(
-                        session, inbound_id, incoming, outcome, route, now
-                    )
-            except _Undone:
-                return None
-        if enqueued(session):
-            deps.wake_outbox(enqueued_targets(session))
         return _passive_part(outcome.reply, passive)
 
     async def _finish(

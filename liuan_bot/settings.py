@@ -81,9 +81,9 @@ class Settings:
     http_header_timeout_s: float = 10.0
     http_body_timeout_s: float = 10.0
     http_max_connections: int = 512
-    # write messages (each one transaction) handled at once on PostgreSQL, in
-    # order of arrival (storage.inbox_store.WriteGate); 0 = no limit. SQLite has one writer.
-    pg_write_concurrency: int = 8
+    # write messages handled in one transaction at most, in order of arrival, while others
+    # wait for it (group commit, storage/batch.py); 1: a transaction per message
+    write_batch: int = 16
     api_base: str = DEFAULT_API_BASE
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -291,7 +291,7 @@ def load_settings(
         http_header_timeout_s=number("HTTP_HEADER_TIMEOUT_S", 10.0, minimum=0.1),
         http_body_timeout_s=number("HTTP_BODY_TIMEOUT_S", 10.0, minimum=0.1),
         http_max_connections=int(number("HTTP_MAX_CONNECTIONS", 512, minimum=8)),
-        pg_write_concurrency=int(number("PG_WRITE_CONCURRENCY", 8)),
+        write_batch=int(number("WRITE_BATCH", 16, minimum=1)),
         api_base=api_base,
         http_host=get("HTTP_HOST", "127.0.0.1"),
         http_port=int(port_value) if port_value == int(port_value) else 8080,

@@ -127,16 +127,12 @@ def _decoded(rows: Sequence[Any]) -> list[tuple[int, Incoming]]:
 
 
 class WriteGate:
-    """At most `limit` write transactions of the inbound pipeline at once, admitted in order
-    of arrival (None: no limit).
+    """At most `limit` writers at once, admitted in order of arrival (None: no limit).
 
-    SQLite (1): it has one writer anyway; queueing here, in order, instead of in SQLite's
-    busy handler (which sleeps up to 100 ms between polls) keeps the tail latency down under
-    a burst. PostgreSQL (`LIUAN_PG_WRITE_CONCURRENCY`, 8): with every message's transaction
-    admitted at once, 64 concurrent write messages took turns on the event loop and on the
-    record counters' row locks in no order, and the unluckiest waited 4–5× the median (p99
-    560–620 ms at p50 ~130 ms); eight at a time, first come first served, keep PostgreSQL
-    and the loop as busy (the same throughput) with a p99 of ~235 ms (bench/README.md)."""
+    SQLite (1): it has one writer anyway; the pipeline's write transactions (storage/batch.py)
+    and the read-only step's single statements queue here, in order, instead of in SQLite's
+    busy handler (which sleeps up to 100 ms between polls): the tail latency stays down under
+    a burst. PostgreSQL: no limit (the pipeline runs one write transaction at a time)."""
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = limit or None

@@ -207,3 +207,29 @@ async def rowcount(
 ) -> int:
     """Run `statement` (no RETURNING) in the session's transaction; the rows it changed."""
     return (await _run(session, statement, params, fetch=False))[1]
+
+
+async def execute(session: AsyncSession, sql: str) -> None:
+    """Run a plain statement without parameters (SAVEPOINT, RELEASE, ROLLBACK TO) in the
+    session's transaction, on its driver connection."""
+    driver = await _driver(session)
+    if driver.observed:
+        driver.observe(sql, [])
+    if driver.sqlite:
+        connection = driver.connection
+        try:
+            await connection._execute(_sqlite_call, connection._conn, sql, [])
+        except sqlite3.Error as exc:
+            raise _translated(sql, [], exc) from exc
+        return
+    try:
+        await driver.connection.execute(sql)
+    except Exception as exc:
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            raise _translated(sql, [], exc) from exc
+        raise
+
+
+async def on_sqlite(session: AsyncSession) -> bool:
+    """Whether the session's transaction runs on SQLite (begun if need be)."""
+    return bool((await _driver(session)).sqlite)

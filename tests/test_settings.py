@@ -38,8 +38,8 @@ def test_defaults(tmp_path: Path) -> None:
         "Asia/Shanghai",
     )
     assert settings.api_base == "https://qyapi.weixin.qq.com"
-    assert settings.pg_write_concurrency == 8
-    assert load_settings(LIVE | {"LIUAN_PG_WRITE_CONCURRENCY": "0"}).pg_write_concurrency == 0
+    assert settings.write_batch == 16
+    assert load_settings(LIVE | {"LIUAN_WRITE_BATCH": "1"}).write_batch == 1
 
 
 def test_every_problem_is_reported_in_one_error(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_every_problem_is_reported_in_one_error(tmp_path: Path) -> None:
         "LIUAN_HTTP_PORT": "99999",
         "LIUAN_TIMEZONE": "Mars/Olympus",
         "LIUAN_DATABASE_URL": "mysql://x",
-        "LIUAN_PG_WRITE_CONCURRENCY": "-1",
+        "LIUAN_WRITE_BATCH": "0",
     }
     with pytest.raises(SettingsError) as caught:
         load_settings(env, data_dir=tmp_path)
@@ -64,7 +64,7 @@ def test_every_problem_is_reported_in_one_error(tmp_path: Path) -> None:
         "LIUAN_HTTP_PORT",
         "LIUAN_TIMEZONE",
         "LIUAN_DATABASE_URL",
-        "LIUAN_PG_WRITE_CONCURRENCY",
+        "LIUAN_WRITE_BATCH",
     ):
         assert needle in message
     assert "s" not in [p.strip() for p in caught.value.problems]

@@ -143,6 +143,41 @@ async def test_a_write_command_is_stored_with_its_outcome_in_one_commit(
     assert commits.count == 1  # the record, its audit row, the notices, the message: one commit
 
 
+async def test_write_messages_that_arrive_together_share_one_commit(
+    on_either: Harness,
+) -> None:
+    """Group commit (storage/batch.py): messages that queue while a write transaction runs
+    are handled in the next one, each in its own savepoint, and committed together; a
+    refused one among them changes nothing of the others; each is answered once."""
+    h = on_either
+    assert h.bot.pipeline is not None
+    batcher = h.bot.pipeline.batcher
+    slow = slow_storage(h)  # the writer is busy: the messages queue
+    texts = [f"舆情 内容：网传第{i}小区停水 来源：微博" for i in range(4)]
+    sending = [asyncio.create_task(h.send_text("demo", t)) for t in texts]
+    sending.append(asyncio.create_task(h.send_text("demo", ASK_CONFERENCE)))  # refused
+    await slow.entered.wait()
+    for _ in range(200):  # until every message waits for the writer
+        if batcher.waiting == len(sending):
+            break
+        await asyncio.sleep(0.01)
+    assert batcher.waiting == len(sending)
+    commits = Commits(h)
+    batches = batcher.batches
+    slow.open.set()
+    replies = [reply for _status, reply in await asyncio.gather(*sending)]
+    assert all(r is not None and r.startswith("已报告舆情") for r in replies[:4]), replies
+    assert replies[4] is not None
+    assert "还缺少" in replies[4]
+    assert (batcher.batches - batches, commits.count) == (1, 1)
+    rows = await inbound_rows(h)
+    assert len(rows) == 5
+    assert {(r.status, r.reply_route) for r in rows} == {("handled", "passive")}
+    async with h.bot.deps.sessions() as session:
+        issues = (await session.exec(text("SELECT count(*) FROM hot_issues"))).one()[0]
+    assert issues == 4
+
+
 async def test_an_unregistered_sender_is_refused_on_either_kind_of_command(
     harness: Harness,
 ) -> None:
@@ -316,16 +351,16 @@ async def test_a_retry_of_a_message_stored_by_this_instance_and_left_is_handled_
 
 
 def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
-    """SQLite: one writer for every write, single statements included. PostgreSQL: eight
-    write messages' transactions at once (`LIUAN_PG_WRITE_CONCURRENCY`); a read-only
-    message's single statement is not queued."""
+    """SQLite: one writer for every write, single statements included. PostgreSQL: the write
+    transactions one at a time (storage/batch.py), a read-only message's single statement
+    not queued. Either: up to `LIUAN_WRITE_BATCH` messages a transaction."""
     bot = on_either.bot
     assert bot.pipeline is not None
     gate, direct_gate = bot.pipeline.gate, bot.pipeline.direct_gate
+    assert bot.pipeline.batcher.max_batch == bot.settings.write_batch == 16
     if bot.settings.database_url.startswith("postgresql"):
-        assert gate.limit == bot.settings.pg_write_concurrency == 8
         assert direct_gate is not gate
-        assert direct_gate.limit is None
+        assert (gate.limit, direct_gate.limit) == (None, None)
     else:
         assert gate.limit == 1
         assert direct_gate is gate

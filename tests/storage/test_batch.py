@@ -1,0 +1,194 @@
+"""Group commit (storage/batch.py, issue 11 §2), on SQLite and PostgreSQL: units submitted
+together share one transaction, each in its own savepoint; a failing unit is rolled back
+alone; nobody learns an outcome before the commit, and a failed commit stores nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import storage.batch
+from liuan_bot.clock import FixedClock
+from storage.audit import audit
+from storage.batch import UnitOfWork, WriteBatcher
+from storage.engine import SessionFactory, transaction
+from storage.tables import AuditEntry
+from storage.tables import Unit as Department
+
+
+async def _actions(sessions: SessionFactory) -> list[str]:
+    async with sessions() as session:
+        rows = (await session.exec(select(AuditEntry).order_by(AuditEntry.id))).all()  # type: ignore[arg-type]
+    return [row.action for row in rows]
+
+
+def _writes(action: str, now: datetime, *, then_raise: bool = False) -> storage.batch.Work[str]:
+    async def work(unit: UnitOfWork) -> str:
+        await audit(unit.session, now, actor="test", action=action)
+        if then_raise:
+            raise ValueError(action)
+        return action
+
+    return work
+
+
+async def test_units_submitted_together_share_one_transaction(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    batcher = WriteBatcher(lambda: sessions)
+    results = await asyncio.gather(*(batcher.run(_writes(f"a{i}", clock.now())) for i in range(5)))
+    assert results == [f"a{i}" for i in range(5)]
+    assert (batcher.batches, batcher.units) == (1, 5)
+    assert await _actions(sessions) == [f"a{i}" for i in range(5)]
+
+
+async def test_a_batch_holds_at_most_max_batch_units_in_order(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    batcher = WriteBatcher(lambda: sessions, max_batch=2)
+    await asyncio.gather(*(batcher.run(_writes(f"a{i}", clock.now())) for i in range(5)))
+    assert batcher.batches == 3
+    assert await _actions(sessions) == [f"a{i}" for i in range(5)]
+
+
+async def test_a_unit_that_fails_is_rolled_back_alone(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    batcher = WriteBatcher(lambda: sessions)
+    first, failed, last = await asyncio.gather(
+        batcher.run(_writes("first", clock.now())),
+        batcher.run(_writes("failed", clock.now(), then_raise=True)),
+        batcher.run(_writes("last", clock.now())),
+        return_exceptions=True,
+    )
+    assert (first, last) == ("first", "last")
+    assert isinstance(failed, ValueError)
+    assert batcher.batches == 1
+    assert await _actions(sessions) == ["first", "last"]
+
+
+async def test_a_units_orm_objects_are_written_in_its_savepoint_and_undone_with_it(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """Objects added to the session are inserted before the next unit begins; a unit that
+    fails after adding its own leaves nothing of them, and the others' stay."""
+
+    def department(name: str, *, then_raise: bool = False) -> storage.batch.Work[str]:
+        async def work(unit: UnitOfWork) -> str:
+            now = clock.now()
+            unit.session.add(
+                Department(name=name, unit_type="市直部门", created_at=now, updated_at=now)
+            )
+            if then_raise:
+                raise ValueError(name)
+            return name
+
+        return work
+
+    batcher = WriteBatcher(lambda: sessions)
+    outcomes = await asyncio.gather(
+        batcher.run(department("市甲局")),
+        batcher.run(department("市乙局", then_raise=True)),
+        batcher.run(department("市丙局")),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == "市甲局"
+    assert isinstance(outcomes[1], ValueError)
+    async with sessions() as session:
+        names = (await session.exec(select(Department.name))).all()
+    assert sorted(names) == ["市丙局", "市甲局"]
+
+
+async def test_a_unit_may_undo_its_writes_and_go_on(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """A refused command: its writes undone, then its answer written, in the same unit."""
+
+    async def refused(unit: UnitOfWork) -> str:
+        await audit(unit.session, clock.now(), actor="test", action="attempt")
+        await unit.undo()
+        await audit(unit.session, clock.now(), actor="test", action="refusal")
+        return "refused"
+
+    batcher = WriteBatcher(lambda: sessions)
+    assert await asyncio.gather(
+        batcher.run(_writes("before", clock.now())),
+        batcher.run(refused),
+        batcher.run(_writes("after", clock.now())),
+    ) == ["before", "refused", "after"]
+    assert await _actions(sessions) == ["before", "refusal", "after"]
+
+
+async def test_nobody_learns_an_outcome_before_the_commit_and_a_failed_commit_stores_nothing(
+    sessions: SessionFactory, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen_before_commit: list[bool] = []
+    futures: list[asyncio.Task[str]] = []
+
+    @asynccontextmanager
+    async def failing_commit(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+        async with transaction(factory) as session:
+            yield session
+            seen_before_commit.extend(task.done() for task in futures)
+            raise OSError("disk I/O error at COMMIT")
+
+    monkeypatch.setattr(storage.batch, "transaction", failing_commit)
+    batcher = WriteBatcher(lambda: sessions)
+    futures.extend(
+        asyncio.create_task(batcher.run(_writes(f"a{i}", clock.now()))) for i in range(3)
+    )
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert seen_before_commit == [False, False, False]
+    assert all(isinstance(o, OSError) for o in outcomes), outcomes
+    assert batcher.units == 0
+    assert await _actions(sessions) == []
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+async def test_a_deadlocked_unit_is_tried_again_in_the_next_batch(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """PostgreSQL chose it as a deadlock's victim (another instance's transaction took the
+    same rows in the other order): its writes are rolled back and it runs again."""
+    attempts = 0
+
+    async def victim(unit: UnitOfWork) -> str:
+        nonlocal attempts
+        attempts += 1
+        await audit(unit.session, clock.now(), actor="test", action=f"attempt{attempts}")
+        if attempts == 1:
+            raise DBAPIError("UPDATE record_counters …", None, _Deadlock())
+        return "done"
+
+    batcher = WriteBatcher(lambda: sessions)
+    assert await asyncio.gather(
+        batcher.run(victim), batcher.run(_writes("other", clock.now()))
+    ) == [
+        "done",
+        "other",
+    ]
+    assert attempts == 2
+    assert batcher.batches == 2
+    assert await _actions(sessions) == ["other", "attempt2"]
+
+
+async def test_a_unit_that_deadlocks_every_time_fails_after_its_attempts(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    async def victim(unit: UnitOfWork) -> str:
+        raise DBAPIError("UPDATE record_counters …", None, _Deadlock())
+
+    batcher = WriteBatcher(lambda: sessions)
+    with pytest.raises(DBAPIError):
+        await batcher.run(victim)
+    assert batcher.batches == storage.batch.ATTEMPTS
