@@ -375,6 +375,7 @@ class SqliteDirect:
                         "PRAGMA busy_timeout=0",
                         "PRAGMA foreign_keys=ON",
                         "PRAGMA synchronous=NORMAL",
+                        "PRAGMA temp_store=MEMORY",
                     ):
                         await conn.execute(pragma)
                     self._conn = conn
