@@ -402,9 +402,11 @@ def build_bot(
         records=config.records,
     )
     postgres = not is_sqlite(settings.database_url)
-    # the pipeline's write transactions run one at a time, each for up to `write_batch`
-    # messages (storage/batch.py); on SQLite the read-only step's single autocommitted
-    # statements take turns with them (one writer), on PostgreSQL they go as they come
+    # the pipeline's write transactions, each for up to `write_batch` messages
+    # (storage/batch.py): on SQLite one at a time, and the read-only step's single
+    # autocommitted statements take turns with them (one writer); on PostgreSQL a few at
+    # once (`pg_write_concurrency`, never two of one command), and those statements go as
+    # they come
     gate = WriteGate(None if postgres else 1)
     statement_gate = WriteGate() if postgres else gate
     # the read-only step in one autocommitted statement, on either database
@@ -415,6 +417,7 @@ def build_bot(
         direct=direct or SqliteDirect.for_url(settings.database_url),
         direct_gate=statement_gate,
         max_batch=settings.write_batch,
+        concurrency=settings.pg_write_concurrency if postgres else 1,
     )
     inbox = Inbox(
         SqlInboxStore(sessions, postgres=postgres),

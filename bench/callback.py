@@ -118,7 +118,7 @@ def bot_environ(
         "LIUAN_HTTP_HOST": HOST,
         "LIUAN_HTTP_PORT": str(port),
     }
-    for tunable in ("LIUAN_WRITE_BATCH",):  # to compare settings
+    for tunable in ("LIUAN_WRITE_BATCH", "LIUAN_PG_WRITE_CONCURRENCY"):  # to compare settings
         if tunable in os.environ:
             environ[tunable] = os.environ[tunable]
     if wecom_api:
@@ -229,10 +229,12 @@ def serve_bot(
         )
     else:
         web.run_app(app, host=HOST, port=port, access_log=None, print=None, shutdown_timeout=5)
+    batcher = bot.pipeline.batcher if bot.pipeline is not None else None
     report = {
         "jieba_loaded": "jieba" in sys.modules,
         "counters": counters,
         "outbox": asyncio.run(_outbox_by_status(settings.database_url)),
+        "batches": [batcher.batches, batcher.units, batcher.retried] if batcher else [],
     }
     print(REPORT_PREFIX + json.dumps(report), flush=True)
 
@@ -929,6 +931,12 @@ def render(bare: Summary, bot: Summary, args: argparse.Namespace) -> tuple[str, 
         + (
             ", ".join(f"{k} {v}" for k, v in sorted(bot.report.get("outbox", {}).items()))
             or "none"
+        ),
+        "bot write transactions (storage/batch.py): "
+        + (
+            "{} for {} messages, {} run again after a deadlock".format(*bot.report["batches"])
+            if bot.report.get("batches")
+            else "none"
         ),
         "errors / empty / wrong = failed requests / empty 200s (reply deferred to the outbox) "
         "/ sampled replies that did not decrypt to the expected text",

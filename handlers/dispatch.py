@@ -206,10 +206,12 @@ class InboundPipeline:
         direct: DirectStore | None = None,
         direct_gate: WriteGate | None = None,
         max_batch: int = 16,
+        concurrency: int = 1,
     ) -> None:
-        """`gate` admits the write transactions (storage.batch: one at a time, up to
-        `max_batch` messages each), `direct_gate` the direct store's single statements (the
-        same gate unless given: SQLite has one writer for both)."""
+        """`gate` admits the write transactions (storage.batch: up to `max_batch` messages
+        each, `concurrency` at once, never two with messages of one command), `direct_gate`
+        the direct store's single statements (the same gate unless given: SQLite has one
+        writer for both)."""
         self.deps = deps
         self.cache = cache or RosterCache()
         self.gate = gate or WriteGate(1)
@@ -219,8 +221,17 @@ class InboundPipeline:
             lambda: self.deps.sessions,
             gate=_GateOf(self),
             max_batch=max_batch,
+            concurrency=concurrency,
             on_commit=self._committed,
         )
+
+    def _lane_key(self, incoming: Incoming) -> str:
+        """A message's unit's key in storage.batch: its command (no two transactions at once
+        hold messages of one command: they take the same record counter)."""
+        if incoming.msg_type == "text":
+            match = self.deps.registry.match(incoming.content)
+            return match.spec.name if match is not None else ""
+        return (incoming.event_key or incoming.event or "").split("|", 1)[0]
 
     def _committed(self, session: AsyncSession) -> None:
         if enqueued(session):
@@ -325,7 +336,7 @@ class InboundPipeline:
             return outcome, passive
 
         try:
-            outcome, passive = await self.batcher.run(unit_work)
+            outcome, passive = await self.batcher.run(unit_work, self._lane_key(incoming))
         except _Undone:
             log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
             return False, None
@@ -390,7 +401,8 @@ class InboundPipeline:
             return inbound_id, outcome, passive
 
         try:
-            inbound_id, outcome, passive = await self.batcher.run(unit_work)
+            lane = self._lane_key(incoming)
+            inbound_id, outcome, passive = await self.batcher.run(unit_work, lane)
         except _Undone:
             return False, None
         log.info(
@@ -482,7 +494,7 @@ class InboundPipeline:
             return outcome, passive
 
         try:
-            outcome, passive = await self.batcher.run(unit_work)
+            outcome, passive = await self.batcher.run(unit_work, self._lane_key(incoming))
         except _Undone:
             return None  # handled already (another instance, or a takeover committed first)
         return _passive_part(outcome.reply, passive)

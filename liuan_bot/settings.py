@@ -84,6 +84,9 @@ class Settings:
     # write messages handled in one transaction at most, in order of arrival, while others
     # wait for it (group commit, storage/batch.py); 1: a transaction per message
     write_batch: int = 16
+    # PostgreSQL: write transactions at once, in lanes by command (storage/batch.py); SQLite
+    # has one writer
+    pg_write_concurrency: int = 4
     api_base: str = DEFAULT_API_BASE
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -292,6 +295,7 @@ def load_settings(
         http_body_timeout_s=number("HTTP_BODY_TIMEOUT_S", 10.0, minimum=0.1),
         http_max_connections=int(number("HTTP_MAX_CONNECTIONS", 512, minimum=8)),
         write_batch=int(number("WRITE_BATCH", 16, minimum=1)),
+        pg_write_concurrency=int(number("PG_WRITE_CONCURRENCY", 4, minimum=1)),
         api_base=api_base,
         http_host=get("HTTP_HOST", "127.0.0.1"),
         http_port=int(port_value) if port_value == int(port_value) else 8080,

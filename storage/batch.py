@@ -15,17 +15,18 @@ writes every page the message touched (on SQLite ~0.2 ms of write() calls; on Po
 WAL flush). Under a burst those are shared by every message of the batch; one message alone
 is a batch of one, at the old cost plus a SAVEPOINT.
 
-One transaction runs at a time (behind `gate`, which on SQLite the direct store's single
-statements share: one writer). On PostgreSQL that also keeps an instance's transactions from
-taking the record counters' row locks in crossing orders; a deadlock with another instance,
-or a serialization failure, costs the unit it hit another attempt in the next batch.
+On SQLite one transaction runs at a time (behind `gate`, which the direct store's single
+statements share: one writer). On PostgreSQL a few run at once, never two with units of one
+key (`WriteBatcher`); a deadlock (another transaction or instance took the same rows in the
+other order) or a serialization failure costs the unit it hit another attempt, in a next
+batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -66,6 +67,7 @@ class UnitOfWork:
 class _Job(Generic[T]):
     work: Work[T]
     done: asyncio.Future[T]
+    key: Hashable = None
     attempts: int = field(default=1)
 
 
@@ -74,8 +76,17 @@ Work = Callable[[UnitOfWork], Awaitable[T]]  # a unit of work
 
 
 class WriteBatcher:
-    """Runs units of work in shared transactions; see the module docstring. `on_commit` is
-    given each committed transaction's session (its `info`: the outbox rows' targets)."""
+    """Runs units of work in shared transactions; see the module docstring.
+
+    Up to `concurrency` transactions run at once, taking the queued units in order of
+    arrival, but never a unit whose `key` another running transaction holds: that one waits
+    for the next transaction of its key. The pipeline keys units by command, so on
+    PostgreSQL the messages of one command (which take the same record counter, and usually
+    touch the same rows) are never in two transactions at once and never wait on each other's
+    locks in crossing orders, while every command is served in turn (one queue, no command
+    waiting behind another's backlog); a key's units keep their order. SQLite has one writer:
+    `concurrency` 1. `on_commit` is given each committed transaction's session (its `info`:
+    the outbox rows' targets)."""
 
     def __init__(
         self,
@@ -83,39 +94,67 @@ class WriteBatcher:
         *,
         gate: AbstractAsyncContextManager[Any] | None = None,
         max_batch: int = 16,
+        concurrency: int = 1,
         on_commit: Committed = lambda session: None,
     ) -> None:
         self._sessions = sessions
         self._gate: AbstractAsyncContextManager[Any] = gate or WriteGate(1)
         self.max_batch = max(1, max_batch)
+        self.concurrency = max(1, concurrency)
         self._on_commit = on_commit
         self._queue: list[_Job[Any]] = []
-        self._runner: asyncio.Task[None] | None = None
+        self._runners: set[asyncio.Task[None]] = set()
+        self._held: dict[Hashable, asyncio.Task[None]] = {}  # key → the runner holding it
         self.batches = 0  # transactions committed (for tests and the bench)
         self.units = 0  # units committed
+        self.retried = 0  # units run again after a deadlock or a serialization failure
 
     @property
     def waiting(self) -> int:
-        """Units queued for the next transaction."""
+        """Units queued for a next transaction."""
         return len(self._queue)
 
-    async def run(self, work: Work[T]) -> T:
-        """Run `work` in the next transaction; its result once that has committed. Raises
-        what `work` raised (its writes rolled back, nothing of it stored), or why the
-        transaction failed (nothing of any unit stored)."""
-        job: _Job[T] = _Job(work, asyncio.get_running_loop().create_future())
+    async def run(self, work: Work[T], key: Hashable = None) -> T:
+        """Run `work` in a next transaction (see the class docstring); its result once that
+        has committed. Raises what `work` raised (its writes rolled back, nothing of it
+        stored), or why the transaction failed (nothing of any unit stored)."""
+        job: _Job[T] = _Job(work, asyncio.get_running_loop().create_future(), key=key)
         self._queue.append(job)
-        if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._drain())
+        if len(self._runners) < self.concurrency and key not in self._held:
+            runner = asyncio.create_task(self._drain())
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
         return await job.done
 
+    def _take(self, me: asyncio.Task[None]) -> list[_Job[Any]]:
+        """The next batch of this runner: queued units in order, up to `max_batch`, of keys
+        no other runner holds; their keys are now this runner's."""
+        batch: list[_Job[Any]] = []
+        keep: list[_Job[Any]] = []
+        for job in self._queue:
+            holder = self._held.get(job.key, me)
+            if holder is me and len(batch) < self.max_batch:
+                self._held[job.key] = me
+                batch.append(job)
+            else:
+                keep.append(job)
+        self._queue[:] = keep
+        return batch
+
+    def _release(self, me: asyncio.Task[None]) -> None:
+        for key in [k for k, holder in self._held.items() if holder is me]:
+            del self._held[key]
+
     async def _drain(self) -> None:
-        while self._queue:
+        me = asyncio.current_task()
+        assert me is not None
+        while True:
             batch: list[_Job[Any]] = []
             try:
                 async with self._gate:  # the units that queued meanwhile join this batch
-                    batch = self._queue[: self.max_batch]
-                    del self._queue[: self.max_batch]
+                    batch = self._take(me)
+                    if not batch:
+                        return  # the rest are held by other runners, which take them next
                     await self._run_batch(batch)
             except Exception as exc:  # the transaction failed: nothing of it is stored
                 for job in batch:
@@ -126,6 +165,8 @@ class WriteBatcher:
                     if not job.done.done():
                         job.done.set_exception(exc)
                 raise
+            finally:
+                self._release(me)
 
     async def _run_batch(self, batch: list[_Job[Any]]) -> None:
         outcomes: list[tuple[_Job[Any], Any, Exception | None]] = []
@@ -145,6 +186,7 @@ class WriteBatcher:
                     if _retryable(exc) and job.attempts < ATTEMPTS:
                         log.warning("write unit: %s; tried again in the next batch", exc)
                         job.attempts += 1
+                        self.retried += 1
                         again.append(job)
                     else:
                         outcomes.append((job, None, exc))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 _DRIVER = "liuan_prepared_driver"  # session.info key: (root transaction, _Driver)
 
@@ -91,22 +93,47 @@ class Prepared:
         binds = compiled.binds
         processors = compiled._bind_processors
         fixed = {n: binds[n].effective_value for n in names if not binds[n].required}
-        return _Plan(compiled.string, names, tuple(processors.get(n) for n in names), fixed)
+        chosen = tuple(_faster(processors.get(n), binds[n].type, dialect) for n in names)
+        return _Plan(compiled.string, names, chosen, fixed)
 
     def arguments(
         self, dialect: Dialect, params: Mapping[str, Any] | None
     ) -> tuple[str, list[Any]]:
         """The SQL text and its positional arguments, processed as SQLAlchemy would."""
         plan = self.plan(dialect)
-        values = plan.fixed if not params else {**plan.fixed, **params}
+        if not plan.fixed:
+            values = params or {}
+        else:
+            values = plan.fixed if not params else {**plan.fixed, **params}
         try:
-            raw = [values[name] for name in plan.names]
+            return plan.sql, [
+                value if (value := values[name]) is None or process is None else process(value)
+                for name, process in zip(plan.names, plan.processors, strict=True)
+            ]
         except KeyError as exc:
             raise TypeError(f"missing parameter {exc.args[0]!r} for {plan.sql}") from None
-        return plan.sql, [
-            value if process is None or value is None else process(value)
-            for value, process in zip(raw, plan.processors, strict=True)
-        ]
+
+
+_PROBE = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
+
+
+def _sqlite_utc_stamp(value: datetime) -> str:
+    """SQLAlchemy's SQLite storage of an aware datetime in a `UTCDateTime` column (UTC, no
+    offset, microseconds), at a fraction of the cost of its TypeDecorator + DATETIME chain."""
+    if value.utcoffset() is None:
+        raise ValueError("Datetime values must have timezone information.")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _faster(
+    process: Callable[[Any], Any] | None, type_: Any, dialect: Dialect
+) -> Callable[[Any], Any] | None:
+    """An equivalent, cheaper processor where there is one: SQLite's UTC datetimes (each a
+    few microseconds of SQLAlchemy per value, ~10 values per write message). Used only when
+    it gives SQLAlchemy's own result for a probe value."""
+    if process is None or dialect.name != "sqlite" or not isinstance(type_, UTCDateTime):
+        return process
+    return _sqlite_utc_stamp if process(_PROBE) == _sqlite_utc_stamp(_PROBE) else process
 
 
 class _Driver:

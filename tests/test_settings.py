@@ -38,7 +38,7 @@ def test_defaults(tmp_path: Path) -> None:
         "Asia/Shanghai",
     )
     assert settings.api_base == "https://qyapi.weixin.qq.com"
-    assert settings.write_batch == 16
+    assert (settings.write_batch, settings.pg_write_concurrency) == (16, 4)
     assert load_settings(LIVE | {"LIUAN_WRITE_BATCH": "1"}).write_batch == 1
 
 
@@ -51,6 +51,7 @@ def test_every_problem_is_reported_in_one_error(tmp_path: Path) -> None:
         "LIUAN_TIMEZONE": "Mars/Olympus",
         "LIUAN_DATABASE_URL": "mysql://x",
         "LIUAN_WRITE_BATCH": "0",
+        "LIUAN_PG_WRITE_CONCURRENCY": "0",
     }
     with pytest.raises(SettingsError) as caught:
         load_settings(env, data_dir=tmp_path)
@@ -65,6 +66,7 @@ def test_every_problem_is_reported_in_one_error(tmp_path: Path) -> None:
         "LIUAN_TIMEZONE",
         "LIUAN_DATABASE_URL",
         "LIUAN_WRITE_BATCH",
+        "LIUAN_PG_WRITE_CONCURRENCY",
     ):
         assert needle in message
     assert "s" not in [p.strip() for p in caught.value.problems]

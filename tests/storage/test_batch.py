@@ -19,6 +19,7 @@ from liuan_bot.clock import FixedClock
 from storage.audit import audit
 from storage.batch import UnitOfWork, WriteBatcher
 from storage.engine import SessionFactory, transaction
+from storage.inbox_store import WriteGate
 from storage.tables import AuditEntry
 from storage.tables import Unit as Department
 
@@ -192,3 +193,48 @@ async def test_a_unit_that_deadlocks_every_time_fails_after_its_attempts(
     with pytest.raises(DBAPIError):
         await batcher.run(victim)
     assert batcher.batches == storage.batch.ATTEMPTS
+
+
+async def test_transactions_run_at_once_but_never_two_of_one_key_on_postgresql(
+    database_url: str, sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """Units of different keys may be in transactions that run at once: a slow unit of one
+    command holds up nothing of another's; the next unit of its own key waits for it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer")
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(unit: UnitOfWork) -> str:
+        await audit(unit.session, clock.now(), actor="test", action="slow")
+        started.set()
+        await release.wait()
+        return "slow"
+
+    batcher = WriteBatcher(lambda: sessions, gate=WriteGate(), concurrency=2)
+    held = asyncio.create_task(batcher.run(slow, "突发"))
+    await started.wait()  # its transaction runs (units that queue now wait for the next)
+    same_key = asyncio.create_task(batcher.run(_writes("after", clock.now()), "突发"))
+    assert await batcher.run(_writes("other", clock.now()), "舆情") == "other"
+    assert not held.done()
+    assert not same_key.done()
+    assert batcher.waiting == 1  # it waits for the transaction holding its key
+    release.set()
+    assert await held == "slow"
+    assert await same_key == "after"
+    assert batcher.batches == 3
+    actions = await _actions(sessions)
+    assert sorted(actions) == ["after", "other", "slow"]
+    assert actions.index("slow") < actions.index("after")  # a key's units keep their order
+
+
+async def test_a_runner_takes_every_key_it_may_in_order_of_arrival(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    batcher = WriteBatcher(lambda: sessions, max_batch=3)
+    keys = ["a", "b", "a", "c", "b"]
+    outcomes = await asyncio.gather(
+        *(batcher.run(_writes(f"{k}{i}", clock.now()), k) for i, k in enumerate(keys))
+    )
+    assert outcomes == ["a0", "b1", "a2", "c3", "b4"]
+    assert batcher.batches == 2
+    assert await _actions(sessions) == ["a0", "b1", "a2", "c3", "b4"]

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import sqlite
@@ -16,6 +18,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel import select as orm_select
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from liuan_bot.messages import Incoming
 from storage import pending, prepared
@@ -379,3 +382,25 @@ def test_only_plain_mappers_and_fully_given_objects_skip_the_unit_of_work() -> N
     assert pending._values(plan, sa_inspect(left_to_default)) is None  # None: the default's
     keyed = Child(id=5, parent_id=1, kind="special")
     assert pending._values(plan, sa_inspect(keyed)) is None  # a key already set
+
+
+# hypothesis bounds are naive by definition; the values drawn are aware (`timezones`)
+EARLIEST, LATEST = datetime(1000, 1, 2), datetime(9999, 12, 30)  # noqa: DTZ001
+
+
+@given(moment=st.datetimes(min_value=EARLIEST, max_value=LATEST, timezones=st.timezones()))
+def test_the_sqlite_utc_datetime_processor_stores_what_sqlalchemy_stores(moment: datetime) -> None:
+    """`prepared` swaps SQLAlchemy's UTCDateTime chain on SQLite for one isoformat call: the
+    same text for any aware datetime, and naive ones refused as the TypeDecorator does."""
+    theirs = UTCDateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
+    assert theirs is not None
+    assert prepared._sqlite_utc_stamp(moment) == theirs(moment)
+    names, processors = _audit_plan()
+    assert processors[names.index("at")] is prepared._sqlite_utc_stamp
+    with pytest.raises(ValueError, match="timezone"):
+        prepared._sqlite_utc_stamp(moment.replace(tzinfo=None))
+
+
+def _audit_plan() -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    plan = _AUDIT.plan(sqlite.dialect())
+    return plan.names, plan.processors

@@ -146,16 +146,16 @@ async def test_a_write_command_is_stored_with_its_outcome_in_one_commit(
 async def test_write_messages_that_arrive_together_share_one_commit(
     on_either: Harness,
 ) -> None:
-    """Group commit (storage/batch.py): messages that queue while a write transaction runs
-    are handled in the next one, each in its own savepoint, and committed together; a
-    refused one among them changes nothing of the others; each is answered once."""
+    """Group commit (storage/batch.py): messages of a command that queue while a write
+    transaction runs are handled in the next one, each in its own savepoint, and committed
+    together; a refused one among them changes nothing of the others; each is answered once."""
     h = on_either
     assert h.bot.pipeline is not None
     batcher = h.bot.pipeline.batcher
     slow = slow_storage(h)  # the writer is busy: the messages queue
     texts = [f"舆情 内容：网传第{i}小区停水 来源：微博" for i in range(4)]
     sending = [asyncio.create_task(h.send_text("demo", t)) for t in texts]
-    sending.append(asyncio.create_task(h.send_text("demo", ASK_CONFERENCE)))  # refused
+    sending.append(asyncio.create_task(h.send_text("demo", "舆情")))  # refused: no 内容
     await slow.entered.wait()
     for _ in range(200):  # until every message waits for the writer
         if batcher.waiting == len(sending):
@@ -351,17 +351,20 @@ async def test_a_retry_of_a_message_stored_by_this_instance_and_left_is_handled_
 
 
 def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
-    """SQLite: one writer for every write, single statements included. PostgreSQL: the write
-    transactions one at a time (storage/batch.py), a read-only message's single statement
-    not queued. Either: up to `LIUAN_WRITE_BATCH` messages a transaction."""
+    """SQLite: one writer for every write, single statements included. PostgreSQL: four
+    write transactions at once (`LIUAN_PG_WRITE_CONCURRENCY`), a read-only message's single
+    statement not queued. Either: up to `LIUAN_WRITE_BATCH` messages a transaction
+    (storage/batch.py)."""
     bot = on_either.bot
     assert bot.pipeline is not None
     gate, direct_gate = bot.pipeline.gate, bot.pipeline.direct_gate
     assert bot.pipeline.batcher.max_batch == bot.settings.write_batch == 16
     if bot.settings.database_url.startswith("postgresql"):
+        assert bot.pipeline.batcher.concurrency == bot.settings.pg_write_concurrency == 4
         assert direct_gate is not gate
         assert (gate.limit, direct_gate.limit) == (None, None)
     else:
+        assert bot.pipeline.batcher.concurrency == 1
         assert gate.limit == 1
         assert direct_gate is gate
 
