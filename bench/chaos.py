@@ -10,9 +10,10 @@ held 25 s; PostgreSQL backends terminated mid-burst, PostgreSQL refused and blac
 30 s (a TCP proxy), two and three `bot.py serve` instances on one PostgreSQL; a hypothesis
 fuzz of the callback;
 XML attacks; 1,100 slow connections.
-Write variants (`-write`: 舆情 from registered users instead of 帮助) of the retries rows, of
-kill -9 mid-burst and of the terminated PostgreSQL backends: each message must also leave
-exactly one `hot_issues` row.
+Write variants (`-write`: 舆情 and, every third message, 突发 from registered users instead
+of 帮助) of the retries rows, of kill -9 mid-burst, of the terminated PostgreSQL backends and
+of the two and three instances: each message must also leave exactly one record in its own
+table (`hot_issues`, `incidents`).
 Measured only through the public surface: HTTP statuses and passive replies, the fake
 WeCom's delivered list, database rows. Target in every row: 0 lost, 0 duplicated, 0 5xx.
 Exit status 1 if a row misses it (the table is the result either way).
@@ -103,6 +104,7 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
         "pg-refused",
         "pg-blackholed",
         "instances",
+        "instances-write",
     }
     pg = await _pg_database() if not only or only & pg_rows else None
     if pg is not None:
@@ -129,6 +131,13 @@ async def run(scale: float, only: set[str], work: Path) -> list[tuple[Row, float
                 await timed(
                     "instances",
                     lambda c=count: scenarios.instances(url, sub(f"inst{c}"), c, scale),  # type: ignore[misc]
+                )
+            for count in (2, 3):
+                await timed(
+                    "instances-write",
+                    lambda c=count: scenarios.instances(  # type: ignore[misc]
+                        url, sub(f"inst{c}-w"), c, scale, command="write"
+                    ),
                 )
         finally:
             await _drop_pg(*pg)
@@ -169,7 +178,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=[], help="retries retries-write faults "
                         "outage kill9 kill9-write lock xml slow fuzz; with "
                         "LIUAN_TEST_DATABASE_URL: retries-pg retries-pg-write postgres "
-                        "postgres-write pg-refused pg-blackholed instances")  # fmt: skip
+                        "postgres-write pg-refused pg-blackholed instances "
+                        "instances-write")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # the table is the output

@@ -63,17 +63,26 @@ class ReplyRoute:
     def __init__(self, clock: Clock | None = None) -> None:
         self.mode: Literal["undecided", "passive", "outbox"] = "undecided"
         self.passive_to: _Waiter | None = None
+        self.given = False  # the passive answer went to `passive_to`
         self._clock = clock
         self._waiters: list[_Waiter] = []
 
     def join(self, deadline: datetime) -> _Waiter:
-        """A request now waiting. Once the answer is passive it goes to the newest request:
-        WeCom posts a message again only after giving up on its earlier request."""
+        """A request now waiting. Once the answer is passive, and until it is given, it goes
+        to the newest request: WeCom posts a message again only after giving up on its
+        earlier request."""
         waiter = _Waiter(deadline)
         self._waiters.append(waiter)
-        if self.mode == "passive":
+        if self.mode == "passive" and not self.given:
             self.passive_to = waiter
         return waiter
+
+    def give(self, waiter: _Waiter) -> bool:
+        """Whether `waiter` is the one to answer passively; then the answer is given, once."""
+        if self.passive_to is not waiter or self.given:
+            return False
+        self.given = True
+        return True
 
     def leave(self, waiter: _Waiter) -> None:
         if waiter in self._waiters:
@@ -207,7 +216,7 @@ class Inbox:
                 await asyncio.wait({job.task}, timeout=remaining)
         finally:
             route.leave(waiter)
-        if route.passive_to is waiter:  # the answer is this request's to give
+        if route.give(waiter):  # the answer is this request's to give
             task = job.task
             return task.result() if task.done() else await asyncio.shield(task)
         if not job.task.done() or route.mode == "outbox":

@@ -154,7 +154,10 @@ class WriteBatcher:
                 async with self._gate:  # the units that queued meanwhile join this batch
                     batch = self._take(me)
                     if not batch:
-                        return  # the rest are held by other runners, which take them next
+                        # the rest are held by other runners, which take them next; from
+                        # this step on, a unit queued gets a runner of its own (`run`)
+                        self._runners.discard(me)
+                        return
                     await self._run_batch(batch)
             except Exception as exc:  # the transaction failed: nothing of it is stored
                 for job in batch:

@@ -7,9 +7,10 @@ passive or through the outbox — is attributed to exactly one message.
 `scale` shrinks the loads for CI (tests/chaos/test_chaos.py); bench/chaos.py runs them full.
 
 Two commands (`command`): "help" sends 帮助 (read-only) from unregistered users; "write" sends
-舆情 (one `hot_issues` row each, filed by the sender) from users registered before the bot
-starts (`import_chaos_roster`), and a message then counts as done only with exactly one answer
-that reports it *and* exactly one record.
+a complete 舆情 (one `hot_issues` row each, filed by the sender) or, every third message, a
+complete 突发 (one `incidents` row each) — two commands, two record counters — from users
+registered before the bot starts (`import_chaos_roster`), and a message then counts as done
+only with exactly one answer that reports it *and* exactly one record in its own table.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -86,17 +87,48 @@ def user_of(i: int) -> str:
 
 
 # What every message of a scenario says: "help" the read-only 帮助 (unregistered senders),
-# "write" a complete 舆情 (registered senders, one hot_issues row each; handlers/incidents.py).
+# "write" a complete 舆情 or 突发 (registered senders, one record each; handlers/incidents.py).
 COMMANDS = ("help", "write")
-WRITE_ANSWER = "已报告舆情"  # how the answer to an accepted 舆情 starts
-RECORDS_SQL = "SELECT filer, count(*) FROM hot_issues GROUP BY filer"
-CHAOS_UNIT = "市舆情演练组"  # the chaos users' unit (type 其他: no R4 duty of its own)
+CHAOS_UNIT = "市舆情演练组"  # the 舆情 senders' unit (type 其他: no R4 duty of its own)
+
+
+@dataclass(frozen=True)
+class WriteKind:
+    """One of the write variant's commands: what it says, where its record goes, how the
+    answer to an accepted one starts."""
+
+    word: str
+    table: str
+    answer: str
+
+
+HOT_ISSUE = WriteKind("舆情", "hot_issues", "已报告舆情")
+INCIDENT = WriteKind("突发", "incidents", "已登记突发事件")
+WRITE_KINDS = (HOT_ISSUE, INCIDENT)
+# (table, filer, records) of every record table: a message's record is looked for in its
+# kind's table, and one in the other table is counted as a stray (duplicated)
+RECORDS_SQL = " UNION ALL ".join(
+    f"SELECT '{k.table}', filer, count(*) FROM {k.table} GROUP BY filer" for k in WRITE_KINDS
+)
+
+
+def write_kind(i: int) -> WriteKind:
+    """Every third write message is a 突发, the others 舆情."""
+    return INCIDENT if i % 3 == 2 else HOT_ISSUE
+
+
+def incident_unit(i: int) -> str:
+    """A 突发 sender's unit, of its own: 突发 alerts the unit's leader, spokespersons and
+    liaisons (R17), which must not be other chaos users (each gets only its answer)."""
+    return f"突发演练组{i:06d}"
 
 
 def _content(i: int, command: str) -> str:
-    if command == "write":
-        return f"舆情\n内容：网民反映第{i}号小区惠民补贴未按时发放，转发量上升较快\n来源：新浪微博"
-    return "帮助"
+    if command != "write":
+        return "帮助"
+    if write_kind(i) is INCIDENT:
+        return f"突发\n事件：网传我市某小区停水{i}\n级别：一般\n发生时间：刚才"
+    return f"舆情\n内容：网民反映第{i}号小区惠民补贴未按时发放，转发量上升较快\n来源：新浪微博"
 
 
 def _plaintext(i: int, ts: int, command: str = "help") -> str:
@@ -111,10 +143,13 @@ def _plaintext(i: int, ts: int, command: str = "help") -> str:
 
 
 def chaos_roster_csv(n: int) -> bytes:
-    """The demo roster (the news office that 舆情 notifies) plus chaos users 0…n-1, each a
-    联络员 (may file 舆情) of `CHAOS_UNIT`; config/demo-roster.csv's format."""
+    """The demo roster (the news office that 舆情 and 突发 notify) plus chaos users 0…n-1,
+    each a 联络员 (may file 舆情 and 突发): of `CHAOS_UNIT`, or a 突发 sender of its own
+    `incident_unit`; config/demo-roster.csv's format."""
     lines = DEMO_ROSTER.read_text(encoding="utf-8-sig").rstrip("\n").split("\n")
-    lines += [f"{CHAOS_UNIT},其他,否,演练员{i},{user_of(i)},联络员,演练员,,否" for i in range(n)]
+    for i in range(n):
+        unit = incident_unit(i) if write_kind(i) is INCIDENT else CHAOS_UNIT
+        lines.append(f"{unit},其他,否,演练员{i},{user_of(i)},联络员,演练员,,否")
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -149,26 +184,29 @@ class Ledger:
     """Answers per message (passive replies and deliveries), records per message (write
     messages) and 5xx counts.
 
-    With `command` "write", only an answer that reports the 舆情 (`WRITE_ANSWER`) counts as
-    the message's answer; anything else received by a chaos user (a refusal, an apology, a
-    reminder) is counted in `other`."""
+    With `command` "write", only an answer that reports the message's command
+    (`write_kind(i).answer`) counts as the message's answer; anything else received by a
+    chaos user (a refusal, an apology, a reminder) is counted in `other`. Likewise only a
+    record in the message's own table counts as its record; one in the other table is a
+    stray (`strays`), counted as duplicated."""
 
     n: int
     command: str = "help"
     passive: Counter[int] = field(default_factory=Counter)
     delivered: Counter[int] = field(default_factory=Counter)
     records: Counter[int] = field(default_factory=Counter)
+    strays: Counter[int] = field(default_factory=Counter)
     other: Counter[int] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     never_accepted: set[int] = field(default_factory=set)
 
-    def _answers(self, text: str) -> bool:
-        return self.command != "write" or text.startswith(WRITE_ANSWER)
+    def _answers(self, i: int, text: str) -> bool:
+        return self.command != "write" or text.startswith(write_kind(i).answer)
 
     def add_passive(self, i: int, payload: bytes, signer: CallbackSigner) -> None:
         """A 200 with a body: the passive reply to message `i`."""
         if self.command == "write" and not self._answers(
-            signer.open_reply(payload).get("Content", "")
+            i, signer.open_reply(payload).get("Content", "")
         ):
             self.other[i] += 1
         else:
@@ -181,7 +219,7 @@ class Ledger:
         for message in fake.delivered:
             if message.to.startswith("chaos"):
                 i = int(message.to[5:])
-                (answers if self._answers(message.text) else other)[i] += 1
+                (answers if self._answers(i, message.text) else other)[i] += 1
         return answers, other
 
     def add_deliveries(self, fake: FakeWeCom) -> None:
@@ -193,11 +231,13 @@ class Ledger:
         answers, _ = self.delivered_now(fake)
         return all(self.passive[i] or answers[i] for i in range(self.n))
 
-    def add_records(self, by_filer: Iterable[tuple[str, int]]) -> None:
-        """`RECORDS_SQL`'s rows: the records each chaos user filed."""
-        for filer, count in by_filer:
-            if filer.startswith("chaos"):
-                self.records[int(filer[5:])] += int(count)
+    def add_records(self, by_filer: Iterable[Sequence[Any]]) -> None:
+        """`RECORDS_SQL`'s rows (table, filer, count): the records each chaos user filed."""
+        for table, filer, count in by_filer:
+            if str(filer).startswith("chaos"):
+                i = int(str(filer)[5:])
+                mine = table == write_kind(i).table
+                (self.records if mine else self.strays)[i] += int(count)
 
     def row(self, scenario: str, load: str, faults: str, notes: str = "") -> Row:
         answers = {i: self.passive[i] + self.delivered[i] for i in range(self.n)}
@@ -218,28 +258,42 @@ class Ledger:
         return row
 
     def _count_records(self, row: Row, answers: dict[int, int]) -> None:
-        """A write message is done with exactly one answer and exactly one record. Lost: an
-        accepted message without either; never accepted (counted apart): WeCom gave up on
-        it (no attempt got a 200) and nothing of it was stored or answered."""
-        gave_up = {i for i in self.never_accepted if not answers[i] and not self.records[i]}
+        """A write message is done with exactly one answer and exactly one record in its
+        kind's table. Lost: an accepted message without either; never accepted (counted
+        apart): WeCom gave up on it (no attempt got a 200) and nothing of it was stored or
+        answered. Duplicated: answers and records beyond one, and records in the wrong
+        table."""
+        gave_up = {
+            i
+            for i in self.never_accepted
+            if not answers[i] and not self.records[i] and not self.strays[i]
+        }
         row.lost = sum(
             1 for i in range(self.n) if i not in gave_up and not (answers[i] and self.records[i])
         )
         row.duplicated = sum(max(0, a - 1) for a in answers.values()) + sum(
-            max(0, self.records[i] - 1) for i in range(self.n)
+            max(0, self.records[i] - 1) + self.strays[i] for i in range(self.n)
         )
         other = sum(self.other.values())
+        by_kind = {
+            k.word: sum(self.records[i] for i in range(self.n) if write_kind(i) is k)
+            for k in WRITE_KINDS
+        }
         row.extra.update(
             gave_up=len(gave_up),
-            records=sum(self.records[i] for i in range(self.n)),
+            records=sum(by_kind.values()),
+            records_by_kind=by_kind,
+            strays=sum(self.strays.values()),
             without_record=sum(1 for i in range(self.n) if not self.records[i]),
             without_answer=sum(1 for a in answers.values() if not a),
             other_answers=other,
         )
+        kinds = ", ".join(f"{count} {word}" for word, count in by_kind.items())
         facts = (
-            f"{row.extra['records']} 舆情 records; without a record: "
-            f"{row.extra['without_record']}, without an answer: {row.extra['without_answer']}; "
-            f"other messages to chaos users: {other}; never accepted: {len(gave_up)}"
+            f"{row.extra['records']} records ({kinds}); in the wrong table: "
+            f"{row.extra['strays']}; without a record: {row.extra['without_record']}, "
+            f"without an answer: {row.extra['without_answer']}; other messages to chaos "
+            f"users: {other}; never accepted: {len(gave_up)}"
         )
         row.notes = f"{facts}; {row.notes}" if row.notes else facts
 
@@ -273,7 +327,8 @@ async def _post(h: Harness, query: dict[str, str], body: bytes, ledger: Ledger, 
 
 async def _drain(h: Harness, ledger: Ledger) -> None:
     """Handlers finished, the outbox delivered what is due (replies; the news office's 舆情
-    notifications beyond its pacing window wait, and are not counted), records counted."""
+    and 突发 notifications beyond its pacing window wait, and are not counted), records
+    counted."""
     await h.bot.inbox.drain()
     await h.deliver_outbox(rounds=1000)
     ledger.add_deliveries(h.fake)
@@ -281,20 +336,22 @@ async def _drain(h: Harness, ledger: Ledger) -> None:
         ledger.add_records(await _records(h))
 
 
-async def _records(h: Harness) -> list[tuple[str, int]]:
+async def _records(h: Harness) -> list[tuple[str, str, int]]:
     async with h.bot.deps.sessions() as session:
         result = await session.exec(text(RECORDS_SQL))  # type: ignore[call-overload]
-        return [(str(filer), int(count)) for filer, count in result.all()]
+        return [(str(table), str(filer), int(count)) for table, filer, count in result.all()]
 
 
 def _write_label(command: str) -> str:
     """How a write variant's scenario name ends ("help" rows keep their names)."""
-    return ", write 舆情" if command == "write" else ""
+    return ", write 舆情/突发" if command == "write" else ""
 
 
 def _callbacks(command: str) -> str:
     """What a row's load is made of."""
-    return "舆情 callbacks from registered users" if command == "write" else "callbacks"
+    if command == "write":
+        return "舆情 and (every third) 突发 callbacks from registered users"
+    return "callbacks"
 
 
 def _commanded(command: str) -> str:
@@ -1216,14 +1273,26 @@ def _max_in_window(stamps: list[datetime], window_s: float = 60.0) -> int:
 
 
 async def instances(
-    pg_url: str, workdir: Path, count: int, scale: float = 1.0, *, rate_wait_s: float = 150.0
+    pg_url: str,
+    workdir: Path,
+    count: int,
+    scale: float = 1.0,
+    *,
+    rate_wait_s: float = 150.0,
+    command: str = "help",
 ) -> Row:
     """`count` real `bot.py serve` processes on one PostgreSQL behind one fake WeCom; every
     reply goes through the shared outbox (reply budget 0). Inbound: each callback goes to
     one instance and a WeCom retry of it, at the same moment, to another (a load balancer
     in front): each must be answered exactly once. Rate: 45 distinct messages from one
     member spread over the instances: never more than 30 deliveries to that member in any
-    60 s (WeCom drops the excess silently), and all 45 delivered once the window allows."""
+    60 s (WeCom drops the excess silently), and all 45 delivered once the window allows.
+
+    With `command` "write" the callbacks are 舆情 and 突发 from registered users: the two
+    instances' write transactions (group commit, storage/batch.py) take the same rows — the
+    message's `inbound_messages` key, the command's record counter — so each message must
+    also leave exactly one record; the deadlock / serialization retries the instances logged
+    (`write unit: …; tried again in the next batch`) are counted in the notes."""
     from liuan_bot.clock import SystemClock
     from storage.engine import make_engine
     from storage.migrate import upgrade
@@ -1234,22 +1303,26 @@ async def instances(
     await engine.dispose()
     n = _n(300, scale, 12)
     burst = 45
+    if _commanded(command) == "write":
+        await import_chaos_roster(pg_url, workdir, n)  # before the instances start
     fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET, clock=SystemClock())
     api = TestServer(fake.app())
     await api.start_server()
     ports = [_free_port() for _ in range(count)]
     api_base = str(api.make_url("")).rstrip("/")
     signer = CallbackSigner(TOKEN, AES_KEY, CORP_ID)
-    ledger = Ledger(n)
+    ledger = Ledger(n, command)
     procs: list[subprocess.Popen[bytes]] = []
+    logs = [workdir / f"serve{k}.log" for k in range(count)]
     rate_statuses: Counter[int] = Counter()
     try:
         for k, port in enumerate(ports):
             env = _bot_env(pg_url, workdir / f"i{k}", api_base, port, LIUAN_REPLY_BUDGET_S="0")
-            procs.append(await _start(env, workdir / f"serve{k}.log"))
+            procs.append(await _start(env, logs[k]))
         async with aiohttp.ClientSession() as http:
 
-            async def post(port: int, s: Any) -> int:
+            async def post(port: int, s: Any) -> tuple[int, bytes]:
+                """(status, body); status 0: no HTTP answer within WeCom's 5 s."""
                 try:
                     async with http.post(
                         f"http://127.0.0.1:{port}/wecom/callback",
@@ -1257,25 +1330,24 @@ async def instances(
                         data=s.body,
                         timeout=aiohttp.ClientTimeout(total=5),
                     ) as resp:
-                        payload = await resp.read()
-                        return -resp.status if payload else resp.status
+                        return resp.status, await resp.read()
                 except (aiohttp.ClientError, TimeoutError):
-                    return 0
+                    return 0, b""
 
             gate = asyncio.Semaphore(32)
 
             async def one(i: int) -> None:
                 ts = int(time.time())
-                s = signer.sign(_plaintext(i, ts), timestamp=ts)
+                s = signer.sign(_plaintext(i, ts, command), timestamp=ts)
                 first, second = ports[i % count], ports[(i + 1) % count]
                 async with gate:
                     for _attempt in range(4):
                         results = await asyncio.gather(post(first, s), post(second, s))
-                        for r in results:
-                            ledger.statuses[abs(r)] += 1
-                            if r < 0:
-                                ledger.passive[i] += 1
-                        if 200 in results or -200 in results:
+                        for status, payload in results:
+                            ledger.statuses[status] += 1
+                            if status == 200 and payload:
+                                ledger.add_passive(i, payload, signer)
+                        if any(status == 200 for status, _ in results):
                             return
                         await asyncio.sleep(1)
                 ledger.never_accepted.add(i)
@@ -1292,7 +1364,7 @@ async def instances(
                 )
                 s = signer.sign(plaintext, timestamp=ts)
                 for _attempt in range(4):
-                    status = abs(await post(ports[j % count], s))
+                    status, _ = await post(ports[j % count], s)
                     rate_statuses[status] += 1
                     if status == 200:
                         return
@@ -1302,13 +1374,14 @@ async def instances(
             deadline = time.monotonic() + rate_wait_s
             while time.monotonic() < deadline:
                 await asyncio.sleep(1)
-                to = Counter(m.to for m in fake.delivered)
-                done = sum(1 for i in range(n) if ledger.passive[i] or to[user_of(i)])
-                if done >= n and to[RATE_USER] >= burst:
+                rated = sum(1 for m in fake.delivered if m.to == RATE_USER)
+                if ledger.all_answered(fake) and rated >= burst:
                     break
             await asyncio.sleep(3)  # late duplicates, if any, would show now
         ledger.add_deliveries(fake)
         rate_sends = [m.at for m in fake.delivered if m.to == RATE_USER]
+        if command == "write":
+            ledger.add_records(await _pg_records(pg_url))
     finally:
         for proc in procs:
             proc.terminate()
@@ -1317,8 +1390,8 @@ async def instances(
                 proc.wait(timeout=20)
         await api.close()
     row = ledger.row(
-        f"{count} instances on one PostgreSQL",
-        f"{n} callbacks, each to one instance and its retry to another at once; "
+        f"{count} instances on one PostgreSQL{_write_label(command)}",
+        f"{n} {_callbacks(command)}, each to one instance and its retry to another at once; "
         f"{burst} messages from one member",
         f"{count} `bot.py serve` processes sharing inbox, outbox and pacing",
     )
@@ -1329,8 +1402,51 @@ async def instances(
     row.duplicated += max(0, len(rate_sends) - burst)
     row.http_5xx += sum(c for s, c in rate_statuses.items() if s >= 500 and s != 503)
     row.extra.update(rate_peak=peak, rate_delivered=len(rate_sends))
-    row.notes = (
+    facts = (
         f"one member: {len(rate_sends)}/{burst} delivered, at most {peak} in any 60 s; "
         f"never got a 200: {len(ledger.never_accepted)}"
     )
+    if command == "write":
+        retried = [_count_lines(log, RETRIED_LINE) for log in logs]
+        repeats = [_count_lines(log, DUPLICATE_LINE) for log in logs]
+        errors = [_count_lines(log, " ERROR ") for log in logs]
+        row.extra.update(unit_retries=retried, duplicates_logged=repeats, log_errors=errors)
+        facts += (
+            f"; attempts without an HTTP answer in 5 s: {ledger.statuses[0]}; copies found "
+            f"stored by another instance (per instance's log): {_sum_of(repeats)}; write units "
+            f"tried again after a deadlock or serialization failure (per instance's log): "
+            f"{_sum_of(retried)}; ERROR lines in the logs: {sum(errors)}"
+        )
+    row.notes = f"{row.notes}; {facts}" if row.notes else facts
     return row
+
+
+# storage/batch.py's WARNING for a unit that hit a deadlock (40P01) or a serialization
+# failure (40001) and runs again in a next batch (up to 3 attempts)
+RETRIED_LINE = "tried again in the next batch"
+# liuan_bot/inbox.py's INFO for a copy whose message is stored already (nothing done again)
+DUPLICATE_LINE = "inbound duplicate key=msg:"
+
+
+def _sum_of(counts: list[int]) -> str:
+    return f"{' + '.join(map(str, counts))} = {sum(counts)}"
+
+
+def _count_lines(log: Path, needle: str) -> int:
+    if not log.exists():
+        return 0
+    with log.open(encoding="utf-8", errors="replace") as handle:
+        return sum(1 for line in handle if needle in line)
+
+
+async def _pg_records(pg_url: str) -> list[tuple[str, str, int]]:
+    """`RECORDS_SQL` on the instances' database, from outside them."""
+    from storage.engine import make_engine
+
+    engine = make_engine(pg_url)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.execute(text(RECORDS_SQL))
+            return [(str(table), str(filer), int(count)) for table, filer, count in result.all()]
+    finally:
+        await engine.dispose()

@@ -2,8 +2,9 @@
 
 Every row asserts the target outright: 0 lost, 0 duplicated, 0 5xx (503 only while storage
 is down). Counts are of answers, never of time: a slow box only makes a row take longer.
-The write variants (`command="write"`: 舆情 from registered users) count records too: every
-message has exactly one `hot_issues` row and exactly one answer reporting it.
+The write variants (`command="write"`: 舆情 and, every third message, 突发 from registered
+users) count records too: every message has exactly one record in its own table
+(`hot_issues`, `incidents`) and exactly one answer reporting it.
 Full loads: `make chaos` (bench/chaos.py), figures in docs/reliability.md.
 """
 
@@ -39,8 +40,8 @@ async def test_chaos_retries_are_answered_exactly_once_without_5xx(
 async def test_chaos_write_retries_are_recorded_and_answered_exactly_once(
     database_url: str, tmp_path: Path
 ) -> None:
-    """舆情 sent 1–4 times at once (overlapping WeCom retries of one MsgId): one record and
-    one answer each, on both databases."""
+    """舆情 and 突发 sent 1–4 times at once (overlapping WeCom retries of one MsgId): one
+    record and one answer each, on both databases."""
     row = await scenarios.retries(database_url, tmp_path, scale=SCALE, command="write")
     assert row.messages >= 20
     assert_written_once(row)
@@ -90,9 +91,9 @@ async def test_chaos_kill9_mid_burst_loses_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_chaos_write_kill9_mid_burst_neither_loses_nor_repeats(tmp_path: Path) -> None:
-    """舆情 into a real `bot.py serve` (SQLite) killed -9 half way and restarted: a message
-    whose transaction died uncommitted is done on WeCom's retry, one that committed is not
-    done again."""
+    """舆情 and 突发 into a real `bot.py serve` (SQLite) killed -9 half way and restarted: a
+    message whose transaction died uncommitted is done on WeCom's retry, one that committed
+    is not done again."""
     row = await scenarios.kill9(tmp_path, scale=0.2, settle_s=30, command="write")
     assert_written_once(row)
 
@@ -187,3 +188,24 @@ async def test_chaos_instances_on_one_postgres_dedupe_inbound_and_share_the_rate
     assert row.extra["inbound_duplicated"] == 0, row
     assert row.http_5xx == 0, row
     assert 0 < row.extra["rate_peak"] <= 30, row
+
+
+@pytest.mark.slow
+async def test_chaos_write_instances_on_one_postgres_neither_lose_nor_repeat(
+    database_url: str, tmp_path: Path
+) -> None:
+    """舆情 and 突发 into three real `bot.py serve` processes on one PostgreSQL, each message
+    to one instance and its retry to another at once: the instances' group-commit
+    transactions take the same inbound keys and record counters, and a unit that deadlocks is
+    run again; still one record (in its own table) and one answer per message, no 5xx, and no
+    503 (a unit out of attempts would answer one). The rate tail is not waited for."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL")
+    row = await scenarios.instances(
+        database_url, tmp_path, 3, scale=0.1, rate_wait_s=15, command="write"
+    )
+    assert (row.extra["inbound_lost"], row.extra["inbound_duplicated"]) == (0, 0), row
+    assert (row.http_5xx, row.http_503) == (0, 0), row
+    assert row.extra["records"] == row.messages, row
+    assert row.extra["records_by_kind"]["突发"] == row.messages // 3, row
+    assert (row.extra["gave_up"], row.extra["other_answers"]) == (0, 0), row

@@ -238,3 +238,21 @@ async def test_a_runner_takes_every_key_it_may_in_order_of_arrival(
     assert outcomes == ["a0", "b1", "a2", "c3", "b4"]
     assert batcher.batches == 2
     assert await _actions(sessions) == ["a0", "b1", "a2", "c3", "b4"]
+
+
+async def test_a_unit_queued_as_the_last_runner_stops_gets_a_runner(
+    sessions: SessionFactory,
+) -> None:
+    """A runner that found nothing more to take stops counting at once. Before, it counted
+    until its task was reaped, a loop step later: a unit submitted in between (here by the
+    caller the first answer went to, at once) sat in the queue with nothing to run it."""
+
+    async def nothing(unit: UnitOfWork) -> str:
+        return "done"
+
+    batcher = WriteBatcher(lambda: sessions)
+    for _ in range(3):
+        async with asyncio.timeout(5):
+            assert await batcher.run(nothing, "舆情") == "done"
+            assert await batcher.run(nothing, "舆情") == "done"
+    assert batcher.waiting == 0

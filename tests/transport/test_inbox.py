@@ -4,7 +4,7 @@ message's answer, and that nothing is acknowledged before the pipeline has store
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from liuan_bot.clock import FixedClock
 from liuan_bot.inbox import Inbox, ReplyRoute
@@ -80,3 +80,18 @@ async def test_an_answer_is_given_once_to_the_request_it_was_claimed_for() -> No
     pipeline.commit.set()
     assert await first == ANSWER
     assert pipeline.calls == 1
+
+
+def test_a_passive_answer_goes_once_to_the_newest_request_waiting_for_it() -> None:
+    """The route: a retry that joins before the answer is given takes it (WeCom gave up on
+    the earlier request); one that joins after it was given gets nothing more."""
+    clock = FixedClock(datetime.fromisoformat("2026-12-07T10:00:00+08:00"))
+    route = ReplyRoute(clock)
+    first = route.join(clock.now() + timedelta(seconds=4))
+    assert route.claim_passive()
+    retry = route.join(clock.now() + timedelta(seconds=9))
+    assert not route.give(first)
+    assert route.give(retry)
+    late = route.join(clock.now() + timedelta(seconds=14))
+    assert not route.give(late)
+    assert not route.give(retry)  # once
