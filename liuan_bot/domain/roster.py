@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from liuan_bot.domain.roles import Role, parse_role
 
@@ -551,12 +552,14 @@ SPEAKER_TITLES: tuple[str, ...] = tuple(
 _SPEAKER_NOISE = re.compile(r"[（(][^）)]*[）)]|[\s·•]")
 
 
+@lru_cache(maxsize=4096)
 def strip_speaker_title(text: str) -> str:
     """The name in `郭学军局长`, `市教育局局长郭学军`, `徐启航（副局长）`, `王强同志`.
 
     Titles are removed from the end (repeatedly: 党组书记局长) and from the start; a leading unit
     name ending in 局/委/办/府/院/会 before a title goes with it. A text that is only a title is
-    kept as it is (nothing to match)."""
+    kept as it is (nothing to match). Cached: the same few names are typed again and again
+    (each application matches its speakers at filing and on every card), ~50 µs each."""
     name = _SPEAKER_NOISE.sub("", unicodedata.normalize("NFKC", text))
     stripped = True
     while stripped:
