@@ -95,7 +95,8 @@ def _stale_ids(limit: int, *, postgres: bool) -> Any:
     return query.with_for_update(skip_locked=True) if postgres else query
 
 
-def _row_values(incoming: Incoming) -> dict[str, Any]:
+def message_values(incoming: Incoming) -> dict[str, Any]:
+    """A message's own columns of its inbound row (what WeCom sent)."""
     return {
         "dedupe_key": incoming.dedupe_key,
         "msg_id": incoming.msg_id,
@@ -275,7 +276,7 @@ async def store_handled(
     """Store a message already handled, with its reply (a clicked card's new button label
     when that was the passive answer), in one statement (as `inbound_id`, from
     `begin_message`, when given); None if its dedupe key is already stored (a retry)."""
-    values = _row_values(incoming) | {
+    values = message_values(incoming) | {
         "received_at": utc(received_at),
         "status": status,
         "handled_at": utc(now),
@@ -533,7 +534,7 @@ class PostgresDirect:
         roster_version: int,
     ) -> int | None:
         """`DirectStore.store_handled_at`."""
-        values = _row_values(incoming) | {
+        values = message_values(incoming) | {
             "received_at": utc(received_at),
             "status": status,
             "handled_at": utc(handled_at),

@@ -26,6 +26,7 @@ from liuan_bot.settings import Settings, load_settings
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.simulate import CallbackSigner, event_xml, text_message_xml
 from storage.engine import SessionFactory, transaction
+from storage.inbox_store import message_values
 from storage.tables import InboundMessage
 
 # wecom-facts §1.7 vector A (the official 2014 sample)
@@ -68,14 +69,7 @@ async def store_left_received(
     """Store a message `received` and leave it (leased to `owner` until `lease_until`): what
     a crash while handling it left when a write message was stored before it was handled
     (before 2026-12-07); None if its key is stored already."""
-    row = {
-        "dedupe_key": incoming.dedupe_key,
-        "msg_id": incoming.msg_id,
-        "from_user": incoming.from_user,
-        "msg_type": incoming.msg_type,
-        "event": incoming.event,
-        "content": incoming.content,
-        "raw": incoming.raw,
+    row = message_values(incoming) | {
         "received_at": received_at,
         "status": "received",
         "claimed_by": owner,
