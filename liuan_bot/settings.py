@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/liuan_bot.db"
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
+MAX_WRITE_BATCH = 64  # LIUAN_WRITE_BATCH: see where it is read
 SECRET_KEYS = (
     "LIUAN_WECOM_CORP_ID",
     "LIUAN_WECOM_AGENT_ID",
@@ -198,7 +199,9 @@ def load_settings(
             return environ[f"LIUAN_{name}"].strip()
         return str(file_values.get(name, default)).strip()
 
-    def number(name: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(
+        name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+    ) -> float:
         text = get(name, str(default))
         try:
             value = float(text)
@@ -207,6 +210,9 @@ def load_settings(
             return default
         if value < minimum:
             problems.append(f"LIUAN_{name} 不能小于 {minimum:g}")
+            return default
+        if maximum is not None and value > maximum:
+            problems.append(f"LIUAN_{name} 不能大于 {maximum:g}")
             return default
         return value
 
@@ -294,7 +300,10 @@ def load_settings(
         http_header_timeout_s=number("HTTP_HEADER_TIMEOUT_S", 10.0, minimum=0.1),
         http_body_timeout_s=number("HTTP_BODY_TIMEOUT_S", 10.0, minimum=0.1),
         http_max_connections=int(number("HTTP_MAX_CONNECTIONS", 512, minimum=8)),
-        write_batch=int(number("WRITE_BATCH", 16, minimum=1)),
+        # at most 64: on PostgreSQL a batch keeps its units' savepoints open (storage.batch),
+        # and a backend with more than 64 open subtransactions makes every snapshot of the
+        # database look them up in pg_subtrans ("suboverflowed"), slowing every reader
+        write_batch=int(number("WRITE_BATCH", 16, minimum=1, maximum=MAX_WRITE_BATCH)),
         pg_write_concurrency=int(number("PG_WRITE_CONCURRENCY", 4, minimum=1)),
         api_base=api_base,
         http_host=get("HTTP_HOST", "127.0.0.1"),

@@ -40,6 +40,15 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.api_base == "https://qyapi.weixin.qq.com"
     assert (settings.write_batch, settings.pg_write_concurrency) == (16, 4)
     assert load_settings(LIVE | {"LIUAN_WRITE_BATCH": "1"}).write_batch == 1
+    assert load_settings(LIVE | {"LIUAN_WRITE_BATCH": "64"}).write_batch == 64
+
+
+def test_a_write_batch_above_64_is_refused_in_chinese() -> None:
+    """PostgreSQL keeps a batch's savepoints open (storage.batch); past 64 open
+    subtransactions a backend slows every snapshot of the database."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(LIVE | {"LIUAN_WRITE_BATCH": "65"})
+    assert "LIUAN_WRITE_BATCH 不能大于 64" in caught.value.problems
 
 
 def test_every_problem_is_reported_in_one_error(tmp_path: Path) -> None:
