@@ -9,10 +9,11 @@ same time charged to what each backend served (pre-ping, BEGIN, each statement, 
 listener) and, with `--profile`, a pyinstrument profile of the measured messages. With
 `--with-worker` the outbox worker runs beside the pipeline and delivers the messages'
 notifications to the sandbox WeCom API served on port 8099, as the bot server of
-`bench/callback.py` does; its CPU is counted too.
+`bench/callback.py` does; its CPU is counted too. `--mix help` feeds 帮助 from the demo user
+instead: the read-only path, measured the same way.
 
     .venv/bin/python bench/write_profile.py [--messages 300] [--profile] [--pg-url URL]
-                                            [--with-worker] [--concurrency C]
+                                            [--with-worker] [--concurrency C] [--mix help]
 """
 
 from __future__ import annotations
@@ -63,7 +64,13 @@ async def _pg_admin(url: str, statement: str) -> None:
 
 
 async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None:
-    from callback import WRITE_ACCEPTED, bot_environ, message_for, pg_backends_cpu_s
+    from callback import (
+        HELP_MARKER,
+        WRITE_ACCEPTED,
+        bot_environ,
+        message_for,
+        pg_backends_cpu_s,
+    )
     from sqlalchemy import event
 
     from bot import _roster_import, build_bot
@@ -102,7 +109,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
         _attribute_backend_cpu(bot.engine, counting, backend_cpu, backend_calls)
 
     def incoming(i: int) -> Any:
-        user, content = message_for("write", i)
+        user, content = message_for(args.mix, i)
         xml = text_message_xml(
             corp_id=settings.corp_id,
             from_user=user,
@@ -136,7 +143,11 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
             per_kind[i % 3].append(spent)
             if reply is None or not reply.text:
                 raise SystemExit(f"message {i}: no passive reply")
-            if not reply.text.startswith(WRITE_ACCEPTED[message_for("write", i)[0]]):
+            if args.mix == "help":
+                accepted = HELP_MARKER in reply.text
+            else:
+                accepted = reply.text.startswith(WRITE_ACCEPTED[message_for("write", i)[0]])
+            if not accepted:
                 raise SystemExit(f"message {i}: not accepted: {reply.text[:120]!r}")
     if args.with_worker:
         await asyncio.sleep(0.5)  # the last messages' deliveries are part of their cost
@@ -148,9 +159,9 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
         profiler.stop()
     n = args.messages
     names = ("舆情", "突发", "申请发布会")
-    print(f"database: {'postgresql' if pg_url else 'sqlite'}; {n} messages")
+    print(f"database: {'postgresql' if pg_url else 'sqlite'}; {n} messages ({args.mix})")
     print(f"CPU per message: {total / n * 1000:.2f} ms (process, all threads)")
-    for k, times in per_kind.items():
+    for k, times in per_kind.items() if args.mix == "write" else ():
         times.sort()
         print(f"  {names[k]}: median {times[len(times) // 2] * 1000:.2f} ms")
     if database:
@@ -262,6 +273,12 @@ def _attribute_backend_cpu(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument(
+        "--mix",
+        choices=("write", "help"),
+        default="write",
+        help="the write mix (default), or 帮助 from the demo user: the read-only path",
+    )
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-out", default="/tmp/write_profile.txt")
