@@ -225,7 +225,7 @@ class InboundPipeline:
             on_commit=self._committed,
         )
 
-    def _lane_key(self, incoming: Incoming) -> str:
+    def _unit_key(self, incoming: Incoming) -> str:
         """A message's unit's key in storage.batch: its command (no two transactions at once
         hold messages of one command: they take the same record counter)."""
         if incoming.msg_type == "text":
@@ -336,7 +336,7 @@ class InboundPipeline:
             return outcome, passive
 
         try:
-            outcome, passive = await self.batcher.run(unit_work, self._lane_key(incoming))
+            outcome, passive = await self.batcher.run(unit_work, self._unit_key(incoming))
         except _Undone:
             log.info("inbound duplicate key=%s from=%s", incoming.dedupe_key, incoming.from_user)
             return False, None
@@ -401,8 +401,8 @@ class InboundPipeline:
             return inbound_id, outcome, passive
 
         try:
-            lane = self._lane_key(incoming)
-            inbound_id, outcome, passive = await self.batcher.run(unit_work, lane)
+            key = self._unit_key(incoming)
+            inbound_id, outcome, passive = await self.batcher.run(unit_work, key)
         except _Undone:
             return False, None
         log.info(
@@ -494,7 +494,7 @@ class InboundPipeline:
             return outcome, passive
 
         try:
-            outcome, passive = await self.batcher.run(unit_work, self._lane_key(incoming))
+            outcome, passive = await self.batcher.run(unit_work, self._unit_key(incoming))
         except _Undone:
             return None  # handled already (another instance, or a takeover committed first)
         return _passive_part(outcome.reply, passive)

@@ -85,8 +85,8 @@ class Settings:
     # write messages handled in one transaction at most, in order of arrival, while others
     # wait for it (group commit, storage/batch.py); 1: a transaction per message
     write_batch: int = 16
-    # PostgreSQL: write transactions at once, in lanes by command (storage/batch.py); SQLite
-    # has one writer
+    # PostgreSQL: write transactions at once, never two with messages of one command
+    # (storage/batch.py); SQLite has one writer
     pg_write_concurrency: int = 4
     api_base: str = DEFAULT_API_BASE
     http_host: str = "127.0.0.1"

@@ -82,18 +82,27 @@ async def connect_inline(database: str | Path) -> InlineConnection:
     return connection
 
 
+def sqlite_pragmas(busy_timeout_ms: int) -> tuple[str, ...]:
+    """What every connection to the SQLite database sets: the engine's and the direct
+    store's (`storage.inbox_store.SqliteDirect`)."""
+    return (
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={busy_timeout_ms}",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA synchronous=NORMAL",
+        # statement journals (a statement that may fail half way, inside a savepoint: the
+        # pipeline's group commit) in memory: in a temp file each cost ~0.1 ms of syscalls
+        "PRAGMA temp_store=MEMORY",
+    )
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, begin transactions: see _begin_immediate.
     dbapi_connection.isolation_level = None
     inline = isinstance(getattr(dbapi_connection, "_connection", None), InlineConnection)
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={0 if inline else BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    # statement journals (a statement that may fail half way, inside a savepoint: the
-    # pipeline's group commit) in memory: in a temp file each cost ~0.1 ms of syscalls
-    cursor.execute("PRAGMA temp_store=MEMORY")
+    for pragma in sqlite_pragmas(0 if inline else BUSY_TIMEOUT_MS):
+        cursor.execute(pragma)
     cursor.close()
 
 

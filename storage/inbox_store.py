@@ -33,6 +33,7 @@ from storage.engine import (
     SessionFactory,
     connect_inline,
     read_only,
+    sqlite_pragmas,
     transaction,
 )
 from storage.tables import InboundMessage, RosterVersion
@@ -371,13 +372,7 @@ class SqliteDirect:
                 if self._conn is None:
                     # sqlite3 in the loop thread; a locked database waits in the worker
                     conn = await connect_inline(self._database)
-                    for pragma in (
-                        "PRAGMA journal_mode=WAL",
-                        "PRAGMA busy_timeout=0",
-                        "PRAGMA foreign_keys=ON",
-                        "PRAGMA synchronous=NORMAL",
-                        "PRAGMA temp_store=MEMORY",
-                    ):
+                    for pragma in sqlite_pragmas(busy_timeout_ms=0):
                         await conn.execute(pragma)
                     self._conn = conn
         return self._conn

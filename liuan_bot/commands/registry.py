@@ -95,8 +95,8 @@ class Registry:
                     raise ValueError(f"command word {word!r} declared twice")
                 self._by_word[normal] = spec
         self._words = sorted(self._by_word, key=len, reverse=True)
-        # a message is matched up to three times on its way (read-only? preload? run): the
-        # last few texts' matches are kept (a pure function of the text)
+        # a message is matched up to four times on its way (read-only? preload? its write
+        # unit's key, run): the last few texts' matches are kept (a pure function of the text)
         self._matched: dict[str, Match | None] = {}
 
     def card_action(self, event_key: str) -> CardAction | None:
