@@ -33,7 +33,7 @@ from liuan_bot.errors import APOLOGY, PermissionDenied, UserError
 from liuan_bot.inbox import ReplyRoute
 from liuan_bot.messages import TEXT_MAX_BYTES, Incoming, Outgoing, Reply, text_to_users
 from storage.audit import audit
-from storage.batch import UnitOfWork, WriteBatcher
+from storage.batch import UnitOfWork, WriteBatcher, retryable
 from storage.engine import lazy_session
 from storage.inbox_store import (
     DirectStore,
@@ -529,12 +529,16 @@ class InboundPipeline:
 
 async def _guarded(ctx: Context, *, refuse: bool = False) -> Outcome:
     """Run the command; a `UserError` is its reply, anything else an apology. With `refuse`
-    both raise `_Refused`, so the caller's transaction rolls the handler's writes back."""
+    both raise `_Refused`, so the caller's transaction rolls the handler's writes back. A
+    deadlock or a serialization failure is neither: it is raised, and the write batch runs
+    the message again (storage.batch); an apology stored for it would lose the message."""
     try:
         return Outcome(await _run_command(ctx))
     except UserError as exc:
         outcome = Outcome(Reply.refused(exc.message))
     except Exception as exc:
+        if retryable(exc):  # another transaction took the same rows: the unit runs again
+            raise
         log.exception("%s key=%s failed", ctx.source, ctx.incoming.dedupe_key)
         outcome = Outcome(Reply.refused(APOLOGY), status="failed", error=repr(exc)[:2000])
     if refuse:

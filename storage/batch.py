@@ -17,9 +17,10 @@ is a batch of one, at the old cost plus a SAVEPOINT.
 
 On SQLite one transaction runs at a time (behind `gate`, which the direct store's single
 statements share: one writer). On PostgreSQL a few run at once, never two with units of one
-key (`WriteBatcher`); a deadlock (another transaction or instance took the same rows in the
-other order) or a serialization failure costs the unit it hit another attempt, in a next
-batch.
+key, each running its units grouped by key in one order (`WriteBatcher`); a deadlock
+(another instance took the same rows in the other order) or a serialization failure costs
+the unit it hit another attempt, in a next batch, and ends its batch there (committed; the
+units after it wait for the next).
 """
 
 from __future__ import annotations
@@ -80,12 +81,14 @@ class WriteBatcher:
 
     Up to `concurrency` transactions run at once, taking the queued units in order of
     arrival, but never a unit whose `key` another running transaction holds: that one waits
-    for the next transaction of its key. The pipeline keys units by command, so on
+    for the next transaction of its key; with more than one, a transaction runs its units
+    grouped by key in one order (`_lock_order`). The pipeline keys units by command, so on
     PostgreSQL the messages of one command (which take the same record counter, and usually
-    touch the same rows) are never in two transactions at once and never wait on each other's
-    locks in crossing orders, while every command is served in turn (one queue, no command
-    waiting behind another's backlog); a key's units keep their order. SQLite has one writer:
-    `concurrency` 1. `on_commit` is given each committed transaction's session (its `info`:
+    touch the same rows) are never in two transactions of an instance at once, and every
+    transaction, of any instance, takes the counters of several commands in one order, while
+    every command is served in turn (one queue, no command waiting behind another's
+    backlog); a key's units keep their order. SQLite has one writer: `concurrency` 1, units
+    in order of arrival. `on_commit` is given each committed transaction's session (its `info`:
     the outbox rows' targets)."""
 
     def __init__(
@@ -128,7 +131,8 @@ class WriteBatcher:
 
     def _take(self, me: asyncio.Task[None]) -> list[_Job[Any]]:
         """The next batch of this runner: queued units in order, up to `max_batch`, of keys
-        no other runner holds; their keys are now this runner's."""
+        no other runner holds (with several runners, then grouped by key); their keys are
+        now this runner's."""
         batch: list[_Job[Any]] = []
         keep: list[_Job[Any]] = []
         for job in self._queue:
@@ -139,6 +143,8 @@ class WriteBatcher:
             else:
                 keep.append(job)
         self._queue[:] = keep
+        if self.concurrency > 1:
+            batch.sort(key=_lock_order)
         return batch
 
     def _release(self, me: asyncio.Task[None]) -> None:
@@ -179,20 +185,22 @@ class WriteBatcher:
             # SQLite releases each savepoint (a C call); on PostgreSQL RELEASE is a round
             # trip, and savepoints left nested cost nothing (ROLLBACK TO takes the latest)
             release = await prepared.on_sqlite(session)
-            for job in batch:
+            for position, job in enumerate(batch):
                 await prepared.execute(session, f"SAVEPOINT {_SAVEPOINT}")
                 try:
                     result = await job.work(unit)
                     await _flush(session)
                 except Exception as exc:
                     await unit.undo()
-                    if _retryable(exc) and job.attempts < ATTEMPTS:
+                    if retryable(exc) and job.attempts < ATTEMPTS:
                         log.warning("write unit: %s; tried again in the next batch", exc)
                         job.attempts += 1
                         self.retried += 1
-                        again.append(job)
-                    else:
-                        outcomes.append((job, None, exc))
+                        # commit now: the other transaction waits for rows this one holds
+                        # (the units before), and the units after could only wait on it again
+                        again.extend(batch[position:])
+                        break
+                    outcomes.append((job, None, exc))
                 else:
                     outcomes.append((job, result, None))
                 if release:
@@ -213,6 +221,16 @@ class WriteBatcher:
             log.exception("write batch: the after-commit hook failed")
 
 
+def _lock_order(job: _Job[Any]) -> str:
+    """Transactions that run at once (PostgreSQL; and other instances') run their units
+    grouped by key, in one order (a key's own units in order of arrival): each takes the
+    record counters of its commands in that order, so none waits for a counter while holding
+    one that the other, waiting for it, comes to later. In order of arrival, a transaction
+    with a 舆情 and then a 突发 deadlocked with another instance's that had them the other way
+    round (the chaos instances rows: every 突发 after it, a second each)."""
+    return str(job.key)
+
+
 async def _flush(session: AsyncSession) -> None:
     """Write what the unit left in the session, inside its savepoint."""
     await insert_pending(session)
@@ -221,7 +239,10 @@ async def _flush(session: AsyncSession) -> None:
         await session.flush()
 
 
-def _retryable(exc: Exception) -> bool:
+def retryable(exc: BaseException) -> bool:
+    """A deadlock's victim or a serialization failure (PostgreSQL): the unit that hit it runs
+    again in a next batch, so nothing may turn it into an answer on the way (a command's
+    guard re-raises it)."""
     if not isinstance(exc, DBAPIError):
         return False
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)

@@ -1410,7 +1410,12 @@ async def instances(
         retried = [_count_lines(log, RETRIED_LINE) for log in logs]
         repeats = [_count_lines(log, DUPLICATE_LINE) for log in logs]
         errors = [_count_lines(log, " ERROR ") for log in logs]
-        row.extra.update(unit_retries=retried, duplicates_logged=repeats, log_errors=errors)
+        row.extra.update(
+            unit_retries=retried,
+            duplicates_logged=repeats,
+            log_errors=errors,
+            first_errors=_first_lines(logs, " ERROR ", 3),  # why, when a run fails in CI
+        )
         facts += (
             f"; attempts without an HTTP answer in 5 s: {ledger.statuses[0]}; copies found "
             f"stored by another instance (per instance's log): {_sum_of(repeats)}; write units "
@@ -1430,6 +1435,15 @@ DUPLICATE_LINE = "inbound duplicate key=msg:"
 
 def _sum_of(counts: list[int]) -> str:
     return f"{' + '.join(map(str, counts))} = {sum(counts)}"
+
+
+def _first_lines(logs: list[Path], needle: str, count: int) -> list[str]:
+    found: list[str] = []
+    for log in logs:
+        if log.exists():
+            with log.open(encoding="utf-8", errors="replace") as handle:
+                found += [f"{log.name}: {line.strip()[:300]}" for line in handle if needle in line]
+    return found[:count]
 
 
 def _count_lines(log: Path, needle: str) -> int:

@@ -20,6 +20,7 @@ from storage.audit import audit
 from storage.batch import UnitOfWork, WriteBatcher
 from storage.engine import SessionFactory, transaction
 from storage.inbox_store import WriteGate
+from storage.records import next_record_id
 from storage.tables import AuditEntry
 from storage.tables import Unit as Department
 
@@ -156,11 +157,13 @@ class _Deadlock(Exception):
     sqlstate = "40P01"
 
 
-async def test_a_deadlocked_unit_is_tried_again_in_the_next_batch(
+async def test_a_deadlocked_unit_is_tried_again_in_the_next_batch_which_it_begins(
     sessions: SessionFactory, clock: FixedClock
 ) -> None:
     """PostgreSQL chose it as a deadlock's victim (another instance's transaction took the
-    same rows in the other order): its writes are rolled back and it runs again."""
+    same rows in the other order): its writes are rolled back, the units before it commit at
+    once (the other transaction waits for their rows), and it runs again first in the next
+    batch, with the units that came after it."""
     attempts = 0
 
     async def victim(unit: UnitOfWork) -> str:
@@ -173,14 +176,13 @@ async def test_a_deadlocked_unit_is_tried_again_in_the_next_batch(
 
     batcher = WriteBatcher(lambda: sessions)
     assert await asyncio.gather(
-        batcher.run(victim), batcher.run(_writes("other", clock.now()))
-    ) == [
-        "done",
-        "other",
-    ]
+        batcher.run(_writes("before", clock.now())),
+        batcher.run(victim),
+        batcher.run(_writes("after", clock.now())),
+    ) == ["before", "done", "after"]
     assert attempts == 2
-    assert batcher.batches == 2
-    assert await _actions(sessions) == ["other", "attempt2"]
+    assert (batcher.batches, batcher.units, batcher.retried) == (2, 3, 1)
+    assert await _actions(sessions) == ["before", "attempt2", "after"]
 
 
 async def test_a_unit_that_deadlocks_every_time_fails_after_its_attempts(
@@ -193,6 +195,33 @@ async def test_a_unit_that_deadlocks_every_time_fails_after_its_attempts(
     with pytest.raises(DBAPIError):
         await batcher.run(victim)
     assert batcher.batches == storage.batch.ATTEMPTS
+
+
+async def test_a_real_postgresql_deadlock_is_one_a_unit_is_tried_again_for(
+    database_url: str, sessions: SessionFactory
+) -> None:
+    """Two transactions take two record counters in crossing orders: PostgreSQL aborts one
+    statement with 40P01, and the error SQLAlchemy raises for it is `retryable` (what the
+    batch and a command's guard look at)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL deadlock")
+    holds = {"YQ": asyncio.Event(), "TF": asyncio.Event()}
+
+    async def crossing(first: str, second: str) -> BaseException | None:
+        try:
+            async with transaction(sessions) as session:
+                await next_record_id(session, first, 2026)
+                holds[first].set()
+                await holds[second].wait()
+                await next_record_id(session, second, 2026)
+        except DBAPIError as exc:
+            return exc
+        return None
+
+    outcomes = await asyncio.gather(crossing("YQ", "TF"), crossing("TF", "YQ"))
+    [victim] = [o for o in outcomes if o is not None]
+    assert storage.batch.retryable(victim)
+    assert not storage.batch.retryable(DBAPIError("SELECT 1", None, ValueError("other")))
 
 
 async def test_transactions_run_at_once_but_never_two_of_one_key_on_postgresql(
@@ -225,6 +254,46 @@ async def test_transactions_run_at_once_but_never_two_of_one_key_on_postgresql(
     actions = await _actions(sessions)
     assert sorted(actions) == ["after", "other", "slow"]
     assert actions.index("slow") < actions.index("after")  # a key's units keep their order
+
+
+async def test_transactions_that_run_at_once_take_their_keys_in_one_order(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """Two commands' record counters taken in the order the messages came deadlock with
+    another instance's transaction that took them in the other order: with several
+    transactions at once (PostgreSQL) a batch runs its units grouped by key in one order,
+    each key's in order of arrival; with one writer (SQLite) in order of arrival."""
+    keys = ["舆情", "突发", "舆情", "突发", "舆情"]
+
+    async def batches(concurrency: int) -> list[list[str]]:
+        seen: list[list[str]] = []
+
+        def work(key: str) -> storage.batch.Work[str]:
+            async def unit_work(unit: UnitOfWork) -> str:
+                if not seen or unit.session is not seen_sessions[-1]:
+                    seen.append([])
+                    seen_sessions.append(unit.session)
+                seen[-1].append(key)
+                return key
+
+            return unit_work
+
+        seen_sessions: list[AsyncSession] = []
+        gate = WriteGate(1)
+        batcher = WriteBatcher(lambda: sessions, gate=gate, concurrency=concurrency)
+        async with gate:  # the units queue while the writer is busy
+            running = [asyncio.create_task(batcher.run(work(k), k)) for k in keys]
+            for _ in range(100):
+                if batcher.waiting == len(keys):
+                    break
+                await asyncio.sleep(0)
+            assert batcher.waiting == len(keys)
+        assert await asyncio.gather(*running) == keys
+        return seen
+
+    assert await batches(1) == [keys]
+    assert await batches(2) == [sorted(keys)]
+    assert sorted(keys) == ["突发", "突发", "舆情", "舆情", "舆情"]
 
 
 async def test_a_runner_takes_every_key_it_may_in_order_of_arrival(

@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
+import handlers.incidents
+import storage.batch
 from liuan_bot.clock import FixedClock
 from liuan_bot.messages import Incoming
 from liuan_bot.wecom.fake_server import FakeWeCom
@@ -24,7 +27,7 @@ from storage.inbox_store import PostgresDirect, SqlInboxStore
 from storage.roster_cache import RosterCache
 from storage.tables import InboundMessage
 from tests.conftest import demo_bot, load_demo_roster
-from tests.support import Harness, next_msg_id, store_left_received
+from tests.support import Harness, make_settings, next_msg_id, running_bot, store_left_received
 
 ASK_CONFERENCE = "申请发布会"  # a write command; without fields it is answered "还缺少…"
 
@@ -367,6 +370,122 @@ def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
         assert bot.pipeline.batcher.concurrency == 1
         assert gate.limit == 1
         assert direct_gate is gate
+
+
+class _Deadlock(Exception):
+    """What asyncpg's DeadlockDetectedError carries (tests/storage/test_batch.py checks a
+    real one)."""
+
+    sqlstate = "40P01"
+
+
+def deadlock_in_the_record_counter(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """舆情's record counter is a deadlock's victim `times` times (two instances' batches
+    took the counter rows of 舆情 and 突发 in crossing orders), then works; the attempts."""
+    real = handlers.incidents.next_record_id
+    attempts: list[int] = []
+
+    async def next_record_id(session: Any, prefix: str, year: int) -> str:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) <= times:
+            raise DBAPIError("INSERT INTO record_counters …", None, _Deadlock())
+        return await real(session, prefix, year)
+
+    monkeypatch.setattr(handlers.incidents, "next_record_id", next_record_id)
+    return attempts
+
+
+async def _hot_issues(h: Harness) -> int:
+    async with h.bot.deps.sessions() as session:
+        return int((await session.exec(text("SELECT count(*) FROM hot_issues"))).one()[0])
+
+
+async def test_a_deadlock_inside_a_command_runs_the_message_again_not_an_apology(
+    on_either: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadlock raised by a command's own statement is not the command's failure: the
+    message runs again in the next batch and gets its real answer, one record, stored
+    handled (an apology stored for it, as before, lost the 舆情 for good)."""
+    h = on_either
+    assert h.bot.pipeline is not None
+    attempts = deadlock_in_the_record_counter(monkeypatch, times=1)
+    status, reply = await h.send_text("demo", "舆情 内容：网传某小区停水 来源：微博")
+    assert status == 200
+    assert reply is not None
+    assert reply.startswith("已报告舆情"), reply
+    assert attempts == [1, 2]
+    assert h.bot.pipeline.batcher.retried == 1
+    assert await _hot_issues(h) == 1
+    [row] = await inbound_rows(h)
+    assert (row.status, row.reply_text, row.error) == ("handled", reply, None)
+
+
+async def test_a_command_deadlocked_at_every_attempt_stores_nothing_and_wecoms_retry_gets_it(
+    on_either: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of attempts: nothing of the message is stored and the callback answers 503, so
+    WeCom posts it again; that copy is handled once."""
+    h = on_either
+    deadlock_in_the_record_counter(monkeypatch, times=storage.batch.ATTEMPTS)
+    content = "舆情 内容：网传某小区停水 来源：微博"
+    assert await h.send_text("demo", content, msg_id="900077") == (503, None)
+    assert await inbound_rows(h) == []
+    assert await _hot_issues(h) == 0
+    status, reply = await h.send_text("demo", content, msg_id="900077")
+    assert status == 200
+    assert reply is not None
+    assert reply.startswith("已报告舆情"), reply
+    assert await _hot_issues(h) == 1
+    [row] = await inbound_rows(h)
+    assert row.status == "handled"
+
+
+async def test_two_instances_given_two_commands_in_crossing_orders_record_each_once(
+    on_either: Harness, tmp_path: Path
+) -> None:
+    """Two instances on one PostgreSQL each get a 舆情 and a 突发 (a load balancer sent each
+    message and WeCom's retry of it to different instances), in the other order. A batch
+    holding both commands took their record counters in its messages' order and deadlocked
+    with the other instance's (one message answered with an apology, its record lost);
+    batches that take their commands in one order cannot. Each message: one record, one
+    answer, nothing run again."""
+    a = on_either
+    if not a.bot.settings.database_url.startswith("postgresql"):
+        pytest.skip("instances at once on one PostgreSQL")
+    settings = make_settings(
+        a.bot.settings.database_url,
+        tmp_path / "b",
+        LIUAN_WECOM_SECRET="test-secret",
+        LIUAN_WECOM_AGENT_ID="1000002",
+    )
+    texts = {
+        next_msg_id(): "舆情 内容：网传某小区停水 来源：微博",
+        next_msg_id(): "突发 事件：城区一仓库起火 级别：一般",
+    }
+    async with running_bot(settings, a.clock, a.fake) as b:
+        gates = [slow_storage(a), slow_storage(b)]  # both writers busy: the copies queue
+        orders = [list(texts), list(reversed(texts))]
+        sending = [
+            asyncio.create_task(h.send_text("demo", texts[msg_id], msg_id=msg_id))
+            for h, order in zip((a, b), orders, strict=True)
+            for msg_id in order
+        ]
+        for h in (a, b):
+            assert h.bot.pipeline is not None
+            for _ in range(200):
+                if h.bot.pipeline.batcher.waiting == len(texts):
+                    break
+                await asyncio.sleep(0.01)
+            assert h.bot.pipeline.batcher.waiting == len(texts)
+        for gate in gates:
+            gate.open.set()
+        answered = [r for _status, r in await asyncio.gather(*sending) if r]
+        retried = [h.bot.pipeline.batcher.retried for h in (a, b) if h.bot.pipeline]
+    assert sorted(r[:5] for r in answered) == ["已报告舆情", "已登记突发"], answered
+    assert retried == [0, 0]
+    assert await _hot_issues(a) == 1
+    async with a.bot.deps.sessions() as session:
+        assert (await session.exec(text("SELECT count(*) FROM incidents"))).one()[0] == 1
 
 
 # --- the reply budget counts from arrival ---------------------------------------------------
