@@ -160,7 +160,7 @@ async def test_write_messages_that_arrive_together_share_one_commit(
     sending = [asyncio.create_task(h.send_text("demo", t)) for t in texts]
     sending.append(asyncio.create_task(h.send_text("demo", "舆情")))  # refused: no 内容
     await slow.entered.wait()
-    for _ in range(200):  # until every message waits for the writer
+    for _ in range(1000):  # until every message waits for the writer
         if batcher.waiting == len(sending):
             break
         await asyncio.sleep(0.01)
@@ -472,7 +472,7 @@ async def test_two_instances_given_two_commands_in_crossing_orders_record_each_o
         ]
         for h in (a, b):
             assert h.bot.pipeline is not None
-            for _ in range(200):
+            for _ in range(1000):
                 if h.bot.pipeline.batcher.waiting == len(texts):
                     break
                 await asyncio.sleep(0.01)
