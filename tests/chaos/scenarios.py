@@ -1407,14 +1407,16 @@ async def instances(
         f"never got a 200: {len(ledger.never_accepted)}"
     )
     if command == "write":
-        retried = [_count_lines(log, RETRIED_LINE) for log in logs]
-        repeats = [_count_lines(log, DUPLICATE_LINE) for log in logs]
-        errors = [_count_lines(log, " ERROR ") for log in logs]
+        scanned = [_LogScan.of(log) for log in logs]
+        retried = [scan.retried for scan in scanned]
+        repeats = [scan.repeats for scan in scanned]
+        errors = [len(scan.errors) for scan in scanned]
         row.extra.update(
             unit_retries=retried,
             duplicates_logged=repeats,
             log_errors=errors,
-            first_errors=_first_lines(logs, " ERROR ", 3),  # why, when a run fails in CI
+            # why, when a run fails in CI
+            first_errors=[line for scan in scanned for line in scan.errors][:3],
         )
         facts += (
             f"; attempts without an HTTP answer in 5 s: {ledger.statuses[0]}; copies found "
@@ -1437,20 +1439,26 @@ def _sum_of(counts: list[int]) -> str:
     return f"{' + '.join(map(str, counts))} = {sum(counts)}"
 
 
-def _first_lines(logs: list[Path], needle: str, count: int) -> list[str]:
-    found: list[str] = []
-    for log in logs:
-        if log.exists():
-            with log.open(encoding="utf-8", errors="replace") as handle:
-                found += [f"{log.name}: {line.strip()[:300]}" for line in handle if needle in line]
-    return found[:count]
+@dataclass
+class _LogScan:
+    """What one instance's log says: units run again, copies found stored, ERROR lines."""
 
+    retried: int = 0
+    repeats: int = 0
+    errors: list[str] = field(default_factory=list)
 
-def _count_lines(log: Path, needle: str) -> int:
-    if not log.exists():
-        return 0
-    with log.open(encoding="utf-8", errors="replace") as handle:
-        return sum(1 for line in handle if needle in line)
+    @classmethod
+    def of(cls, log: Path) -> _LogScan:
+        scan = cls()
+        if not log.exists():
+            return scan
+        with log.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                scan.retried += RETRIED_LINE in line
+                scan.repeats += DUPLICATE_LINE in line
+                if " ERROR " in line:
+                    scan.errors.append(f"{log.name}: {line.strip()[:300]}")
+        return scan
 
 
 async def _pg_records(pg_url: str) -> list[tuple[str, str, int]]:
