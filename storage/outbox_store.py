@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import bindparam, delete, func, insert, or_, update
+from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -58,15 +61,28 @@ _ROW_KEYS = (
     "next_attempt_at",
     "invalid_users",
 )
-# A message's few rows (its reply, a card, a notice): one prepared INSERT each and one
-# prepared look-up per dedupe key (`storage.prepared`); a broadcast's hundreds go in bulk.
+# A message's few rows (its reply, a card, a notice): one prepared INSERT each, conditional
+# when its dedupe key may be taken (`storage.prepared`); a broadcast's hundreds go in bulk.
 _FEW = 8
 _INSERT_ONE = prepared.Prepared(
     insert(_OUTBOX).returning(_OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.dedupe_key),
     keys=_ROW_KEYS,
 )
-_TAKEN = prepared.Prepared(
-    select(_OUTBOX.c.dedupe_key).where(_OUTBOX.c.dedupe_key == bindparam("key"))
+
+
+def _insert_new(dialect_insert: Callable[[Any], Any]) -> Any:
+    return (
+        dialect_insert(_OUTBOX)
+        .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedupe_key])
+        .returning(_OUTBOX.c.id, _OUTBOX.c.target, _OUTBOX.c.dedupe_key)
+    )
+
+
+# A row whose dedupe key may be taken: written only if it is not (no row back if it is), in
+# one statement; a transaction writing the same key at once is waited for, not failed
+_INSERT_NEW = prepared.Prepared(
+    {"postgresql": _insert_new(pg_insert), "sqlite": _insert_new(sqlite_insert)},
+    keys=_ROW_KEYS,
 )
 
 
@@ -97,15 +113,14 @@ async def enqueue(
     """
     keys = [f"{dedupe_key}#{i}" if dedupe_key else None for i in range(len(messages))]
     taken: set[str] = set()
-    if dedupe_key and messages and not fresh:
-        if len(keys) <= _FEW:
-            for key in keys:
-                taken.update(k for (k,) in await prepared.rows(session, _TAKEN, {"key": key}))
-        else:
-            found = await (await session.connection()).execute(
-                select(_OUTBOX.c.dedupe_key).where(_OUTBOX.c.dedupe_key.in_(keys))
-            )
-            taken = {key for (key,) in found.all() if key is not None}
+    checked = bool(dedupe_key and messages and not fresh)
+    # a few rows are each written only if their key is free (`_INSERT_NEW`, below); many
+    # are looked up at once first
+    if checked and len(keys) > _FEW:
+        found = await (await session.connection()).execute(
+            select(_OUTBOX.c.dedupe_key).where(_OUTBOX.c.dedupe_key.in_(keys))
+        )
+        taken = {key for (key,) in found.all() if key is not None}
     stamp = utc(now)
     rows: list[dict[str, object]] = [
         {
@@ -130,9 +145,10 @@ async def enqueue(
     # literal VALUES lists, which cannot be cached and were compiled on every call (issue 11 §1)
     if len(rows) <= _FEW:
         queued = []
+        statement = _INSERT_NEW if checked else _INSERT_ONE
         for row in rows:
-            ((pk, target, key),) = await prepared.rows(session, _INSERT_ONE, row)
-            queued.append(Queued(pk, target, key))
+            for pk, target, key in await prepared.rows(session, statement, row):
+                queued.append(Queued(pk, target, key))
     else:
         result = await (await session.connection()).execute(_ENQUEUE, rows)
         queued = [Queued(pk, target, key) for pk, target, key in result.all()]

@@ -26,12 +26,12 @@ from storage.audit import _AUDIT
 from storage.engine import make_session_factory, transaction
 from storage.inbox_store import _FINISH, _VERSION, PostgresDirect
 from storage.migrate import upgrade
-from storage.outbox_store import _INSERT_ONE, _TAKEN
+from storage.outbox_store import _INSERT_NEW, _INSERT_ONE
 from storage.records import _BUMP
 from storage.tables import AuditEntry, Card, Conference, HotIssue, Unit
 
 NOW = datetime.fromisoformat("2026-12-02T09:00:00+08:00")
-HOT_PATH = (_AUDIT, _FINISH, _VERSION, _INSERT_ONE, _TAKEN, _BUMP)
+HOT_PATH = (_AUDIT, _FINISH, _VERSION, _INSERT_ONE, _INSERT_NEW, _BUMP)
 
 
 @pytest.mark.parametrize("dialect", [sqlite.dialect(), pg_asyncpg.dialect()], ids=["sqlite", "pg"])
@@ -137,7 +137,8 @@ async def test_a_constraint_violation_is_sqlalchemy_s_integrity_error(engine: An
     with pytest.raises(IntegrityError):
         await insert_twice()
     async with transaction(sessions) as session:
-        assert await prepared.rows(session, _TAKEN, {"key": "same"}) == []
+        assert await prepared.rows(session, _INSERT_NEW, row) != []  # nothing of it kept
+        assert await prepared.rows(session, _INSERT_NEW, row) == []  # taken: not written
 
 
 async def test_listeners_see_every_prepared_statement(engine: Any) -> None:
