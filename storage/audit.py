@@ -8,11 +8,12 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from liuan_bot.clock import utc
-from storage.prepared import Prepared, rowcount
+from storage.prepared import Prepared, write_later
 from storage.tables import AuditEntry
 
 _KEYS = ("at", "actor", "action", "record_id", "old_state", "new_state", "source", "detail")
-_AUDIT = Prepared(AuditEntry.__table__.insert(), keys=_KEYS)  # type: ignore[attr-defined]
+# inline: no implicit RETURNING of the id, which nobody reads (and a carried write has none)
+_AUDIT = Prepared(AuditEntry.__table__.insert().inline(), keys=_KEYS)  # type: ignore[attr-defined]
 
 
 async def audit(
@@ -28,8 +29,9 @@ async def audit(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """One INSERT on the transaction's connection (`storage.prepared`: no ORM unit of work,
-    no execution machinery on the hot path, issue 11 §1); ids follow the call order."""
-    await rowcount(
+    no execution machinery on the hot path, issue 11 §1); ids follow the call order. On
+    PostgreSQL it travels with the transaction's next statement (`storage.carried`)."""
+    await write_later(
         session,
         _AUDIT,
         {

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.util import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import carried
 from storage.pending import insert_pending
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -188,6 +189,7 @@ def make_engine(
         connect_args={"timeout": connect_timeout_s, "command_timeout": command_timeout_s},
     )
     event.listen(engine.sync_engine.pool, "checkout", _ping_on_checkout)
+    carried.install(engine)  # writes carried by the next statement: none lost or misplaced
     return engine
 
 
