@@ -437,6 +437,7 @@ class LoadResult:
     requests: int = 0
     wall_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    by_message: dict[int, list[float]] = field(default_factory=dict)  # write mix: per command
     errors: list[str] = field(default_factory=list)
     empty_replies: int = 0
     samples: list[bytes] = field(default_factory=list)
@@ -459,10 +460,12 @@ class Summary:
         return self.result.requests / self.result.wall_s if self.result.wall_s else 0.0
 
     def pct(self, q: float) -> float:
-        values = sorted(self.result.latencies_ms)
-        if not values:
-            return float("nan")
-        return values[min(len(values) - 1, int(q * len(values)))]
+        return self.pct_of(self.result.latencies_ms, q)
+
+    @staticmethod
+    def pct_of(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
     def per_request_ms(self, seconds: float) -> float:
         return seconds * 1000 / self.result.requests if self.result.requests else float("nan")
@@ -665,7 +668,9 @@ async def drive(
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     result.errors.append(f"request {i}: {type(exc).__name__}: {exc}")
                     continue
-                result.latencies_ms.append((time.perf_counter() - sent) * 1000)
+                latency_ms = (time.perf_counter() - sent) * 1000
+                result.latencies_ms.append(latency_ms)
+                result.by_message.setdefault(i % len(WRITE_MIX), []).append(latency_ms)
                 result.requests += 1
                 if status != 200:
                     result.errors.append(f"request {i}: HTTP {status} {payload[:80]!r}")
@@ -937,6 +942,18 @@ def render(bare: Summary, bot: Summary, args: argparse.Namespace) -> tuple[str, 
             "{} for {} messages, {} run again after a deadlock".format(*bot.report["batches"])
             if bot.report.get("batches")
             else "none"
+        ),
+        *(
+            [
+                "bot latency by command (p50 / p99 ms): "
+                + "; ".join(
+                    f"{WRITE_MIX[n][1].split(chr(10))[0]} {bot.pct_of(v, 0.5):.0f} / "
+                    f"{bot.pct_of(v, 0.99):.0f}"
+                    for n, v in sorted(bot.result.by_message.items())
+                )
+            ]
+            if args.mix == "write"
+            else []
         ),
         "errors / empty / wrong = failed requests / empty 200s (reply deferred to the outbox) "
         "/ sampled replies that did not decrypt to the expected text",
