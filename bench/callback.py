@@ -586,9 +586,9 @@ def message_for(mix: str, i: int) -> tuple[str, str]:
 
 def build_requests(
     port: int, count: int, first_msg_id: int, mix: str = "help"
-) -> list[tuple[Any, bytes]]:
-    """Signed, encrypted callbacks of the mix, each with its own MsgId (built before the
-    clock)."""
+) -> list[tuple[Any, bytes, int]]:
+    """Signed, encrypted callbacks of the mix, each with its own MsgId and the index of its
+    command in the write mix (built before the clock)."""
     from urllib.parse import urlencode
 
     from yarl import URL
@@ -611,7 +611,7 @@ def build_requests(
         )
         signed = signer.sign(plaintext, timestamp=stamp)
         url = URL(f"http://{HOST}:{port}{CALLBACK}?{urlencode(signed.query)}", encoded=True)
-        built.append((url, signed.body))
+        built.append((url, signed.body, (first_msg_id + i) % len(WRITE_MIX)))  # its command
     return built
 
 
@@ -636,7 +636,7 @@ async def wait_ready(server: Server, timeout_s: float) -> None:
 
 async def drive(
     server: Server,
-    requests: Sequence[tuple[Any, bytes]],
+    requests: Sequence[tuple[Any, bytes, int]],
     *,
     concurrency: int,
     duration_s: float,
@@ -659,7 +659,7 @@ async def drive(
             for i in pending:
                 if time.perf_counter() > deadline:
                     return
-                url, body = requests[i]
+                url, body, command = requests[i]
                 sent = time.perf_counter()
                 try:
                     async with session.post(url, data=body, headers=headers) as resp:
@@ -670,7 +670,7 @@ async def drive(
                     continue
                 latency_ms = (time.perf_counter() - sent) * 1000
                 result.latencies_ms.append(latency_ms)
-                result.by_message.setdefault(i % len(WRITE_MIX), []).append(latency_ms)
+                result.by_message.setdefault(command, []).append(latency_ms)
                 result.requests += 1
                 if status != 200:
                     result.errors.append(f"request {i}: HTTP {status} {payload[:80]!r}")
