@@ -16,11 +16,13 @@ WAL flush). Under a burst those are shared by every message of the batch; one me
 is a batch of one, at the old cost plus a SAVEPOINT.
 
 On SQLite one transaction runs at a time (behind `gate`, which the direct store's single
-statements share: one writer). On PostgreSQL a few run at once, never two with units of one
-key, each running its units grouped by key in one order (`WriteBatcher`); a deadlock
-(another instance took the same rows in the other order) or a serialization failure costs
-the unit it hit another attempt, in a next batch, and ends its batch there (committed; the
-units after it wait for the next).
+statements share: one writer), with the queued units of every key in order of arrival. On
+PostgreSQL a few run at once in *generations*: the queued units are taken together, one
+transaction per key (a key's units in order of arrival), and the units that queue meanwhile
+wait until all of that generation has committed, so every command's messages wait alike
+(`WriteBatcher`). A deadlock (another instance took the same rows in the other order) or a
+serialization failure costs the unit it hit another attempt, in a next batch, and ends its
+batch there (committed; the units after it wait for the next).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ T = TypeVar("T")
 _SAVEPOINT = "liuan_unit"
 _RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 ATTEMPTS = 3  # of a unit that hit one of those
+HOLD_S = 0.25  # how long a generation's long transaction holds up the next generation
 
 
 class UnitOfWork:
@@ -79,17 +82,20 @@ Work = Callable[[UnitOfWork], Awaitable[T]]  # a unit of work
 class WriteBatcher:
     """Runs units of work in shared transactions; see the module docstring.
 
-    Up to `concurrency` transactions run at once, taking the queued units in order of
-    arrival, but never a unit whose `key` another running transaction holds: that one waits
-    for the next transaction of its key; with more than one, a transaction runs its units
-    grouped by key in one order (`_lock_order`). The pipeline keys units by command, so on
-    PostgreSQL the messages of one command (which take the same record counter, and usually
-    touch the same rows) are never in two transactions of an instance at once, and every
-    transaction, of any instance, takes the counters of several commands in one order, while
-    every command is served in turn (one queue, no command waiting behind another's
-    backlog); a key's units keep their order. SQLite has one writer: `concurrency` 1, units
-    in order of arrival. `on_commit` is given each committed transaction's session (its `info`:
-    the outbox rows' targets)."""
+    With `concurrency` 1 (SQLite) one runner takes the queued units in order of arrival, up
+    to `max_batch`, into each transaction. With more (PostgreSQL), a driver starts
+    generations: for each key no running transaction holds, oldest first, one transaction
+    with its queued units (up to `max_batch`), up to `concurrency` transactions in all. The
+    pipeline keys units by command, so a transaction takes one record counter: the messages
+    of one command (which take the same counter, and usually touch the same rows) are never
+    in two transactions of an instance at once, and no two transactions, of any instance,
+    can take two counters in crossing orders. The next generation starts when all of the
+    running one has committed, or after `hold_s` if one of its transactions runs long (a
+    slow unit then holds up other commands no longer than that; its own key's units wait
+    for it). Issue 11 §2: when a key whose transaction ended early took its next units at
+    once, the connections piled up behind the slowest command (p99 300-400 ms at 64
+    connections; 90 / 210 ms p50 / p99 in generations, bench/README.md). `on_commit` is
+    given each committed transaction's session (its `info`: the outbox rows' targets)."""
 
     def __init__(
         self,
@@ -99,6 +105,7 @@ class WriteBatcher:
         max_batch: int = 16,
         concurrency: int = 1,
         on_commit: Committed = lambda session: None,
+        hold_s: float = HOLD_S,
     ) -> None:
         self._sessions = sessions
         self._gate: AbstractAsyncContextManager[Any] = gate or WriteGate(1)
@@ -108,6 +115,9 @@ class WriteBatcher:
         self._queue: list[_Job[Any]] = []
         self._runners: set[asyncio.Task[None]] = set()
         self._held: dict[Hashable, asyncio.Task[None]] = {}  # key → the runner holding it
+        self._driver: asyncio.Task[None] | None = None  # several at once: the generations
+        self._active: set[asyncio.Task[None]] = set()  # their running transactions
+        self.hold_s = hold_s
         self.batches = 0  # transactions committed (for tests and the bench)
         self.units = 0  # units committed
         self.retried = 0  # units run again after a deadlock or a serialization failure
@@ -123,16 +133,17 @@ class WriteBatcher:
         stored), or why the transaction failed (nothing of any unit stored)."""
         job: _Job[T] = _Job(work, asyncio.get_running_loop().create_future(), key=key)
         self._queue.append(job)
-        if len(self._runners) < self.concurrency and key not in self._held:
+        if self.concurrency > 1:
+            self._ensure_driver()
+        elif len(self._runners) < self.concurrency and key not in self._held:
             runner = asyncio.create_task(self._drain())
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)
         return await job.done
 
     def _take(self, me: asyncio.Task[None]) -> list[_Job[Any]]:
-        """The next batch of this runner: queued units in order, up to `max_batch`, of keys
-        no other runner holds (with several runners, then grouped by key); their keys are
-        now this runner's."""
+        """The next batch of the runner (one writer): queued units in order, up to
+        `max_batch`; their keys are now this runner's."""
         batch: list[_Job[Any]] = []
         keep: list[_Job[Any]] = []
         for job in self._queue:
@@ -143,9 +154,75 @@ class WriteBatcher:
             else:
                 keep.append(job)
         self._queue[:] = keep
-        if self.concurrency > 1:
-            batch.sort(key=_lock_order)
         return batch
+
+    # --- several transactions at once (PostgreSQL): generations ---
+
+    def _ensure_driver(self) -> None:
+        if self._driver is None and self._queue:
+            self._driver = asyncio.create_task(self._drive())
+
+    def _take_generation(self) -> list[list[_Job[Any]]]:
+        """The next generation: for each key no running transaction holds, oldest first, its
+        queued units in order (up to `max_batch`), up to `concurrency` transactions running
+        in all."""
+        free = self.concurrency - len(self._active)
+        groups: dict[Hashable, list[_Job[Any]]] = {}
+        keep: list[_Job[Any]] = []
+        for job in self._queue:
+            group = groups.get(job.key)
+            if group is None and job.key not in self._held and len(groups) < free:
+                group = groups[job.key] = []
+            if group is not None and len(group) < self.max_batch:
+                group.append(job)
+            else:
+                keep.append(job)
+        self._queue[:] = keep
+        return list(groups.values())
+
+    async def _drive(self) -> None:
+        try:
+            while self._queue:
+                async with self._gate:  # storage admits writers (units queue meanwhile)
+                    pass
+                groups = self._take_generation()
+                if not groups:  # every queued key is held: wait for a transaction to end
+                    await asyncio.wait(set(self._active), return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                started = set()
+                for group in groups:
+                    task = asyncio.create_task(self._run_group(group))
+                    for job in group:
+                        self._held[job.key] = task
+                    self._active.add(task)
+                    task.add_done_callback(self._active.discard)
+                    started.add(task)
+                # the generation: units queued meanwhile wait for all of it to commit, so
+                # every command's messages wait alike; a transaction that runs long holds
+                # up the others' keys no longer than `hold_s`
+                await asyncio.wait(started, timeout=self.hold_s)
+        finally:
+            self._driver = None
+
+    async def _run_group(self, batch: list[_Job[Any]]) -> None:
+        me = asyncio.current_task()
+        try:
+            async with self._gate:
+                await self._run_batch(batch)
+        except Exception as exc:  # the transaction failed: nothing of it is stored
+            for job in batch:
+                if not job.done.done():
+                    job.done.set_exception(exc)
+        except BaseException as exc:  # cancelled (shutdown): so are the units
+            for job in batch:
+                if not job.done.done():
+                    job.done.set_exception(exc)
+            raise
+        finally:
+            for job in batch:
+                if self._held.get(job.key) is me:
+                    del self._held[job.key]
+            self._ensure_driver()  # units run again, or left when the driver stopped
 
     def _release(self, me: asyncio.Task[None]) -> None:
         for key in [k for k, holder in self._held.items() if holder is me]:
@@ -219,16 +296,6 @@ class WriteBatcher:
             self._on_commit(session)
         except Exception:
             log.exception("write batch: the after-commit hook failed")
-
-
-def _lock_order(job: _Job[Any]) -> str:
-    """Transactions that run at once (PostgreSQL; and other instances') run their units
-    grouped by key, in one order (a key's own units in order of arrival): each takes the
-    record counters of its commands in that order, so none waits for a counter while holding
-    one that the other, waiting for it, comes to later. In order of arrival, a transaction
-    with a 舆情 and then a 突发 deadlocked with another instance's that had them the other way
-    round (the chaos instances rows: every 突发 after it, a second each)."""
-    return str(job.key)
 
 
 async def _flush(session: AsyncSession) -> None:

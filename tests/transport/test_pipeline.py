@@ -447,7 +447,7 @@ async def test_two_instances_given_two_commands_in_crossing_orders_record_each_o
     message and WeCom's retry of it to different instances), in the other order. A batch
     holding both commands took their record counters in its messages' order and deadlocked
     with the other instance's (one message answered with an apology, its record lost);
-    batches that take their commands in one order cannot. Each message: one record, one
+    transactions that each hold one command's messages cannot. Each message: one record, one
     answer, nothing run again."""
     a = on_either
     if not a.bot.settings.database_url.startswith("postgresql"):
