@@ -201,27 +201,25 @@ class WriteBatcher:
                 # every command's messages wait alike; a transaction that runs long holds
                 # up the others' keys no longer than `hold_s`
                 await asyncio.wait(started, timeout=self.hold_s)
+        except BaseException as exc:  # cancelled (shutdown): so are the queued units
+            _fail(self._queue, exc)
+            raise
         finally:
             self._driver = None
 
     async def _run_group(self, batch: list[_Job[Any]]) -> None:
         me = asyncio.current_task()
+        assert me is not None
         try:
             async with self._gate:
                 await self._run_batch(batch)
         except Exception as exc:  # the transaction failed: nothing of it is stored
-            for job in batch:
-                if not job.done.done():
-                    job.done.set_exception(exc)
+            _fail(batch, exc)
         except BaseException as exc:  # cancelled (shutdown): so are the units
-            for job in batch:
-                if not job.done.done():
-                    job.done.set_exception(exc)
+            _fail(batch, exc)
             raise
         finally:
-            for job in batch:
-                if self._held.get(job.key) is me:
-                    del self._held[job.key]
+            self._release(me)
             self._ensure_driver()  # units run again, or left when the driver stopped
 
     def _release(self, me: asyncio.Task[None]) -> None:
@@ -243,13 +241,9 @@ class WriteBatcher:
                         return
                     await self._run_batch(batch)
             except Exception as exc:  # the transaction failed: nothing of it is stored
-                for job in batch:
-                    if not job.done.done():
-                        job.done.set_exception(exc)
+                _fail(batch, exc)
             except BaseException as exc:  # cancelled (shutdown): so are the units
-                for job in (*batch, *self._queue):
-                    if not job.done.done():
-                        job.done.set_exception(exc)
+                _fail([*batch, *self._queue], exc)
                 raise
             finally:
                 self._release(me)
@@ -296,6 +290,13 @@ class WriteBatcher:
             self._on_commit(session)
         except Exception:
             log.exception("write batch: the after-commit hook failed")
+
+
+def _fail(jobs: list[_Job[Any]], exc: BaseException) -> None:
+    """Tell the callers of `jobs` still waiting why their units did not commit."""
+    for job in jobs:
+        if not job.done.done():
+            job.done.set_exception(exc)
 
 
 async def _flush(session: AsyncSession) -> None:
