@@ -114,7 +114,7 @@ class WriteBatcher:
         self._on_commit = on_commit
         self._queue: list[_Job[Any]] = []
         self._runners: set[asyncio.Task[None]] = set()
-        self._held: dict[Hashable, asyncio.Task[None]] = {}  # key → the runner holding it
+        self._held: dict[Hashable, asyncio.Task[None]] = {}  # key → the transaction holding it
         self._driver: asyncio.Task[None] | None = None  # several at once: the generations
         self._active: set[asyncio.Task[None]] = set()  # their running transactions
         self.hold_s = hold_s
@@ -135,25 +135,17 @@ class WriteBatcher:
         self._queue.append(job)
         if self.concurrency > 1:
             self._ensure_driver()
-        elif len(self._runners) < self.concurrency and key not in self._held:
+        elif not self._runners:  # one writer
             runner = asyncio.create_task(self._drain())
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)
         return await job.done
 
-    def _take(self, me: asyncio.Task[None]) -> list[_Job[Any]]:
+    def _take(self) -> list[_Job[Any]]:
         """The next batch of the runner (one writer): queued units in order, up to
-        `max_batch`; their keys are now this runner's."""
-        batch: list[_Job[Any]] = []
-        keep: list[_Job[Any]] = []
-        for job in self._queue:
-            holder = self._held.get(job.key, me)
-            if holder is me and len(batch) < self.max_batch:
-                self._held[job.key] = me
-                batch.append(job)
-            else:
-                keep.append(job)
-        self._queue[:] = keep
+        `max_batch`."""
+        batch = self._queue[: self.max_batch]
+        del self._queue[: self.max_batch]
         return batch
 
     # --- several transactions at once (PostgreSQL): generations ---
@@ -233,10 +225,9 @@ class WriteBatcher:
             batch: list[_Job[Any]] = []
             try:
                 async with self._gate:  # the units that queued meanwhile join this batch
-                    batch = self._take(me)
+                    batch = self._take()
                     if not batch:
-                        # the rest are held by other runners, which take them next; from
-                        # this step on, a unit queued gets a runner of its own (`run`)
+                        # from this step on, a unit queued gets a runner of its own (`run`)
                         self._runners.discard(me)
                         return
                     await self._run_batch(batch)
@@ -245,8 +236,6 @@ class WriteBatcher:
             except BaseException as exc:  # cancelled (shutdown): so are the units
                 _fail([*batch, *self._queue], exc)
                 raise
-            finally:
-                self._release(me)
 
     async def _run_batch(self, batch: list[_Job[Any]]) -> None:
         outcomes: list[tuple[_Job[Any], Any, Exception | None]] = []

@@ -26,6 +26,7 @@ On SQLite a statement costs microseconds and no round trip: `write_later` runs i
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ def can_carry(waiting: Sequence[Carried], host_sql: str) -> bool:
     return not any(_names(host_sql, write.table) for write in waiting)
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of (statement, table) pairs, asked per message
 def _names(sql: str, table: str) -> bool:
     return re.search(rf"\b{re.escape(table)}\b", sql) is not None
 
