@@ -183,9 +183,9 @@ def serve_bot(
     wecom_api: str = "",
 ) -> None:
     sys.path.insert(0, str(ROOT))
-    from aiohttp import web
 
     from bot import _roster_import, build_bot, configure_logging
+    from liuan_bot.app import PathOnlyAccessLogger, ServerLimits, run_guarded
     from liuan_bot.settings import load_settings
     from storage.engine import make_engine
     from storage.migrate import upgrade
@@ -216,19 +216,12 @@ def serve_bot(
     counters: dict[str, int] = {}
     if profile:
         _instrument(bot.engine, app, counters)
+    # the runner of `bot.py serve` (connection limits; the collector settled once started)
+    limits = ServerLimits(settings.http_header_timeout_s, settings.http_max_connections)
     if shipped:
-        from liuan_bot.app import PathOnlyAccessLogger
-
-        web.run_app(
-            app,
-            host=HOST,
-            port=port,
-            access_log_class=PathOnlyAccessLogger,
-            print=None,
-            shutdown_timeout=5,
-        )
+        run_guarded(app, HOST, port, limits, access_log_class=PathOnlyAccessLogger)
     else:
-        web.run_app(app, host=HOST, port=port, access_log=None, print=None, shutdown_timeout=5)
+        run_guarded(app, HOST, port, limits, access_log=None)
     batcher = bot.pipeline.batcher if bot.pipeline is not None else None
     report = {
         "jieba_loaded": "jieba" in sys.modules,

@@ -74,6 +74,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
     from sqlalchemy import event
 
     from bot import _roster_import, build_bot
+    from liuan_bot.heap import settle_heap
     from liuan_bot.settings import load_settings
     from liuan_bot.wecom.inbound import parse_incoming
     from liuan_bot.wecom.simulate import text_message_xml
@@ -122,6 +123,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
 
     for i in range(args.warmup):
         await bot.inbox.accept(incoming(i))
+    settle_heap()  # as the server does once started (liuan_bot.app.run_guarded)
     profiler = None
     if args.profile:
         from pyinstrument import Profiler

@@ -22,6 +22,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
 
+from liuan_bot.heap import settle_heap
 from liuan_bot.wecom.callback import INBOUND_KEY, CallbackView
 
 
@@ -328,7 +329,8 @@ def run_guarded(
     sock: socket.socket | None = None,
     **kwargs: object,
 ) -> None:
-    """Like `web.run_app`, behind `ServerLimits`; returns on SIGINT/SIGTERM after cleanup."""
+    """Like `web.run_app`, behind `ServerLimits`, with the collector settled once started
+    (`liuan_bot.heap`); returns on SIGINT/SIGTERM after cleanup."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     runner: GuardedRunner | None = None
@@ -338,6 +340,7 @@ def run_guarded(
         runner = await start_guarded(
             app, host, port, limits, sock=sock, handle_signals=True, **kwargs
         )
+        settle_heap()  # started: what exists now lives as long as the process
         await asyncio.Event().wait()
 
     task = loop.create_task(main())
