@@ -408,14 +408,16 @@ def build_bot(
     # once (`pg_write_concurrency`, never two of one command), and those statements go as
     # they come
     gate = WriteGate(None if postgres else 1)
-    statement_gate = WriteGate() if postgres else gate
-    # the read-only step in one autocommitted statement, on either database
-    direct = PostgresDirect(settings.database_url) if postgres else None
+    # the read-only step in one statement a message (on SQLite in groups, holding the gate)
+    direct = (
+        PostgresDirect(settings.database_url)
+        if postgres
+        else SqliteDirect.for_url(settings.database_url, gate)
+    )
     pipeline = InboundPipeline(
         deps,
         gate=gate,
-        direct=direct or SqliteDirect.for_url(settings.database_url),
-        direct_gate=statement_gate,
+        direct=direct,
         max_batch=settings.write_batch,
         concurrency=settings.pg_write_concurrency if postgres else 1,
     )

@@ -204,19 +204,17 @@ class InboundPipeline:
         cache: RosterCache | None = None,
         gate: WriteGate | None = None,
         direct: DirectStore | None = None,
-        direct_gate: WriteGate | None = None,
         max_batch: int = 16,
         concurrency: int = 1,
     ) -> None:
         """`gate` admits the write transactions (storage.batch: up to `max_batch` messages
-        each, `concurrency` at once, never two with messages of one command), `direct_gate`
-        the direct store's single statements (the same gate unless given: SQLite has one
-        writer for both)."""
+        each, `concurrency` at once, never two with messages of one command); `direct`, the
+        read-only step's store, takes turns with them where the database needs it (SQLite:
+        it is given the same gate)."""
         self.deps = deps
         self.cache = cache or RosterCache()
         self.gate = gate or WriteGate(1)
         self.direct = direct
-        self.direct_gate = direct_gate or self.gate
         self.batcher = WriteBatcher(
             lambda: self.deps.sessions,
             gate=_GateOf(self),
@@ -453,21 +451,23 @@ class InboundPipeline:
         reply = outcome.reply
         if reply is not None and not _fits(reply):
             return None
-        async with self.direct_gate:
-            passive = _claim_passive(reply, route)
-            if reply is not None and not passive:
-                return None
-            inbound_id = await direct.store_handled_at(
-                incoming,
-                received_at,
-                now,
-                status=outcome.status,
-                reply_text=reply.text if reply else None,
-                reply_route=_route_name(reply, passive),
-                roster_version=version,
-            )
-        if inbound_id is None:  # a retry, or the roster moved: the general steps tell which
-            return None
+
+        def admit() -> bool:  # just before the statement: a reply goes back passively or not here
+            return reply is None or _claim_passive(reply, route)
+
+        inbound_id = await direct.store_handled_at(
+            incoming,
+            received_at,
+            now,
+            status=outcome.status,
+            reply_text=reply.text if reply else None,
+            reply_route=_route_name(reply, True),
+            roster_version=version,
+            admit=admit,
+        )
+        if inbound_id is None:  # a retry, the roster moved, or no longer passive: the
+            return None  # general steps tell which, and answer
+        passive = reply is not None
         # DEBUG: the callback's access line names the message (its key), and its stored row,
         # with the reply, is its record; a second INFO line per 帮助 cost ~2% (issue 11 §2)
         log.debug(

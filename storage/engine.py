@@ -30,12 +30,12 @@ def is_sqlite(url: str) -> bool:
 BUSY_TIMEOUT_MS = 10_000
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
+def sqlite_busy(exc: sqlite3.OperationalError) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
-def _patiently(conn: sqlite3.Connection, function: Callable[[], Any]) -> Any:
-    """Run `function` under SQLite's busy handler (in aiosqlite's worker thread)."""
+def patiently(conn: sqlite3.Connection, function: Callable[[], Any]) -> Any:
+    """Run `function` under SQLite's busy handler (in a worker thread: it may wait)."""
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     try:
         return function()
@@ -60,12 +60,12 @@ class InlineConnection(aiosqlite.Connection):
         try:
             return fn(*args, **kwargs)
         except sqlite3.OperationalError as exc:
-            if not _busy(exc):
+            if not sqlite_busy(exc):
                 raise
         conn = self._connection
         InlineConnection.waits += 1
         return await super()._execute(  # type: ignore[no-untyped-call]
-            _patiently, conn, partial(fn, *args, **kwargs)
+            patiently, conn, partial(fn, *args, **kwargs)
         )
 
 

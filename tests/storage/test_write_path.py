@@ -84,8 +84,7 @@ async def test_sqlite_keeps_statement_journals_in_memory(sqlite_url: str) -> Non
         async with engine.begin() as conn:
             found = (await conn.execute(text("PRAGMA temp_store"))).scalar_one()
         assert found == 2  # MEMORY
-        conn_direct = await direct._connection()
-        assert list(await conn_direct.execute_fetchall("PRAGMA temp_store")) == [(2,)]
+        assert direct.pragma("temp_store") == 2
     finally:
         await direct.close()
         await engine.dispose()

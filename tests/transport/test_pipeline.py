@@ -23,7 +23,7 @@ from liuan_bot.clock import FixedClock
 from liuan_bot.messages import Incoming
 from liuan_bot.wecom.fake_server import FakeWeCom
 from storage.engine import make_engine, make_session_factory, transaction
-from storage.inbox_store import PostgresDirect, SqlInboxStore
+from storage.inbox_store import PostgresDirect, SqlInboxStore, SqliteDirect
 from storage.roster_cache import RosterCache
 from storage.tables import InboundMessage
 from tests.conftest import demo_bot, load_demo_roster
@@ -354,22 +354,23 @@ async def test_a_retry_of_a_message_stored_by_this_instance_and_left_is_handled_
 
 
 def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
-    """SQLite: one writer for every write, single statements included. PostgreSQL: four
-    write transactions at once (`LIUAN_PG_WRITE_CONCURRENCY`), a read-only message's single
-    statement not queued. Either: up to `LIUAN_WRITE_BATCH` messages a transaction
-    (storage/batch.py)."""
+    """SQLite: one writer for every write, the read-only step's groups of statements
+    included. PostgreSQL: four write transactions at once (`LIUAN_PG_WRITE_CONCURRENCY`), a
+    read-only message's single statement not queued. Either: up to `LIUAN_WRITE_BATCH`
+    messages a transaction (storage/batch.py)."""
     bot = on_either.bot
     assert bot.pipeline is not None
-    gate, direct_gate = bot.pipeline.gate, bot.pipeline.direct_gate
+    gate, direct = bot.pipeline.gate, bot.pipeline.direct
     assert bot.pipeline.batcher.max_batch == bot.settings.write_batch == 16
     if bot.settings.database_url.startswith("postgresql"):
         assert bot.pipeline.batcher.concurrency == bot.settings.pg_write_concurrency == 4
-        assert direct_gate is not gate
-        assert (gate.limit, direct_gate.limit) == (None, None)
+        assert gate.limit is None
+        assert isinstance(direct, PostgresDirect)
     else:
         assert bot.pipeline.batcher.concurrency == 1
         assert gate.limit == 1
-        assert direct_gate is gate
+        assert isinstance(direct, SqliteDirect)
+        assert direct._gate is gate
 
 
 class _Deadlock(Exception):
