@@ -72,6 +72,7 @@ from liuan_bot.wecom.callback import CallbackView
 from liuan_bot.wecom.crypto import CallbackCrypto
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.simulate import CallbackSigner, event_xml
+from storage.checkpoint import WalCheckpointer
 from storage.engine import (
     SessionFactory,
     is_sqlite,
@@ -108,6 +109,8 @@ class Bot:
     # SQLite: the console's own engine, statements in a worker thread (see Bot.app)
     console_engine: AsyncEngine | None = None
     console_sessions: SessionFactory | None = None
+    # SQLite: the WAL's checkpoints, in a thread (storage/checkpoint.py)
+    checkpointer: WalCheckpointer | None = None
     sweep_every_s: float = 2.0
     reminders: ReminderEngine | None = None
     scheduler: ReminderScheduler | None = None
@@ -350,6 +353,8 @@ class Bot:
         if self.console_engine is not None:
             await self.console_engine.dispose()
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
 
 
 def build_bot(
@@ -368,7 +373,9 @@ def build_bot(
     data files, read once by `load_config` (read here from `settings.config_dir` if not given)."""
     config = config or load_config(config_dir_of(settings))
     clock = clock or SystemClock(settings.tz)
-    engine = make_engine(settings.database_url)
+    # SQLite: the WAL's checkpoints in a thread, not inside a commit on the loop
+    checkpointer = WalCheckpointer.for_url(settings.database_url)
+    engine = make_engine(settings.database_url, checkpointer=checkpointer)
     sessions = make_session_factory(engine)
     metrics = Metrics()
     fake = sandbox_fake
@@ -412,7 +419,7 @@ def build_bot(
     direct = (
         PostgresDirect(settings.database_url)
         if postgres
-        else SqliteDirect.for_url(settings.database_url, gate)
+        else SqliteDirect.for_url(settings.database_url, gate, checkpointer)
     )
     pipeline = InboundPipeline(
         deps,
@@ -444,6 +451,7 @@ def build_bot(
         run_scheduler=run_scheduler,
         webhook_keys=webhook_keys(config.robots, environ or {}),
         config=config,
+        checkpointer=checkpointer,
     )
     if not postgres:
         bot.console_engine = make_engine(settings.database_url, inline=False)

@@ -18,6 +18,7 @@ from sqlalchemy.util import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import carried
+from storage.checkpoint import WalCheckpointer
 from storage.pending import insert_pending
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -83,10 +84,11 @@ async def connect_inline(database: str | Path) -> InlineConnection:
     return connection
 
 
-def sqlite_pragmas(busy_timeout_ms: int) -> tuple[str, ...]:
+def sqlite_pragmas(busy_timeout_ms: int, *, autocheckpoint: bool = True) -> tuple[str, ...]:
     """What every connection to the SQLite database sets: the engine's and the direct
-    store's (`storage.inbox_store.SqliteDirect`)."""
-    return (
+    store's (`storage.inbox_store.SqliteDirect`). Without `autocheckpoint` its commits leave
+    the WAL's checkpoints to a `storage.checkpoint.WalCheckpointer`."""
+    pragmas = (
         "PRAGMA journal_mode=WAL",
         f"PRAGMA busy_timeout={busy_timeout_ms}",
         "PRAGMA foreign_keys=ON",
@@ -95,14 +97,16 @@ def sqlite_pragmas(busy_timeout_ms: int) -> tuple[str, ...]:
         # pipeline's group commit) in memory: in a temp file each cost ~0.1 ms of syscalls
         "PRAGMA temp_store=MEMORY",
     )
+    return pragmas if autocheckpoint else (*pragmas, "PRAGMA wal_autocheckpoint=0")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, autocheckpoint: bool = True) -> None:
     # Let SQLAlchemy, not the driver, begin transactions: see _begin_immediate.
     dbapi_connection.isolation_level = None
     inline = isinstance(getattr(dbapi_connection, "_connection", None), InlineConnection)
     cursor = dbapi_connection.cursor()
-    for pragma in sqlite_pragmas(0 if inline else BUSY_TIMEOUT_MS):
+    pragmas = sqlite_pragmas(0 if inline else BUSY_TIMEOUT_MS, autocheckpoint=autocheckpoint)
+    for pragma in pragmas:
         cursor.execute(pragma)
     cursor.close()
 
@@ -148,13 +152,16 @@ def make_engine(
     *,
     echo: bool = False,
     inline: bool = True,
+    checkpointer: WalCheckpointer | None = None,
     connect_timeout_s: float = PG_CONNECT_TIMEOUT_S,
     command_timeout_s: float = PG_COMMAND_TIMEOUT_S,
 ) -> AsyncEngine:
     """An async engine: aiosqlite with WAL, busy timeout and foreign keys, or asyncpg.
 
     `inline=False` keeps SQLite's calls in aiosqlite's worker thread: for long read-only
-    queries (console pages, reports) that must not hold the event loop (issue 10 §1).
+    queries (console pages, reports) that must not hold the event loop (issue 10 §1). An
+    inline engine given a `checkpointer` leaves the WAL's checkpoints to it
+    (`storage.checkpoint`: they no longer run inside a commit on the loop).
 
     On PostgreSQL every connect and every statement has a timeout (issue 8): without them
     asyncpg waits forever on a blackholed server or a half-closed connection, and the
@@ -164,14 +171,18 @@ def make_engine(
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         parsed = make_url(url)
+        pragmas = _sqlite_pragmas
         if inline and database and database != ":memory:" and not parsed.query:
             # sqlite3 calls in the event-loop thread (see InlineConnection)
             engine = create_async_engine(
                 url, echo=echo, async_creator=partial(connect_inline, database)
             )
+            if checkpointer is not None:  # its commits leave checkpoints to that one
+                pragmas = partial(_sqlite_pragmas, autocheckpoint=False)
+                event.listen(engine.sync_engine, "commit", lambda _conn: checkpointer.committed())
         else:
             engine = create_async_engine(url, echo=echo, connect_args={"timeout": 10})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     # Every checkout is pinged (issue 8): a connection PostgreSQL dropped (restart,

@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from liuan_bot.clock import utc
 from liuan_bot.messages import Incoming, NotACallback, Reply, ReplyKind, incoming_from_fields
 from storage import prepared
+from storage.checkpoint import WalCheckpointer
 from storage.engine import (
     PG_COMMAND_TIMEOUT_S,
     PG_CONNECT_TIMEOUT_S,
@@ -365,9 +366,16 @@ class SqliteDirect:
     The same statement as the Core one below (same columns, SQLAlchemy's storage formats);
     PostgreSQL uses that one."""
 
-    def __init__(self, database: Path, gate: WriteGate | None = None, max_group: int = 64) -> None:
+    def __init__(
+        self,
+        database: Path,
+        gate: WriteGate | None = None,
+        max_group: int = 64,
+        checkpointer: WalCheckpointer | None = None,
+    ) -> None:
         self._database = database
         self._gate = gate or WriteGate(1)
+        self._checkpointer = checkpointer
         self._max_group = max_group
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
@@ -378,12 +386,14 @@ class SqliteDirect:
         self.waits = 0  # groups that found the database locked and waited in the thread
 
     @classmethod
-    def for_url(cls, url: str, gate: WriteGate | None = None) -> SqliteDirect | None:
+    def for_url(
+        cls, url: str, gate: WriteGate | None = None, checkpointer: WalCheckpointer | None = None
+    ) -> SqliteDirect | None:
         """Only for a file-backed SQLite database."""
         parsed = make_url(url)
         if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
             return None
-        return cls(Path(parsed.database or ""), gate)
+        return cls(Path(parsed.database or ""), gate, checkpointer=checkpointer)
 
     async def store_handled_at(
         self,
@@ -457,6 +467,8 @@ class SqliteDirect:
                 raise
             return
         self.groups += 1
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
         for waiting, outcome in zip(group, found, strict=True):
             if not isinstance(outcome, Exception):
                 self.commits += 1
@@ -468,7 +480,8 @@ class SqliteDirect:
             conn = sqlite3.connect(
                 str(self._database), timeout=0, isolation_level=None, check_same_thread=False
             )
-            for pragma in sqlite_pragmas(busy_timeout_ms=0):
+            autocheckpoint = self._checkpointer is None
+            for pragma in sqlite_pragmas(busy_timeout_ms=0, autocheckpoint=autocheckpoint):
                 conn.execute(pragma)
             self._conn = conn
         return self._conn

@@ -373,6 +373,20 @@ def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
         assert direct._gate is gate
 
 
+def test_the_bot_checkpoints_sqlite_in_a_thread_of_its_own(on_either: Harness) -> None:
+    """SQLite: the WAL's checkpoints are left to the bot's checkpointer (storage/checkpoint.py),
+    told of the engine's commits and the direct store's groups. PostgreSQL has none."""
+    bot = on_either.bot
+    if bot.settings.database_url.startswith("postgresql"):
+        assert bot.checkpointer is None
+        return
+    assert bot.checkpointer is not None
+    direct = bot.pipeline.direct if bot.pipeline else None
+    assert isinstance(direct, SqliteDirect)
+    assert direct._checkpointer is bot.checkpointer
+    assert direct.pragma("wal_autocheckpoint") == 0
+
+
 class _Deadlock(Exception):
     """What asyncpg's DeadlockDetectedError carries (tests/storage/test_batch.py checks a
     real one)."""
