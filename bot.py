@@ -586,8 +586,11 @@ def configure_logging(level: int = logging.INFO) -> None:
     """The server's log as shipped: one line per record, time, level, logger, message. The
     format names no file or line, so records skip the caller lookup (`sys._getframe` and a
     walk up the stack, per record: the logging HOWTO's "Optimization"); with an INFO line
-    per message and one per request that was ~3% of a 帮助 callback (issue 11 §2)."""
+    per message and one per request that was ~3% of a 帮助 callback (issue 11 §2). Nor does it
+    show the thread or process, which records then skip looking up."""
     logging._srcfile = None
+    # nor the thread's and process's names, which the format does not show either
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 

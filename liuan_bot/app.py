@@ -69,6 +69,7 @@ def feed_handler(
     return handle
 
 
+_REDACTED = {"redacted": True}  # a record's `extra`: nothing in it left to redact
 _ACCESS_FORMAT = "%s %s %s %.1fms"  # method, path (never the query string), status, duration
 # a callback's line also names its message (`CallbackView` sets it): one line per message
 _ACCESS_FORMAT_KEYED = _ACCESS_FORMAT + " inbound=%s"  # not "key=": redacted as a secret
@@ -83,7 +84,9 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
         # these. Filters and handlers (the redaction filter among them) run as for any record.
         logger = self.logger
         if logger.isEnabledFor(logging.INFO):
-            args: tuple[object, ...] = (request.method, request.path, response.status, time * 1000)
+            # the one part a client chooses is redacted here (RedactingFilter skips the line)
+            path = redact(request.path)
+            args: tuple[object, ...] = (request.method, path, response.status, time * 1000)
             key = request.get(INBOUND_KEY)
             if key is not None:
                 args = (*args, key)
@@ -97,6 +100,7 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
                     args,
                     None,
                     "PathOnlyAccessLogger.log",
+                    _REDACTED,
                 )
             )
 
@@ -183,6 +187,8 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "redacted", False):  # made of redacted parts (PathOnlyAccessLogger)
+            return True
         message = redact(record.getMessage())
         if record.exc_info and record.exc_info[1] is not None:
             message += f" ({type(record.exc_info[1]).__name__})"

@@ -454,6 +454,25 @@ def test_a_callbacks_access_line_names_its_message(caplog: pytest.LogCaptureFixt
     assert record.getMessage() == "POST /wecom/callback 200 1.2ms inbound=msg:1234567890"
 
 
+def test_a_path_that_looks_like_a_query_is_redacted_in_the_access_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The access line is redacted where it is built (the path is the one part a client
+    chooses), so the filter passes it without a second regex pass over the whole line."""
+    from aiohttp.test_utils import make_mocked_request
+    from aiohttp.web import Response
+
+    install_log_redaction()
+    access = logging.getLogger("aiohttp.access")
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    request = make_mocked_request("POST", "/wecom/callback/echostr=LEAK7%3Bnonce%3DLEAK8")
+    PathOnlyAccessLogger(access, "").log(request, Response(status=404), 0.002)
+    (record,) = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert "LEAK7" not in record.getMessage()
+    assert "LEAK8" not in caplog.text
+    assert record.getMessage().startswith("POST /wecom/callback/echostr=…")
+
+
 async def test_a_non_ascii_digit_timestamp_is_refused_not_500(harness: Harness) -> None:
     """Found by the chaos fuzz: "²".isdigit() is True but int("²") raises (500)."""
     for timestamp in ("²", "١٢٣", "1²"):
