@@ -106,7 +106,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
         event.listen(bot.engine.sync_engine, "before_cursor_execute", count)
     backend_cpu: Counter[str] = Counter()  # PostgreSQL backend CPU (ns) by what it served
     backend_calls: Counter[str] = Counter()
-    if pg_url:
+    if pg_url and args.count:  # listeners too: --no-count leaves them out
         _attribute_backend_cpu(bot.engine, counting, backend_cpu, backend_calls)
 
     def incoming(i: int) -> Any:
@@ -166,9 +166,10 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
     for k, times in per_kind.items() if args.mix == "write" else ():
         times.sort()
         print(f"  {names[k]}: median {times[len(times) // 2] * 1000:.2f} ms")
+    attributed = sum(backend_cpu.values())
     if database:
         print(f"PostgreSQL backend CPU per message: {db_cpu / n * 1000:.2f} ms (/proc/<pid>/stat)")
-        attributed = sum(backend_cpu.values())
+    if attributed:
         print(
             f"  by what the backend served (/proc/<pid>/schedstat around each call): "
             f"{attributed / n / 1e6:.2f} ms"
