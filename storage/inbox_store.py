@@ -356,12 +356,14 @@ class SqliteDirect:
     one commit, and the table's pages written to the WAL once, for all of them (a 帮助 spent
     a quarter of its time in its own autocommitted statement). sqlite3 runs in the loop
     thread, as `storage.engine.InlineConnection` does, with the busy timeout at 0: a group
-    that finds the database locked (another process writes) waits in a worker thread. A
-    group is written holding the pipeline's `gate` (SQLite has one writer: the write
-    transactions of storage/batch.py take turns with it); each message is `admit`ted just
-    before its group is written, so a message whose caller can no longer answer passively
-    is left to the general steps, as before. A statement that fails takes only its own
-    message with it: the group is then written one statement at a time.
+    that finds the database locked (another process writes) waits for the lock in a worker
+    thread. A group is written holding the pipeline's `gate` (SQLite has one writer: the
+    write transactions of storage/batch.py take turns with it). Each message is `admit`ted
+    once the write lock is held, just before its statement: a message whose caller can no
+    longer answer passively is left to the general steps, and one whose reply is claimed
+    for its request is not then kept waiting for a lock (the chaos suite's writer-lock row
+    found a reply claimed, then stored after the request's deadline, left unanswered). A
+    statement SQLite refuses takes only its own message with it.
 
     The same statement as the Core one below (same columns, SQLAlchemy's storage formats);
     PostgreSQL uses that one."""
@@ -436,9 +438,7 @@ class SqliteDirect:
                 async with self._gate:
                     group = self._queue[: self._max_group]
                     del self._queue[: len(group)]
-                    group = [waiting for waiting in group if _admitted(waiting)]
-                    if group:
-                        await self._write(group)
+                    await self._write(group)
         except BaseException as exc:  # cancelled (shutdown): so are the waiting messages
             for waiting in self._queue:
                 _settle(waiting, exc)
@@ -448,19 +448,25 @@ class SqliteDirect:
             self._writer = None
 
     async def _write(self, group: list[_Waiting]) -> None:
-        params = [waiting.params for waiting in group]
+        """Take SQLite's write lock, then admit the group's messages (a reply is claimed
+        for the passive answer only once nothing but the statements stands between it and
+        its request), write them and commit."""
         try:
             conn = self._connection()
-            try:
-                found = _insert_group(conn, params)
-            except sqlite3.OperationalError as exc:
-                if not sqlite_busy(exc):
-                    raise
-                self.waits += 1
-                found = await asyncio.get_running_loop().run_in_executor(
-                    self._worker(), patiently, conn, partial(_insert_group, conn, params)
-                )
-        except BaseException as exc:  # nothing of the group is known stored
+            await self._lock(conn)
+        except BaseException as exc:  # nothing written: the callers are told why
+            for waiting in group:
+                _settle(waiting, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        try:
+            group = [waiting for waiting in group if _admitted(waiting)]
+            found = _insert_all(conn, [waiting.params for waiting in group])
+            conn.execute("COMMIT")
+        except BaseException as exc:  # nothing of the group is stored
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             for waiting in group:
                 _settle(waiting, exc)
             if not isinstance(exc, Exception):
@@ -473,6 +479,25 @@ class SqliteDirect:
             if not isinstance(outcome, Exception):
                 self.commits += 1
             _settle(waiting, outcome)
+
+    async def _lock(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE in the loop thread; if another process holds the write lock, in
+        the worker under SQLite's busy timeout, the loop running meanwhile."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not sqlite_busy(exc):
+                raise
+        self.waits += 1
+        worker = self._worker()
+        begin = partial(conn.execute, "BEGIN IMMEDIATE")
+        try:
+            await asyncio.get_running_loop().run_in_executor(worker, patiently, conn, begin)
+        except BaseException:
+            # cancelled while the worker waits: once it has the lock, it gives it back
+            worker.submit(_roll_back, conn)
+            raise
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -540,36 +565,31 @@ def _settle(waiting: _Waiting, outcome: int | None | BaseException) -> None:
         waiting.done.set_result(outcome)
 
 
-def _insert_group(
+def _insert_all(
     conn: sqlite3.Connection, group: list[tuple[Any, ...]]
 ) -> list[int | None | Exception]:
-    """The group in one transaction; if a statement fails, one autocommitted statement each,
-    every message with its own outcome. A locked database raises (the caller waits)."""
-    if len(group) == 1:
-        return [_inserted(conn, group[0])]
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        found: list[int | None | Exception] = [_inserted(conn, params) for params in group]
-        conn.execute("COMMIT")
-        return found
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.OperationalError) and sqlite_busy(exc):
-            raise
-    return [_attempt(conn, params) for params in group]
+    """Each message's statement in the transaction, each with its own outcome: a statement
+    SQLite refuses is undone alone. One that ends the transaction (SQLite rolls it back
+    itself on a full disk or an I/O error) raises: then nothing of the group stands."""
+    found: list[int | None | Exception] = []
+    for params in group:
+        try:
+            found.append(_inserted(conn, params))
+        except sqlite3.Error as exc:
+            if not conn.in_transaction:
+                raise
+            found.append(exc)
+    return found
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _inserted(conn: sqlite3.Connection, params: tuple[Any, ...]) -> int | None:
     row = conn.execute(_DIRECT_INSERT_AT_VERSION, params).fetchone()
     return None if row is None else int(row[0])
-
-
-def _attempt(conn: sqlite3.Connection, params: tuple[Any, ...]) -> int | None | Exception:
-    try:
-        return _inserted(conn, params)
-    except sqlite3.Error as exc:
-        return exc
 
 
 class DirectStore(Protocol):

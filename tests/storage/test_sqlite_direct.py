@@ -171,3 +171,64 @@ async def test_a_locked_database_is_waited_for_off_the_event_loop(database: Path
     finally:
         blocker.close()
         await direct.close()
+
+
+async def test_a_message_is_admitted_only_once_the_write_lock_is_held(database: Path) -> None:
+    """Admitting a message claims its reply for the request that waits for it: done while
+    another process held the lock, a reply stored after that request's deadline went to no
+    one (the chaos suite's writer-lock row)."""
+    blocker = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    direct = SqliteDirect(database)
+    asked: list[bool] = []
+
+    def admit() -> bool:
+        asked.append(True)
+        return True
+
+    try:
+        task = asyncio.ensure_future(_store(direct, 0, admit=admit))
+        ticks = 0
+        while direct.waits == 0 and ticks < 2000:
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert direct.waits == 1
+        assert asked == []  # not while the lock is another's
+        blocker.execute("COMMIT")
+        assert await task is not None
+        assert asked == [True]
+    finally:
+        blocker.close()
+        await direct.close()
+
+
+async def test_a_group_cancelled_while_it_waits_for_the_lock_gives_it_back(
+    database: Path,
+) -> None:
+    blocker = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    direct = SqliteDirect(database)
+    try:
+        task = asyncio.ensure_future(_store(direct, 0))
+        ticks = 0
+        while direct.waits == 0 and ticks < 2000:
+            await asyncio.sleep(0.005)
+            ticks += 1
+        writer = direct._writer
+        assert writer is not None
+        writer.cancel()  # shutdown
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        blocker.execute("COMMIT")  # the worker now takes the lock, and gives it back
+        # the worker runs its jobs in order: once this one has run, so have those before it
+        await asyncio.get_running_loop().run_in_executor(direct._worker(), lambda: None)
+        other = sqlite3.connect(database, isolation_level=None, timeout=0.5)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert _stored(database) == []
+    finally:
+        blocker.close()
+        await direct.close()
