@@ -4,8 +4,9 @@ In WAL mode a commit appends the pages it changed to the write-ahead log; a chec
 them back into the database file and syncs it. By default the connection whose commit takes the
 log past 1,000 pages does that itself, inside its commit. The pipeline's connections commit in
 the event-loop thread (`storage.engine.InlineConnection`, `storage.inbox_store.SqliteDirect`),
-so every callback waited while one of them copied and synced: ~30% of a write message's CPU
-on the loop (bench/README.md, "SQLite's checkpoints").
+so every callback waited while one of them copied and synced: up to 9.6 ms on the bench
+host's disk, longer on a slower one. (Over HTTP it made no measurable difference to CPU or
+throughput there: bench/README.md, stop 21.)
 
 Those connections leave checkpoints to this one (`PRAGMA wal_autocheckpoint=0` on them): every
 `every` commits it runs a PASSIVE checkpoint on a connection of its own, in a thread of its own,
@@ -23,7 +24,7 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from storage.engine import sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,8 @@ class WalCheckpointer:
     @classmethod
     def for_url(cls, url: str) -> WalCheckpointer | None:
         """Only for a file-backed SQLite database."""
-        parsed = make_url(url)
-        if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
-            return None
-        return cls(Path(parsed.database or ""))
+        database = sqlite_file(url)
+        return None if database is None else cls(database)
 
     def committed(self) -> None:
         """One more commit on a connection whose checkpoints are left to this one."""

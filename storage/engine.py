@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import aiosqlite
 from sqlalchemy import event
@@ -18,14 +18,24 @@ from sqlalchemy.util import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import carried
-from storage.checkpoint import WalCheckpointer
 from storage.pending import insert_pending
+
+if TYPE_CHECKING:  # it imports this module
+    from storage.checkpoint import WalCheckpointer
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a file-backed SQLite URL; None for PostgreSQL or `:memory:`."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "")
 
 
 BUSY_TIMEOUT_MS = 10_000

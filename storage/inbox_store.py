@@ -38,6 +38,7 @@ from storage.engine import (
     patiently,
     read_only,
     sqlite_busy,
+    sqlite_file,
     sqlite_pragmas,
     transaction,
 )
@@ -348,8 +349,8 @@ _DIRECT_INSERT_AT_VERSION = (
 
 class SqliteDirect:
     """The pipeline's single-statement step on SQLite: a read-only message stored handled
-    with its reply, if the roster is still at the cached sender's version, in ONE statement
-    on a connection of its own (no ORM session, no BEGIN/fetch/close/COMMIT of its own).
+    with its reply, if the roster is still at the cached sender's version, in one statement
+    on a connection of its own (no ORM session).
 
     Group commit (issue 11 §2): the statements of the messages that arrive while the loop is
     busy wait for the next turn of the store's writer and go together, in one transaction:
@@ -384,7 +385,7 @@ class SqliteDirect:
         self._queue: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
         self.commits = 0  # messages stored by this store (for tests and the bench)
-        self.groups = 0  # groups written (one transaction each, or one statement)
+        self.groups = 0  # groups written (one transaction each)
         self.waits = 0  # groups that found the database locked and waited in the thread
 
     @classmethod
@@ -392,10 +393,8 @@ class SqliteDirect:
         cls, url: str, gate: WriteGate | None = None, checkpointer: WalCheckpointer | None = None
     ) -> SqliteDirect | None:
         """Only for a file-backed SQLite database."""
-        parsed = make_url(url)
-        if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
-            return None
-        return cls(Path(parsed.database or ""), gate, checkpointer=checkpointer)
+        database = sqlite_file(url)
+        return None if database is None else cls(database, gate, checkpointer=checkpointer)
 
     async def store_handled_at(
         self,
@@ -454,19 +453,14 @@ class SqliteDirect:
         try:
             conn = self._connection()
             await self._lock(conn)
-        except BaseException as exc:  # nothing written: the callers are told why
-            for waiting in group:
-                _settle(waiting, exc)
-            if not isinstance(exc, Exception):
+            try:
+                group = [waiting for waiting in group if _admitted(waiting)]
+                found = _insert_all(conn, [waiting.params for waiting in group])
+                conn.execute("COMMIT")
+            except BaseException:
+                _roll_back(conn)
                 raise
-            return
-        try:
-            group = [waiting for waiting in group if _admitted(waiting)]
-            found = _insert_all(conn, [waiting.params for waiting in group])
-            conn.execute("COMMIT")
-        except BaseException as exc:  # nothing of the group is stored
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+        except BaseException as exc:  # nothing of the group is stored: the callers hear why
             for waiting in group:
                 _settle(waiting, exc)
             if not isinstance(exc, Exception):

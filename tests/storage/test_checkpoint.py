@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from liuan_bot.wecom.inbound import parse_incoming
-from liuan_bot.wecom.simulate import text_message_xml
+from liuan_bot.messages import Incoming
 from storage.checkpoint import WalCheckpointer
 from storage.engine import make_engine, make_session_factory, transaction
 from storage.inbox_store import SqliteDirect
@@ -75,16 +74,8 @@ async def test_the_direct_store_tells_the_checkpointer_of_each_group(sqlite_url:
     direct = SqliteDirect(_path(sqlite_url), checkpointer=checkpointer)
     try:
         assert direct.pragma("wal_autocheckpoint") == 0
-        xml = text_message_xml(
-            corp_id="wwtest",
-            from_user="demo",
-            content="帮助",
-            msg_id="1",
-            create_time=1,
-            agent_id=1,
-        )
         stored = await direct.store_handled_at(
-            parse_incoming(xml),
+            Incoming("text", "demo", "wwtest", 1, msg_id="1", content="帮助"),
             NOW,
             NOW,
             status="handled",

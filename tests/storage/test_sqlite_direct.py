@@ -15,8 +15,6 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from liuan_bot.messages import Incoming
-from liuan_bot.wecom.inbound import parse_incoming
-from liuan_bot.wecom.simulate import text_message_xml
 from storage.engine import make_engine
 from storage.inbox_store import SqliteDirect, WriteGate
 from storage.migrate import upgrade
@@ -25,15 +23,7 @@ NOW = datetime.fromisoformat("2026-12-02T09:00:00+08:00")
 
 
 def _incoming(n: int) -> Incoming:
-    xml = text_message_xml(
-        corp_id="wwtest",
-        from_user="demo",
-        content="帮助",
-        msg_id=str(7_000 + n),
-        create_time=n,
-        agent_id=1,
-    )
-    return parse_incoming(xml)
+    return Incoming("text", "demo", "wwtest", n, msg_id=str(7_000 + n), content="帮助")
 
 
 async def _store(direct: SqliteDirect, n: int, **changes: Any) -> int | None:

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -412,24 +413,43 @@ def test_redact_also_catches_percent_encoded_equals_and_leaves_plain_lines_alone
     assert redact(plain) is plain  # nothing to redact: the line itself, no regex pass
 
 
+def _access_line(
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    status: int = 200,
+    on_request: dict[Any, str] | None = None,
+) -> logging.LogRecord:
+    """The one record `PathOnlyAccessLogger` writes for a request to `path`, through the
+    redaction filter (`on_request`: what the callback view leaves on the request)."""
+    from aiohttp.test_utils import make_mocked_request
+    from aiohttp.web import Response
+
+    install_log_redaction()
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    request = make_mocked_request("POST", path)
+    for key, value in (on_request or {}).items():
+        request[key] = value
+    logger = PathOnlyAccessLogger(logging.getLogger("aiohttp.access"), "")
+    logger.log(request, Response(status=status), 0.00123)
+    (record,) = [r for r in caplog.records if r.name == "aiohttp.access"]
+    return record
+
+
 def test_the_access_line_is_one_record_with_the_path_only_through_the_filter(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from aiohttp.test_utils import make_mocked_request
     from aiohttp.web import Response
 
-    install_log_redaction()
-    access = logging.getLogger("aiohttp.access")
-    caplog.set_level(logging.INFO, logger="aiohttp.access")
-    request = make_mocked_request("POST", "/wecom/callback?msg_signature=SIG9&nonce=NONCE9")
-    PathOnlyAccessLogger(access, "").log(request, Response(status=200), 0.00123)
-    (record,) = [r for r in caplog.records if r.name == "aiohttp.access"]
+    record = _access_line(caplog, "/wecom/callback?msg_signature=SIG9&nonce=NONCE9")
     assert record.getMessage() == "POST /wecom/callback 200 1.2ms"
     assert record.levelno == logging.INFO
     assert record.filename == "app.py"
     assert "SIG9" not in caplog.text
     assert "NONCE9" not in caplog.text
+    access = logging.getLogger("aiohttp.access")
     access.setLevel(logging.WARNING)
+    request = make_mocked_request("POST", "/wecom/callback")
     PathOnlyAccessLogger(access, "").log(request, Response(status=200), 0.001)
     assert len([r for r in caplog.records if r.name == "aiohttp.access"]) == 1
     access.setLevel(logging.NOTSET)
@@ -439,18 +459,10 @@ def test_a_callbacks_access_line_names_its_message(caplog: pytest.LogCaptureFixt
     """One line per message in the server log (a read-only message has no other at INFO):
     the callback view leaves the message's key on the request, the access line shows it,
     and the redaction filter, which blanks any "key=" value, leaves it readable."""
-    from aiohttp.test_utils import make_mocked_request
-    from aiohttp.web import Response
-
     from liuan_bot.wecom.callback import INBOUND_KEY
 
-    install_log_redaction()
-    access = logging.getLogger("aiohttp.access")
-    caplog.set_level(logging.INFO, logger="aiohttp.access")
-    request = make_mocked_request("POST", "/wecom/callback?msg_signature=SIG9")
-    request[INBOUND_KEY] = "msg:1234567890"
-    PathOnlyAccessLogger(access, "").log(request, Response(status=200), 0.00123)
-    (record,) = [r for r in caplog.records if r.name == "aiohttp.access"]
+    on_request = {INBOUND_KEY: "msg:1234567890"}
+    record = _access_line(caplog, "/wecom/callback?msg_signature=SIG9", on_request=on_request)
     assert record.getMessage() == "POST /wecom/callback 200 1.2ms inbound=msg:1234567890"
 
 
@@ -459,15 +471,7 @@ def test_a_path_that_looks_like_a_query_is_redacted_in_the_access_line(
 ) -> None:
     """The access line is redacted where it is built (the path is the one part a client
     chooses), so the filter passes it without a second regex pass over the whole line."""
-    from aiohttp.test_utils import make_mocked_request
-    from aiohttp.web import Response
-
-    install_log_redaction()
-    access = logging.getLogger("aiohttp.access")
-    caplog.set_level(logging.INFO, logger="aiohttp.access")
-    request = make_mocked_request("POST", "/wecom/callback/echostr=LEAK7%3Bnonce%3DLEAK8")
-    PathOnlyAccessLogger(access, "").log(request, Response(status=404), 0.002)
-    (record,) = [r for r in caplog.records if r.name == "aiohttp.access"]
+    record = _access_line(caplog, "/wecom/callback/echostr=LEAK7%3Bnonce%3DLEAK8", 404)
     assert "LEAK7" not in record.getMessage()
     assert "LEAK8" not in caplog.text
     assert record.getMessage().startswith("POST /wecom/callback/echostr=…")

@@ -373,7 +373,7 @@ def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
         assert direct._gate is gate
 
 
-def test_the_bot_checkpoints_sqlite_in_a_thread_of_its_own(on_either: Harness) -> None:
+async def test_the_bot_checkpoints_sqlite_in_a_thread_of_its_own(on_either: Harness) -> None:
     """SQLite: the WAL's checkpoints are left to the bot's checkpointer (storage/checkpoint.py),
     told of the engine's commits and the direct store's groups. PostgreSQL has none."""
     bot = on_either.bot
@@ -385,6 +385,8 @@ def test_the_bot_checkpoints_sqlite_in_a_thread_of_its_own(on_either: Harness) -
     assert isinstance(direct, SqliteDirect)
     assert direct._checkpointer is bot.checkpointer
     assert direct.pragma("wal_autocheckpoint") == 0
+    async with bot.engine.connect() as conn:  # the pipeline's engine leaves them too
+        assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
 
 
 class _Deadlock(Exception):
