@@ -36,6 +36,27 @@ def test_full_width_and_spaced_input_finds_the_command() -> None:
     assert registry.match("helper") is None
 
 
+def test_every_command_word_finds_its_command_alone_and_before_its_arguments() -> None:
+    """The words are looked up by their first character (CommandWords): each word, alone or
+    followed by arguments, finds its own command, the longest word winning (申请发布会, not
+    申请), and an ASCII word in any case."""
+    registry = build_registry()
+    for spec in registry.specs:
+        for word in spec.words:
+            for text in (word, f"{word}\n主题：测试", f"{word} 测试"):
+                match = registry.match(text)
+                assert match is not None, text
+                assert match.spec.key == spec.key, text
+    shouted, quiet = registry.match("HELP 申请"), registry.match("help")
+    assert shouted is not None
+    assert quiet is not None
+    assert shouted.spec.key == quiet.spec.key
+    longest = registry.match("申请发布会\n主题：x")
+    assert longest is not None
+    assert longest.word == "申请发布会"
+    assert registry.match("Xyz 帮助") is None
+
+
 def listed_commands(text: str) -> set[str]:
     """The command names a help text lists (full lines "· 名称：…" or compact "名称、名称")."""
     names: set[str] = set()

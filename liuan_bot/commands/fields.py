@@ -356,6 +356,8 @@ def _unknown_keys(head: str, body: str, grammar: CommandGrammar, out: ParsedFiel
     (after a space or comma) only one that looks like a typo of a known key is: `内容：据悉，
     市长表示：…` is prose, `主题：供暖 时问问：明天` is a misspelt 时间.
     """
+    if ":" not in head and ":" not in body:  # every key pattern ends with a colon
+        return
     known = grammar.key_lookup
     found = [(m.group(1), True) for m in _STRONG_KEY.finditer(head)]
     found += [(m.group(1), True) for m in _STRONG_KEY.finditer(body) if m.start() > 0]

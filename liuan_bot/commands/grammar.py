@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _MENTION = re.compile(r"^@\S+\s+")
@@ -42,11 +43,28 @@ class Split:
     rest: str
 
 
-def split_command(text: str, words: list[str]) -> Split | None:
+class CommandWords:
+    """Command words, longest first, grouped by their first character (lower-cased): a
+    message is compared only with the words it can start with (~90 words, ~5 µs a message
+    when compared with each)."""
+
+    __slots__ = ("_by_first",)
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self._by_first: dict[str, list[str]] = {}
+        for word in sorted(dict.fromkeys(words), key=len, reverse=True):
+            self._by_first.setdefault(word[:1].lower(), []).append(word)
+
+    def starting(self, text: str) -> list[str]:
+        """The words `text` may start with, longest first."""
+        return self._by_first.get(text[:1].lower(), [])
+
+
+def split_command(text: str, words: CommandWords) -> Split | None:
     """Match the longest of `words` at the start of normalised `text`.
 
-    `words` must be sorted longest first. The word must end the text or be followed by a
-    space, a line break, punctuation or (for Chinese) any character: 帮助申请 is 帮助 + 申请.
+    The word must end the text or be followed by a space, a line break, punctuation or (for
+    Chinese) any character: 帮助申请 is 帮助 + 申请.
     """
     found = _split(text, words)
     if found is not None:
@@ -64,8 +82,8 @@ def split_command(text: str, words: list[str]) -> Split | None:
     return Split(found.word, after.lstrip(" \n:：,，;；。"))
 
 
-def _split(text: str, words: list[str]) -> Split | None:
-    for word in words:
+def _split(text: str, words: CommandWords) -> Split | None:
+    for word in words.starting(text):
         if text.startswith(word) or (word.isascii() and text[: len(word)].lower() == word):
             rest = text[len(word) :]
             if rest and word.isascii() and rest[0].isascii() and rest[0].isalnum():

@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from liuan_bot.commands.fields import CommandGrammar, FieldValue, parse_fields
-from liuan_bot.commands.grammar import Split, edit_distance, normalise, split_command
+from liuan_bot.commands.grammar import (
+    CommandWords,
+    Split,
+    edit_distance,
+    normalise,
+    split_command,
+)
 from liuan_bot.domain.roles import ALL_ROLES, Role
 from liuan_bot.messages import Reply
 
@@ -94,7 +100,7 @@ class Registry:
                 if normal in self._by_word:
                     raise ValueError(f"command word {word!r} declared twice")
                 self._by_word[normal] = spec
-        self._words = sorted(self._by_word, key=len, reverse=True)
+        self._words = CommandWords(self._by_word)
         # a message is matched up to four times on its way (read-only? preload? its write
         # unit's key, run): the last few texts' matches are kept (a pure function of the text)
         self._matched: dict[str, Match | None] = {}
