@@ -337,7 +337,7 @@ class Bot:
     async def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown()
-        await self.inbox.drain()
+        await self.inbox.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -433,6 +433,7 @@ def build_bot(
         pipeline,
         clock,
         reply_budget_s=settings.reply_budget_s,
+        store_patience_s=settings.store_patience_s,
         owner=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"[:64],
         on_outcome=metrics.callback,
     )

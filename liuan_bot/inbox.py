@@ -16,6 +16,16 @@ A WeCom retry of a message this process is still handling joins it as another wa
 of a message handled and answered passively gets that answer again (WeCom retries only when
 the answer never reached it: a crash before the response left).
 
+A message that cannot be stored (storage down: SQLite's write lock held by another process
+longer than its busy timeout, PostgreSQL refusing connections) is answered 503 and WeCom
+retries it, but only about four times in 15–20 s. So the inbox keeps trying too: the
+message stays in hand and is stored again after a pause, with growing pauses, for up to
+`store_patience_s`; a WeCom retry meanwhile joins the next try (and is answered 503 if that
+fails too). Once stored, its answer goes to a waiting request or, when WeCom has given up,
+through the outbox. Nothing of a message is acknowledged before it is stored, so a crash
+while it is in hand loses only what WeCom will not post again; a message still not stored
+when the patience runs out is logged as an error with its sender and key.
+
 A row left `received` (stored and not yet handled: what a crash left when write messages were
 stored before they were handled, before 2026-12-07, or a row written by another tool) is taken
 over by a retry of its message when nobody holds a live lease on it, and by the sweep
@@ -26,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -41,6 +51,9 @@ log = logging.getLogger("liuan_bot.inbox")
 # WeCom drops a callback request it got no answer to within 5 s and posts the message again
 # (wecom-facts §1: 3 retries): a repeat sooner than this overlaps a request still waited on.
 WECOM_RETRY_AFTER = timedelta(seconds=5)
+# Pauses between tries to store a message while storage is down (see the module docstring).
+STORE_PAUSES_S = (0.5, 1.0, 2.0, 4.0)
+STORE_PAUSE_MAX_S = 5.0
 
 
 class _Waiter:
@@ -159,8 +172,13 @@ class Inbox:
         reply_budget_s: float,
         owner: str = "local",
         lease_s: float = 6.0,
+        store_patience_s: float = 0.0,
         on_outcome: Callable[[str], None] = lambda outcome: None,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`store_patience_s`: how long a message that could not be stored is kept and
+        tried again (0: not tried again; WeCom's retries are the only ones). `pause` waits
+        between tries (tests pass one that does not sleep)."""
         self.store = store
         self._pipeline = pipeline
         self._clock = clock
@@ -168,6 +186,10 @@ class Inbox:
         self._lease = timedelta(seconds=lease_s)
         self.owner = owner
         self._on_outcome = on_outcome
+        self._patience = timedelta(seconds=max(0.0, store_patience_s))
+        self._pause = pause
+        self._pausing: set[asyncio.Task[object]] = set()  # between tries to store
+        self._closing = False
         self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task[Reply | None]] = set()
 
@@ -228,7 +250,7 @@ class Inbox:
         inbound_id = claimed
         if inbound_id is None:
             try:
-                new, reply = await self._pipeline.answer(incoming, arrived, job.route)
+                new, reply = await self._answer_patiently(job, arrived)
                 if new:
                     job.stored.set_result(True)
                     self._on_outcome("handled")
@@ -254,6 +276,62 @@ class Inbox:
             return None
         self._on_outcome("handled")
         return reply
+
+    async def _answer_patiently(self, job: _Job, arrived: datetime) -> tuple[bool, Reply | None]:
+        """`Pipeline.answer`, tried again while storage is down (see the module docstring).
+        After a failed try the requests waiting get its error (a 503: WeCom retries) and the
+        message gets a fresh route: a request that joins during the pause waits for the next
+        try, and an answer claimed passive for a request gone since goes nowhere."""
+        give_up = self._clock.now() + self._patience
+        tries, paused = 0, 0.0  # the pauses bound the tries too (an injected clock may stand)
+        while True:
+            try:
+                return await self._pipeline.answer(job.incoming, arrived, job.route)
+            except Exception as exc:
+                pause = STORE_PAUSES_S[tries] if tries < len(STORE_PAUSES_S) else STORE_PAUSE_MAX_S
+                tries += 1
+                paused += pause
+                key, sender = job.incoming.dedupe_key, job.incoming.from_user
+                late = self._clock.now() + timedelta(seconds=pause) > give_up
+                if self._closing or late or paused > self._patience.total_seconds():
+                    if tries > 1:
+                        log.error(
+                            "inbound key=%s from=%s not stored after %d tries: %s; given up",
+                            key,
+                            sender,
+                            tries,
+                            _brief(exc),
+                        )
+                    raise
+                log.warning(
+                    "inbound key=%s from=%s not stored: %s; kept and tried again in %.1f s",
+                    key,
+                    sender,
+                    _brief(exc),
+                    pause,
+                )
+                failed, job.stored = job.stored, asyncio.get_running_loop().create_future()
+                job.stored.add_done_callback(_retrieve)
+                job.route = ReplyRoute(self._clock)
+                if not failed.done():
+                    failed.set_exception(exc)
+            await self._pause_between_tries(pause, job)
+
+    async def _pause_between_tries(self, seconds: float, job: _Job) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._pausing.add(task)
+        try:
+            await self._pause(seconds)
+        except asyncio.CancelledError:
+            log.error(
+                "inbound key=%s from=%s not stored: the bot stopped while storage was down",
+                job.incoming.dedupe_key,
+                job.incoming.from_user,
+            )
+            raise
+        finally:
+            self._pausing.discard(task)
 
     async def _replay(self, job: _Job, arrived: datetime) -> Reply | None:
         """A repeat of a message handled already. WeCom re-posts a message only when it got
@@ -316,10 +394,24 @@ class Inbox:
                 log.exception("inbound sweep failed; trying again")
             await asyncio.sleep(every_s)
 
+    async def close(self, wait_s: float = 10.0) -> None:
+        """On shutdown: messages waiting to be stored again (storage down) are given up at
+        once, each logged as an error; then in-flight handlers are waited for."""
+        self._closing = True
+        for task in list(self._pausing):
+            task.cancel()
+        await self.drain(wait_s)
+
     async def drain(self, wait_s: float = 10.0) -> None:
-        """Wait for in-flight handlers (on shutdown, and in tests)."""
+        """Wait for in-flight handlers (in tests; `close` on shutdown)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=wait_s)
+
+
+def _brief(exc: Exception) -> str:
+    """The error's type and the first line of its message (no SQL parameters: no content)."""
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}"
 
 
 def _retrieve(future: asyncio.Future[bool]) -> None:

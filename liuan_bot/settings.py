@@ -77,6 +77,9 @@ class Settings:
     sandbox: bool
     database_url: str
     reply_budget_s: float = 2.0
+    # how long a message that could not be stored (storage down) is kept and tried again,
+    # beyond WeCom's own retries (liuan_bot/inbox.py)
+    store_patience_s: float = 300.0
     callback_max_age_s: float = 300.0
     callback_future_skew_s: float = 60.0
     http_header_timeout_s: float = 10.0
@@ -295,6 +298,7 @@ def load_settings(
         sandbox=sandbox,
         database_url=database_url,
         reply_budget_s=number("REPLY_BUDGET_S", 2.0),
+        store_patience_s=number("STORE_PATIENCE_S", 300.0),
         callback_max_age_s=number("CALLBACK_MAX_AGE_S", 300.0),
         callback_future_skew_s=number("CALLBACK_FUTURE_SKEW_S", 60.0),
         http_header_timeout_s=number("HTTP_HEADER_TIMEOUT_S", 10.0, minimum=0.1),

@@ -49,6 +49,11 @@ def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
         # Functional tests never defer a reply because the machine is slow (a loaded CI box
         # must stay green); tests of the budget set their own or move the injected clock.
         "LIUAN_REPLY_BUDGET_S": "60",
+        # A message that could not be stored is answered 503 and not tried again by the bot:
+        # what a test sees after a 503 does not depend on a pause in real time. The inbox's
+        # own retries are tested with an injected pause (tests/transport/test_inbox.py) and,
+        # at the production setting, by the chaos harness (tests/chaos/scenarios.py).
+        "LIUAN_STORE_PATIENCE_S": "0",
         "LIUAN_PUBLIC_URL": "https://xwb.example.gov.cn",
         **overrides,
     }

@@ -41,6 +41,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert (settings.write_batch, settings.pg_write_concurrency) == (16, 4)
     assert load_settings(LIVE | {"LIUAN_WRITE_BATCH": "1"}).write_batch == 1
     assert load_settings(LIVE | {"LIUAN_WRITE_BATCH": "64"}).write_batch == 64
+    assert settings.store_patience_s == 300.0
+    assert load_settings(LIVE | {"LIUAN_STORE_PATIENCE_S": "0"}).store_patience_s == 0.0
 
 
 def test_a_write_batch_above_64_is_refused_in_chinese() -> None:

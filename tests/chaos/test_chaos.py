@@ -103,6 +103,19 @@ async def test_chaos_sqlite_writer_lock_loses_nothing(tmp_path: Path) -> None:
     assert (row.http_5xx, row.lost, row.duplicated) == (0, 0, 0), row
 
 
+@pytest.mark.slow
+async def test_chaos_sqlite_writer_lock_outlasting_wecoms_retries_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """The lock held 25 s, longer than all four of WeCom's attempts at the first messages
+    (and than SQLite's 10 s busy timeout, twice): those never get a 200, and the bot stores
+    them itself once the lock is released and answers through the outbox (the inbox's
+    patience). Before it, such messages were lost: 16 of 120 at full scale."""
+    row = await scenarios.sqlite_lock(tmp_path, scale=1.0, messages=24)
+    assert (row.http_5xx, row.lost, row.duplicated) == (0, 0, 0), row
+    assert row.extra["never_accepted"] > 0, row  # the case this test is about happened
+
+
 async def test_chaos_postgres_connections_terminated_lose_nothing(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -4,7 +4,11 @@ message's answer, and that nothing is acknowledged before the pipeline has store
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from datetime import datetime, timedelta
+
+import pytest
 
 from liuan_bot.clock import FixedClock
 from liuan_bot.inbox import Inbox, ReplyRoute
@@ -95,3 +99,149 @@ def test_a_passive_answer_goes_once_to_the_newest_request_waiting_for_it() -> No
     late = route.join(clock.now() + timedelta(seconds=14))
     assert not route.give(late)
     assert not route.give(retry)  # once
+
+
+# --- storage down: the inbox keeps the message and stores it when storage is back --------
+
+
+class DownPipeline:
+    """Claims the passive route for its answer when a request waits (as the pipeline does
+    once it holds the write lock), then finds storage down for the first `failures` tries
+    (nothing stored: SQLite's write lock held by another process past the busy timeout)."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.passive: list[bool] = []  # of the try that stored
+
+    async def answer(
+        self, incoming: Incoming, received_at: datetime, route: ReplyRoute
+    ) -> tuple[bool, Reply | None]:
+        self.calls += 1
+        passive = route.claim_passive()
+        if self.calls <= self.failures:
+            raise sqlite3.OperationalError("database is locked")
+        self.passive.append(passive)
+        return True, ANSWER if passive else None
+
+    async def handle(self, inbound_id: int, incoming: Incoming, route: ReplyRoute) -> None:
+        raise AssertionError("nothing is left received")
+
+
+class Pauses:
+    """An injected pause: records each, and returns when the test lets it (`go`)."""
+
+    def __init__(self, *, held: bool = False) -> None:
+        self.asked: list[float] = []
+        self.waiting = asyncio.Event()
+        self.go = asyncio.Event()
+        if not held:
+            self.go.set()
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self.waiting.set()
+        await self.go.wait()
+
+
+def _inbox(pipeline: DownPipeline, pauses: Pauses, patience_s: float) -> tuple[Inbox, FixedClock]:
+    clock = FixedClock(datetime.fromisoformat("2026-12-07T10:00:00+08:00"))
+    inbox = Inbox(
+        NoStore(), pipeline, clock, reply_budget_s=4.0, store_patience_s=patience_s, pause=pauses
+    )
+    return inbox, clock
+
+
+async def test_a_message_storage_refused_is_kept_and_stored_when_storage_is_back() -> None:
+    """The request that came while storage was down gets the error (the callback answers 503,
+    WeCom retries); the inbox tries again after growing pauses and stores the message once
+    storage is back, even when WeCom has given up: its answer then goes through the outbox
+    (no request waits), and a later WeCom retry is not needed."""
+    pipeline, pauses = DownPipeline(failures=2), Pauses()
+    inbox, clock = _inbox(pipeline, pauses, patience_s=300)
+    with pytest.raises(sqlite3.OperationalError):
+        await inbox.accept(_incoming(), clock.now())
+    await inbox.drain()
+    assert pipeline.calls == 3
+    assert pauses.asked == [0.5, 1.0]
+    # the first try claimed the passive answer for the request then waiting; the try that
+    # stored has a route of its own, with nobody waiting: its answer goes through the outbox
+    # (a passive answer for the request that is gone would reach no one)
+    assert pipeline.passive == [False]
+
+
+async def test_a_retry_during_the_pause_waits_for_the_next_try_and_gets_the_answer() -> None:
+    """WeCom's retry that lands while the inbox waits to try again joins that try: one
+    message, one store, and the passive answer goes to the retry."""
+    pipeline, pauses = DownPipeline(failures=1), Pauses(held=True)
+    inbox, clock = _inbox(pipeline, pauses, patience_s=300)
+    with pytest.raises(sqlite3.OperationalError):
+        await inbox.accept(_incoming(), clock.now())
+    await pauses.waiting.wait()
+    retry = asyncio.create_task(inbox.accept(_incoming(), clock.now()))
+    done, _ = await asyncio.wait({retry}, timeout=0.05)
+    assert not done  # nothing is acknowledged before the message is stored
+    pauses.go.set()
+    assert await retry == ANSWER
+    assert pipeline.calls == 2
+
+
+async def test_storage_down_past_the_patience_gives_the_message_up_with_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Pauses of 0.5 + 1.0 s fit a patience of 2 s, the next (2.0 s) does not: three tries,
+    then an error line naming the message and its sender, and nothing is kept: WeCom's next
+    retry starts afresh, with a patience of its own."""
+    pipeline, pauses = DownPipeline(failures=10), Pauses()
+    inbox, clock = _inbox(pipeline, pauses, patience_s=2)
+    with pytest.raises(sqlite3.OperationalError):
+        await inbox.accept(_incoming(), clock.now())
+    await inbox.drain()
+    assert (pipeline.calls, pauses.asked) == (3, [0.5, 1.0])
+    given_up = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(given_up) == 1
+    assert "key=msg:1 from=demo not stored after 3 tries" in given_up[0].getMessage()
+    assert "database is locked" in given_up[0].getMessage()
+    with pytest.raises(sqlite3.OperationalError):
+        await inbox.accept(_incoming(), clock.now())
+    await inbox.drain()
+    assert pipeline.calls == 6
+
+
+async def test_the_patience_is_counted_on_the_injected_clock_too() -> None:
+    """Storage down for longer than the patience by the clock: no further try, however
+    short the pauses so far."""
+    pipeline, pauses = DownPipeline(failures=10), Pauses(held=True)
+    inbox, clock = _inbox(pipeline, pauses, patience_s=300)
+    with pytest.raises(sqlite3.OperationalError):
+        await inbox.accept(_incoming(), clock.now())
+    await pauses.waiting.wait()
+    clock.advance(301)
+    pauses.go.set()
+    await inbox.drain()
+    assert pipeline.calls == 2
+
+
+async def test_without_patience_a_message_is_tried_once() -> None:
+    pipeline, pauses = DownPipeline(failures=1), Pauses()
+    inbox, clock = _inbox(pipeline, pauses, patience_s=0)
+    with pytest.raises(sqlite3.OperationalError):
+        await inbox.accept(_incoming(), clock.now())
+    await inbox.drain()
+    assert (pipeline.calls, pauses.asked) == (1, [])
+
+
+async def test_closing_the_inbox_gives_up_a_message_waiting_to_be_stored_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pipeline, pauses = DownPipeline(failures=10), Pauses(held=True)
+    inbox, clock = _inbox(pipeline, pauses, patience_s=300)
+    with pytest.raises(sqlite3.OperationalError):
+        await inbox.accept(_incoming(), clock.now())
+    await pauses.waiting.wait()
+    await asyncio.wait_for(inbox.close(), timeout=5)
+    assert pipeline.calls == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        "inbound key=msg:1 from=demo not stored: the bot stopped while storage was down"
+    ]

@@ -457,6 +457,46 @@ async def test_a_command_deadlocked_at_every_attempt_stores_nothing_and_wecoms_r
     assert row.status == "handled"
 
 
+@pytest_asyncio.fixture
+async def patient(
+    database_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
+) -> AsyncIterator[Harness]:
+    """The bot as shipped: a message that could not be stored is kept and tried again
+    (`LIUAN_STORE_PATIENCE_S`, 300 s), on SQLite and on PostgreSQL when configured."""
+    await load_demo_roster(database_url)
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        LIUAN_WECOM_SECRET="test-secret",
+        LIUAN_WECOM_AGENT_ID="1000002",
+        LIUAN_STORE_PATIENCE_S="300",
+    )
+    async with running_bot(settings, clock, fake_wecom) as h:
+        yield h
+
+
+async def test_a_message_storage_refused_is_stored_by_the_bot_when_wecom_has_given_up(
+    patient: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage refuses the message (here: a deadlock at every one of the batch's attempts,
+    as a writer lock or a PostgreSQL outage refuses it): the callback answers 503, and
+    WeCom, whose retries may all fall inside a longer outage, is not the only one to try
+    again. The inbox tries again after a pause, stores the message with its one record,
+    and its answer goes through the outbox, once."""
+    h = patient
+    attempts = deadlock_in_the_record_counter(monkeypatch, times=storage.batch.ATTEMPTS)
+    content = "舆情 内容：网传某小区停水 来源：微博"
+    assert await h.send_text("demo", content) == (503, None)
+    await h.bot.inbox.drain()  # the inbox's own try, after its pause (0.5 s)
+    assert len(attempts) == storage.batch.ATTEMPTS + 1
+    assert await _hot_issues(h) == 1
+    [row] = await inbound_rows(h)
+    assert (row.status, row.reply_route) == ("handled", "outbox")
+    await h.deliver_outbox()
+    [answer] = h.fake.texts_to("demo")
+    assert answer.startswith("已报告舆情"), answer
+
+
 async def test_two_instances_given_two_commands_in_crossing_orders_record_each_once(
     on_either: Harness, tmp_path: Path
 ) -> None:
