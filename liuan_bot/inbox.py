@@ -19,12 +19,13 @@ the answer never reached it: a crash before the response left).
 A message that cannot be stored (storage down: SQLite's write lock held by another process
 longer than its busy timeout, PostgreSQL refusing connections) is answered 503 and WeCom
 retries it, but only about four times in 15–20 s. So the inbox keeps trying too: the
-message stays in hand and is stored again after a pause, with growing pauses, for up to
-`store_patience_s`; a WeCom retry meanwhile joins the next try (and is answered 503 if that
-fails too). Once stored, its answer goes to a waiting request or, when WeCom has given up,
-through the outbox. Nothing of a message is acknowledged before it is stored, so a crash
-while it is in hand loses only what WeCom will not post again; a message still not stored
-when the patience runs out is logged as an error with its sender and key.
+message stays in hand and is stored again after growing pauses, for up to
+`store_patience_s` from the first failure; a WeCom retry meanwhile joins the next try (and
+is answered 503 if that fails too). Once stored, its answer goes to a waiting request or,
+when WeCom has given up, through the outbox. Nothing of a message is acknowledged before it
+is stored, so a crash while it is in hand loses only what WeCom will not post again; a
+message still not stored when the patience runs out is logged as an error with its sender
+and key.
 
 A row left `received` (stored and not yet handled: what a crash left when write messages were
 stored before they were handled, before 2026-12-07, or a row written by another tool) is taken
@@ -282,17 +283,19 @@ class Inbox:
         After a failed try the requests waiting get its error (a 503: WeCom retries) and the
         message gets a fresh route: a request that joins during the pause waits for the next
         try, and an answer claimed passive for a request gone since goes nowhere."""
-        give_up = self._clock.now() + self._patience
+        give_up: datetime | None = None  # the first failure + the patience
         tries, paused = 0, 0.0  # the pauses bound the tries too (an injected clock may stand)
         while True:
             try:
                 return await self._pipeline.answer(job.incoming, arrived, job.route)
             except Exception as exc:
+                now = self._clock.now()
+                give_up = give_up or now + self._patience
                 pause = STORE_PAUSES_S[tries] if tries < len(STORE_PAUSES_S) else STORE_PAUSE_MAX_S
                 tries += 1
                 paused += pause
                 key, sender = job.incoming.dedupe_key, job.incoming.from_user
-                late = self._clock.now() + timedelta(seconds=pause) > give_up
+                late = now + timedelta(seconds=pause) > give_up
                 if self._closing or late or paused > self._patience.total_seconds():
                     if tries > 1:
                         log.error(
