@@ -527,9 +527,9 @@ class SqliteDirect:
 
 @dataclass(slots=True)
 class _Waiting:
-    """A message's statement waiting for its group (`SqliteDirect`)."""
+    """A message's statement waiting for its group (`SqliteDirect`, `PostgresDirect`)."""
 
-    params: tuple[Any, ...]
+    params: Any  # SQLite: the statement's parameters; PostgreSQL: the processed values
     admit: Callable[[], bool] | None
     done: asyncio.Future[int | None]
 
@@ -627,6 +627,22 @@ _PG_INSERT_AT_VERSION = prepared.Prepared(
     .on_conflict_do_nothing(index_elements=["dedupe_key"])
     .returning(INBOUND.c.id)
 )
+# Several messages' rows in one statement: a column array each (the values processed as by
+# the statement above), a row kept only while the roster is at its own version.
+_PG_GROUP_COLUMNS = (*_STORED, "roster_version")
+_PG_ARRAY_TYPES = {"received_at": "TIMESTAMPTZ", "handled_at": "TIMESTAMPTZ"}
+_PG_INSERT_GROUP = (
+    f"INSERT INTO inbound_messages ({', '.join(_STORED)}) SELECT "
+    + ", ".join(f"g.{c}::JSON" if c == "raw" else f"g.{c}" for c in _STORED)
+    + " FROM unnest("
+    + ", ".join(
+        f"${i}::{_PG_ARRAY_TYPES.get(c, 'INTEGER' if c == 'roster_version' else 'TEXT')}[]"
+        for i, c in enumerate(_PG_GROUP_COLUMNS, 1)
+    )
+    + f") AS g({', '.join(_PG_GROUP_COLUMNS)})"
+    + " WHERE g.roster_version = COALESCE((SELECT version FROM roster_version WHERE id = 1), 0)"
+    + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+)
 
 
 # A pooled connection PostgreSQL dropped fails its next statement with one of these (which
@@ -650,18 +666,25 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
 
 class PostgresDirect:
     """`SqliteDirect`'s read-only step on PostgreSQL: a message stored handled with its reply,
-    only while the roster is still at the cached sender's version, in ONE autocommitted
-    statement — one round trip: no BEGIN, no separate version read, no COMMIT.
+    only while the roster is still at the cached sender's version, autocommitted — one round
+    trip: no BEGIN, no separate version read, no COMMIT.
 
-    The statement is SQLAlchemy's (compiled once by `storage.prepared`, with the dialect's
-    bind processors) run on an asyncpg pool of its own (issue 11 §2: SQLAlchemy's checkout,
-    execution and release cost ~0.3 ms of a 帮助 answered in ~1 ms). No pre-ping: the
-    statement is idempotent (ON CONFLICT DO NOTHING, and conditional), so a connection found
-    dead (PostgreSQL restarted, the backend terminated) is dropped and the statement sent
-    again on a fresh one — what the pre-ping would have done, paid for only when it happens
-    (issue 8; see the test `test_a_terminated_backend_costs_the_cached_sender_nothing`). A
-    statement that commits and then loses its answer comes back None on the retry: the
-    general steps then find the message stored, as for a WeCom retry."""
+    Grouped (issue 11 §2): the messages that arrive while a statement is on its way go
+    together in the next one, a row each (`_PG_INSERT_GROUP`: the values as column arrays),
+    each admitted just before it is sent. One message goes alone, in the statement of
+    `_PG_INSERT_AT_VERSION`. A group PostgreSQL refuses (a value it will not take) is sent
+    again one message at a time, so the refusal takes only its own message with it.
+
+    The statements are SQLAlchemy's or built from its column list, the values processed by
+    `storage.prepared` (the dialect's bind processors), run on an asyncpg pool of its own
+    (issue 11 §2: SQLAlchemy's checkout, execution and release cost ~0.3 ms of a 帮助
+    answered in ~1 ms). No pre-ping: the statements are idempotent (ON CONFLICT DO NOTHING,
+    and conditional), so a connection found dead (PostgreSQL restarted, the backend
+    terminated) is dropped and the statement sent again on a fresh one — what the pre-ping
+    would have done, paid for only when it happens (issue 8; see the test
+    `test_a_terminated_backend_costs_the_cached_sender_nothing`). A statement that commits
+    and then loses its answer comes back None on the retry: the general steps then find the
+    message stored, as for a WeCom retry."""
 
     def __init__(
         self,
@@ -670,6 +693,7 @@ class PostgresDirect:
         connect_timeout_s: float = PG_CONNECT_TIMEOUT_S,
         command_timeout_s: float = PG_COMMAND_TIMEOUT_S,
         max_size: int = 20,
+        max_group: int = 64,
     ) -> None:
         self._dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQL text, formats
         url = make_url(database_url).set(drivername="postgresql")
@@ -683,7 +707,11 @@ class PostgresDirect:
         }
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
-        self.commits = 0  # autocommitted statements (for tests and the bench)
+        self._max_group = max_group
+        self._queue: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.commits = 0  # messages sent in autocommitted statements (for tests and the bench)
+        self.groups = 0  # statements of several messages
         self.reconnects = 0  # statements sent again after a dead connection
 
     async def store_handled_at(
@@ -698,9 +726,7 @@ class PostgresDirect:
         roster_version: int,
         admit: Callable[[], bool] | None = None,
     ) -> int | None:
-        """`DirectStore.store_handled_at`."""
-        if admit is not None and not admit():
-            return None
+        """`DirectStore.store_handled_at`, in the next statement sent."""
         values = message_values(incoming) | {
             "received_at": utc(received_at),
             "status": status,
@@ -709,28 +735,105 @@ class PostgresDirect:
             "reply_route": reply_route,
             "roster_version": roster_version,
         }
-        return await self._insert(_PG_INSERT_AT_VERSION, values)
+        waiting = _Waiting(values, admit, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_groups())
+        return await waiting.done
+
+    async def _write_groups(self) -> None:
+        try:
+            while self._queue:
+                group = self._queue[: self._max_group]
+                del self._queue[: len(group)]
+                await self._write([waiting for waiting in group if _admitted(waiting)])
+        except BaseException as exc:  # cancelled (shutdown): so are the waiting messages
+            for waiting in self._queue:
+                _settle(waiting, exc)
+            self._queue.clear()
+            raise
+        finally:
+            self._writer = None
+
+    async def _write(self, group: list[_Waiting]) -> None:
+        try:
+            if len(group) == 1:
+                _settle(group[0], await self._insert(_PG_INSERT_AT_VERSION, group[0].params))
+                return
+            if group:
+                try:
+                    stored = await self._insert_group([waiting.params for waiting in group])
+                except (asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await self._one_by_one(group)  # a value PostgreSQL refuses: whose?
+                    return
+                for waiting in group:
+                    _settle(waiting, stored.get(waiting.params["dedupe_key"]))
+        except BaseException as exc:  # nothing more of the group is stored: callers hear why
+            for waiting in group:
+                _settle(waiting, exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _one_by_one(self, group: list[_Waiting]) -> None:
+        for waiting in group:
+            try:
+                outcome: int | None | Exception = await self._insert(
+                    _PG_INSERT_AT_VERSION, waiting.params
+                )
+            except Exception as exc:
+                outcome = exc
+            _settle(waiting, outcome)
 
     async def _insert(self, statement: prepared.Prepared, values: dict[str, Any]) -> int | None:
         sql, args = statement.arguments(self._dialect, values)
-        try:
-            found = await self._fetchval(sql, args)
-        except _DEAD_CONNECTION:
-            self.reconnects += 1  # that connection is gone (the pool drops it): once more
-            found = await self._fetchval(sql, args)
+        found = await self._sent(self._fetchval, sql, args)
         self.commits += 1
         return None if found is None else int(found)
 
-    async def _fetchval(self, sql: str, args: list[Any]) -> Any:
+    async def _insert_group(self, group: list[dict[str, Any]]) -> dict[str, int]:
+        """Each message's row, in one statement; the ids of the rows written, by key."""
+        plan = _PG_INSERT_AT_VERSION.plan(self._dialect)
+        columns: list[list[Any]] = [[] for _ in _PG_GROUP_COLUMNS]
+        for values in group:
+            named = dict(
+                zip(
+                    plan.names,
+                    _PG_INSERT_AT_VERSION.arguments(self._dialect, values)[1],
+                    strict=True,
+                )
+            )
+            for column, name in zip(columns, _PG_GROUP_COLUMNS, strict=True):
+                column.append(named[name])
+        rows = await self._sent(self._fetch, _PG_INSERT_GROUP, columns)
+        self.commits += len(group)
+        self.groups += 1
+        return {key: int(pk) for pk, key in rows}
+
+    async def _sent(self, send: Callable[[str, list[Any]], Any], sql: str, args: list[Any]) -> Any:
+        try:
+            return await send(sql, args)
+        except _DEAD_CONNECTION:
+            self.reconnects += 1  # that connection is gone (the pool drops it): once more
+            return await send(sql, args)
+
+    async def _opened(self) -> asyncpg.Pool:
         pool = self._pool
         if pool is None:
             async with self._opening:
                 if self._pool is None:
                     self._pool = await asyncpg.create_pool(self._dsn, **self._options)
                 pool = self._pool
-        return await pool.fetchval(sql, *args)
+        return pool
+
+    async def _fetchval(self, sql: str, args: list[Any]) -> Any:
+        return await (await self._opened()).fetchval(sql, *args)
+
+    async def _fetch(self, sql: str, args: list[Any]) -> list[Any]:
+        return list(await (await self._opened()).fetch(sql, *args))
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
