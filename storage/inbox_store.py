@@ -587,8 +587,9 @@ def _inserted(conn: sqlite3.Connection, params: tuple[Any, ...]) -> int | None:
 
 
 class DirectStore(Protocol):
-    """The pipeline's single-statement step, one autocommitted statement (`SqliteDirect`,
-    `PostgresDirect`): a read-only message stored handled."""
+    """The pipeline's single-statement step (`SqliteDirect`, `PostgresDirect`): a read-only
+    message stored handled by one statement, which may carry the rows of other messages
+    that arrived meanwhile (a group), committed with them."""
 
     commits: int
 
