@@ -9,9 +9,10 @@ every message (its row, the roster version, the completion) go through `storage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -379,11 +380,9 @@ class SqliteDirect:
         self._database = database
         self._gate = gate or WriteGate(1)
         self._checkpointer = checkpointer
-        self._max_group = max_group
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
-        self._queue: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._groups = _Groups(self._write, max_group, self._gate)
         self.commits = 0  # messages stored by this store (for tests and the bench)
         self.groups = 0  # groups written (one transaction each)
         self.waits = 0  # groups that found the database locked and waited in the thread
@@ -425,26 +424,7 @@ class SqliteDirect:
             reply_route,
             roster_version,
         )
-        waiting = _Waiting(params, admit, asyncio.get_running_loop().create_future())
-        self._queue.append(waiting)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_groups())
-        return await waiting.done
-
-    async def _write_groups(self) -> None:
-        try:
-            while self._queue:
-                async with self._gate:
-                    group = self._queue[: self._max_group]
-                    del self._queue[: len(group)]
-                    await self._write(group)
-        except BaseException as exc:  # cancelled (shutdown): so are the waiting messages
-            for waiting in self._queue:
-                _settle(waiting, exc)
-            self._queue.clear()
-            raise
-        finally:
-            self._writer = None
+        return await self._groups.submit(params, admit)
 
     async def _write(self, group: list[_Waiting]) -> None:
         """Take SQLite's write lock, then admit the group's messages (a reply is claimed
@@ -515,8 +495,7 @@ class SqliteDirect:
         return self._connection().execute(f"PRAGMA {name}").fetchone()[0]
 
     async def close(self) -> None:
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await self._groups.close()
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._thread = None
@@ -532,6 +511,52 @@ class _Waiting:
     params: Any  # SQLite: the statement's parameters; PostgreSQL: the processed values
     admit: Callable[[], bool] | None
     done: asyncio.Future[int | None]
+
+
+class _Groups:
+    """Messages' statements waiting for the next group, and the one task that writes them
+    (`SqliteDirect`, `PostgresDirect`): the messages that arrive while a group is being
+    written go in the next, up to `max_group`, each group written by `write` while holding
+    `gate` when there is one. A writer cancelled (shutdown) cancels the messages waiting."""
+
+    def __init__(
+        self,
+        write: Callable[[list[_Waiting]], Awaitable[None]],
+        max_group: int,
+        gate: WriteGate | None = None,
+    ) -> None:
+        self._write = write
+        self._max_group = max_group
+        self._gate: contextlib.AbstractAsyncContextManager[Any] = gate or contextlib.nullcontext()
+        self._queue: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, params: Any, admit: Callable[[], bool] | None) -> int | None:
+        """Wait for the group `params` goes in; its row's id, or None (nothing written)."""
+        waiting = _Waiting(params, admit, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_groups())
+        return await waiting.done
+
+    async def _write_groups(self) -> None:
+        try:
+            while self._queue:
+                async with self._gate:
+                    group = self._queue[: self._max_group]
+                    del self._queue[: len(group)]
+                    await self._write(group)
+        except BaseException as exc:  # cancelled (shutdown): so are the waiting messages
+            for waiting in self._queue:
+                _settle(waiting, exc)
+            self._queue.clear()
+            raise
+        finally:
+            self._writer = None
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
 
 
 def _admitted(waiting: _Waiting) -> bool:
@@ -708,9 +733,7 @@ class PostgresDirect:
         }
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
-        self._max_group = max_group
-        self._queue: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._groups = _Groups(self._write, max_group)
         self.commits = 0  # messages sent in autocommitted statements (for tests and the bench)
         self.groups = 0  # statements of several messages
         self.reconnects = 0  # statements sent again after a dead connection
@@ -736,27 +759,10 @@ class PostgresDirect:
             "reply_route": reply_route,
             "roster_version": roster_version,
         }
-        waiting = _Waiting(values, admit, asyncio.get_running_loop().create_future())
-        self._queue.append(waiting)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_groups())
-        return await waiting.done
-
-    async def _write_groups(self) -> None:
-        try:
-            while self._queue:
-                group = self._queue[: self._max_group]
-                del self._queue[: len(group)]
-                await self._write([waiting for waiting in group if _admitted(waiting)])
-        except BaseException as exc:  # cancelled (shutdown): so are the waiting messages
-            for waiting in self._queue:
-                _settle(waiting, exc)
-            self._queue.clear()
-            raise
-        finally:
-            self._writer = None
+        return await self._groups.submit(values, admit)
 
     async def _write(self, group: list[_Waiting]) -> None:
+        group = [waiting for waiting in group if _admitted(waiting)]  # just before it is sent
         try:
             if len(group) == 1:
                 _settle(group[0], await self._insert(_PG_INSERT_AT_VERSION, group[0].params))
@@ -833,8 +839,7 @@ class PostgresDirect:
         return list(await (await self._opened()).fetch(sql, *args))
 
     async def close(self) -> None:
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await self._groups.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -204,7 +204,7 @@ async def test_a_group_cancelled_while_it_waits_for_the_lock_gives_it_back(
         while direct.waits == 0 and ticks < 2000:
             await asyncio.sleep(0.005)
             ticks += 1
-        writer = direct._writer
+        writer = direct._groups._writer
         assert writer is not None
         writer.cancel()  # shutdown
         with pytest.raises(asyncio.CancelledError):
