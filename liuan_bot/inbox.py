@@ -306,7 +306,9 @@ class Inbox:
                             _brief(exc),
                         )
                     raise
-                log.warning(
+                # one line a message at WARNING (an outage fails every message, every try)
+                log.log(
+                    logging.WARNING if tries == 1 else logging.DEBUG,
                     "inbound key=%s from=%s not stored: %s; kept and tried again in %.1f s",
                     key,
                     sender,

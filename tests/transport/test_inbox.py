@@ -199,6 +199,9 @@ async def test_storage_down_past_the_patience_gives_the_message_up_with_an_error
     await inbox.drain()
     assert (pipeline.calls, pauses.asked) == (3, [0.5, 1.0])
     given_up = [r for r in caplog.records if r.levelno == logging.ERROR]
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1  # the first failure; the other tries at DEBUG (an outage's flood)
+    assert "kept and tried again in 0.5 s" in warned[0].getMessage()
     assert len(given_up) == 1
     assert "key=msg:1 from=demo not stored after 3 tries" in given_up[0].getMessage()
     assert "database is locked" in given_up[0].getMessage()
