@@ -52,9 +52,9 @@ log = logging.getLogger("liuan_bot.inbox")
 # WeCom drops a callback request it got no answer to within 5 s and posts the message again
 # (wecom-facts §1: 3 retries): a repeat sooner than this overlaps a request still waited on.
 WECOM_RETRY_AFTER = timedelta(seconds=5)
-# Pauses between tries to store a message while storage is down (see the module docstring).
-STORE_PAUSES_S = (0.5, 1.0, 2.0, 4.0)
-STORE_PAUSE_MAX_S = 5.0
+# Pauses between tries to store a message while storage is down (see the module docstring);
+# the last repeats.
+STORE_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 5.0)
 
 
 class _Waiter:
@@ -291,7 +291,7 @@ class Inbox:
             except Exception as exc:
                 now = self._clock.now()
                 give_up = give_up or now + self._patience
-                pause = STORE_PAUSES_S[tries] if tries < len(STORE_PAUSES_S) else STORE_PAUSE_MAX_S
+                pause = STORE_PAUSES_S[min(tries, len(STORE_PAUSES_S) - 1)]
                 tries += 1
                 paused += pause
                 key, sender = job.incoming.dedupe_key, job.incoming.from_user

@@ -177,12 +177,11 @@ def make_engine(
     asyncpg waits forever on a blackholed server or a half-closed connection, and the
     callback never answers (not even 503) while the outbox and the inbox sweep stall."""
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        parsed = make_url(url)
+        database = sqlite_file(url)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
         pragmas = _sqlite_pragmas
-        if inline and database and database != ":memory:" and not parsed.query:
+        if inline and database is not None and not make_url(url).query:
             # sqlite3 calls in the event-loop thread (see InlineConnection)
             engine = create_async_engine(
                 url, echo=echo, async_creator=partial(connect_inline, database)

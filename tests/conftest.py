@@ -126,12 +126,13 @@ def fake_wecom(clock: FixedClock) -> FakeWeCom:
 
 @asynccontextmanager
 async def demo_bot(
-    url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
+    url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom, **env: str
 ) -> AsyncIterator[Harness]:
-    """The bot on `url` with the demo roster, live mode against the fake WeCom API."""
+    """The bot on `url` with the demo roster, live mode against the fake WeCom API; `env`:
+    settings of its own (`LIUAN_…`)."""
     await load_demo_roster(url)
     settings = make_settings(
-        url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_WECOM_AGENT_ID="1000002"
+        url, tmp_path, LIUAN_WECOM_SECRET="test-secret", LIUAN_WECOM_AGENT_ID="1000002", **env
     )
     async with running_bot(settings, clock, fake_wecom) as h:
         yield h

@@ -40,6 +40,7 @@ from sqlalchemy import text
 
 from liuan_bot.app import ServerLimits, start_guarded
 from liuan_bot.clock import SHANGHAI, FixedClock
+from liuan_bot.settings import Settings
 from liuan_bot.wecom.fake_server import FakeWeCom
 from liuan_bot.wecom.simulate import CallbackSigner, text_message_xml
 from tests.support import (
@@ -311,7 +312,8 @@ async def bot_harness(
     await engine.dispose()
     clock = clock or FixedClock(NOW)
     fake = FakeWeCom(corp_id=CORP_ID, secret=SECRET, clock=clock)
-    production = {"LIUAN_STORE_PATIENCE_S": "300"}  # the inbox keeps unstored messages
+    # as shipped: the inbox keeps a message storage refused (tests/support.py sets 0)
+    production = {"LIUAN_STORE_PATIENCE_S": str(Settings.store_patience_s)}
     settings = make_settings(
         database_url, workdir, LIUAN_WECOM_SECRET=SECRET, **(production | env)
     )

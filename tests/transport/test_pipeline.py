@@ -21,6 +21,7 @@ import handlers.incidents
 import storage.batch
 from liuan_bot.clock import FixedClock
 from liuan_bot.messages import Incoming
+from liuan_bot.settings import Settings
 from liuan_bot.wecom.fake_server import FakeWeCom
 from storage.engine import make_engine, make_session_factory, transaction
 from storage.inbox_store import PostgresDirect, SqlInboxStore, SqliteDirect
@@ -355,8 +356,8 @@ async def test_a_retry_of_a_message_stored_by_this_instance_and_left_is_handled_
 
 def test_the_bots_write_gates_follow_the_database(on_either: Harness) -> None:
     """SQLite: one writer for every write, the read-only step's groups of statements
-    included. PostgreSQL: four write transactions at once (`LIUAN_PG_WRITE_CONCURRENCY`), a
-    read-only message's single statement not queued. Either: up to `LIUAN_WRITE_BATCH`
+    included. PostgreSQL: four write transactions at once (`LIUAN_PG_WRITE_CONCURRENCY`), the
+    read-only step's groups not behind the write gate. Either: up to `LIUAN_WRITE_BATCH`
     messages a transaction (storage/batch.py)."""
     bot = on_either.bot
     assert bot.pipeline is not None
@@ -462,16 +463,11 @@ async def patient(
     database_url: str, tmp_path: Path, clock: FixedClock, fake_wecom: FakeWeCom
 ) -> AsyncIterator[Harness]:
     """The bot as shipped: a message that could not be stored is kept and tried again
-    (`LIUAN_STORE_PATIENCE_S`, 300 s), on SQLite and on PostgreSQL when configured."""
-    await load_demo_roster(database_url)
-    settings = make_settings(
-        database_url,
-        tmp_path,
-        LIUAN_WECOM_SECRET="test-secret",
-        LIUAN_WECOM_AGENT_ID="1000002",
-        LIUAN_STORE_PATIENCE_S="300",
-    )
-    async with running_bot(settings, clock, fake_wecom) as h:
+    (`LIUAN_STORE_PATIENCE_S`, its default), on SQLite and on PostgreSQL when configured."""
+    patience = str(Settings.store_patience_s)
+    async with demo_bot(
+        database_url, tmp_path, clock, fake_wecom, LIUAN_STORE_PATIENCE_S=patience
+    ) as h:
         yield h
 
 
