@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +35,7 @@ from storage.engine import (
     PG_COMMAND_TIMEOUT_S,
     PG_CONNECT_TIMEOUT_S,
     SessionFactory,
+    compact_json,
     patiently,
     read_only,
     sqlite_busy,
@@ -416,7 +416,7 @@ class SqliteDirect:
             incoming.msg_type,
             incoming.event,
             incoming.content,
-            json.dumps(incoming.raw),
+            compact_json(incoming.raw),
             _sqlite_stamp(received_at),
             status,
             _sqlite_stamp(handled_at),
