@@ -6,6 +6,7 @@ unit of work."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from datetime import datetime
@@ -70,6 +71,50 @@ async def test_sqlite_statements_run_in_the_event_loop_thread(sqlite_url: str) -
         assert set(threads) == {threading.get_ident()}
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_commits_in_the_worker_thread_and_keeps_what_it_wrote(
+    sqlite_url: str,
+) -> None:
+    """COMMIT alone leaves the loop (sqlite3 releases the GIL while SQLite writes the WAL):
+    the statements before it ran in the loop's thread, the commit in aiosqlite's, and what
+    the transaction wrote is there for a new connection."""
+    engine = make_engine(sqlite_url)
+    await upgrade(engine)
+    loop_thread = threading.get_ident()
+    commits: list[int] = []
+    try:
+        async with engine.begin() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(raw, InlineConnection)
+            sync_commit = raw._conn.commit
+
+            def spy() -> None:
+                commits.append(threading.get_ident())
+                sync_commit()
+
+            raw._connection = _CommitSpy(raw._conn, spy)
+            await conn.execute(text("CREATE TABLE probe (x TEXT)"))
+            await conn.execute(text("INSERT INTO probe VALUES ('新闻办')"))
+        assert len(commits) == 1
+        assert commits[0] != loop_thread
+        check = sqlite3.connect(make_url(sqlite_url).database or "")
+        try:
+            assert check.execute("SELECT x FROM probe").fetchall() == [("新闻办",)]
+        finally:
+            check.close()
+    finally:
+        await engine.dispose()
+
+
+class _CommitSpy:
+    """A sqlite3 connection whose `commit` is a spy; everything else is the connection's."""
+
+    def __init__(self, conn: sqlite3.Connection, commit: Any) -> None:
+        self._conn, self.commit = conn, commit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
 
 
 async def test_sqlite_keeps_statement_journals_in_memory(sqlite_url: str) -> None:
@@ -169,6 +214,32 @@ async def test_audit_and_outbox_rows_skip_the_unit_of_work(engine: Any) -> None:
             await enqueue(session, [Outgoing("text", "demo", {})], NOW, source="t", dedupe_key="k")
             == []
         )
+
+
+async def test_json_is_stored_compact_with_chinese_as_itself_and_older_rows_still_read(
+    engine: Any,
+) -> None:
+    """`storage.engine.compact_json`: no `\\uXXXX`, no spaces after separators (an outbox
+    body in a third of the characters); a row written the old way reads the same."""
+    await upgrade(engine)
+    sessions = make_session_factory(engine)
+    body = {"content": "【突发事件】请立即发布", "n": [1, 2]}
+    async with transaction(sessions) as session:
+        await enqueue(session, [Outgoing("text", "demo", body)], NOW, source="t", dedupe_key="j")
+    async with engine.begin() as conn:
+        stored = (
+            await conn.execute(
+                text("SELECT CAST(body AS TEXT) FROM outbox WHERE dedupe_key = 'j#0'")
+            )
+        ).scalar_one()
+        assert stored == '{"content":"【突发事件】请立即发布","n":[1,2]}'
+        await conn.execute(
+            text("UPDATE outbox SET body = :old WHERE dedupe_key = 'j#0'"),
+            {"old": json.dumps(body)},  # as rows were written before
+        )
+    async with sessions() as session:
+        row = (await session.exec(select(OutboxMessage))).one()
+    assert row.body == body
 
 
 async def test_roster_lookups_are_memoised_per_roster_version(database_url: str) -> None:
