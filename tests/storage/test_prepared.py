@@ -241,6 +241,52 @@ async def test_an_object_inserted_at_commit_can_be_updated_later(engine: Any) ->
     assert [(c.record_id, c.state) for c in stored] == [("SQ-2026-0001", "reviewed")]
 
 
+def _state_of(obj: Any) -> tuple[Any, ...]:
+    state: Any = sa_inspect(obj)
+    return (
+        state.key,
+        state.session_id,
+        state._strong_obj,
+        state.detached,
+        state.transient,
+        dict(state.committed_state),
+        (state.modified, set(state.expired_attributes)),
+        {k: v for k, v in state.dict.items() if k != "_sa_instance_state"},
+        set(obj.__pydantic_fields_set__),
+    )
+
+
+async def test_an_inserted_object_ends_as_expunge_setattr_and_make_transient_to_detached_leave_it(
+    engine: Any,
+) -> None:
+    """`pending._settle` does by hand what those three calls do to a pending object of a plain
+    mapper: the same key, state, attributes and pydantic fields, and out of the session."""
+    from sqlalchemy.orm import make_transient_to_detached
+
+    sessions = make_session_factory(engine)
+    unit_pk = await _a_unit(sessions)
+    async with sessions() as session:
+        by_hand, by_calls = (
+            _conference(unit_pk, "SQ-2026-0001"),
+            _conference(unit_pk, "SQ-2026-0002"),
+        )
+        session.add(by_hand)
+        session.add(by_calls)
+        by_hand.state = by_calls.state = "reviewed"  # history, as a handler's change leaves
+        sync = session.sync_session
+        pending._settle(sync, by_hand, "id", 41)
+        sync.expunge(by_calls)
+        by_calls.id = 41
+        make_transient_to_detached(by_calls)
+        assert list(sync.new) == []
+    hand, calls = _state_of(by_hand), _state_of(by_calls)
+    assert hand[0] == calls[0] == (Conference, (41,), None)
+    assert hand[1:7] == calls[1:7]
+    assert {**hand[7], "record_id": None} == {**calls[7], "record_id": None}
+    assert hand[8] == calls[8]
+    assert "id" in hand[8]
+
+
 async def test_objects_of_one_table_get_ids_in_the_order_they_were_added(engine: Any) -> None:
     sessions = make_session_factory(engine)
     unit_pk = await _a_unit(sessions)
