@@ -335,7 +335,8 @@ def format_time(at: datetime, now: datetime | None = None) -> str:
     if now is not None and now.tzinfo is not None and at.tzinfo is not None:
         at = at.astimezone(now.tzinfo)
     year = "" if now is not None and at.year == now.year else f"{at.year}年"
-    return f"{year}{at.month}月{at.day}日（{_WEEKDAY_NAMES[at.weekday()]}）{at:%H:%M}"
+    weekday = _WEEKDAY_NAMES[at.weekday()]
+    return f"{year}{at.month}月{at.day}日（{weekday}）{at.hour:02d}:{at.minute:02d}"
 
 
 # --- resolution --------------------------------------------------------------------------
@@ -520,7 +521,6 @@ def _resolve(m: re.Match[str], now: datetime, prefer: Prefer) -> ParsedTime:
         at = midnight + timedelta(hours=default)
         earliest = midnight + timedelta(hours=first_hour)
         latest = midnight + timedelta(hours=last_hour)
-        label = _date_label(day, now) + (pod or "")
         exact = False
     else:
         hour, minute, leading_zero, hour_at = clock
@@ -539,17 +539,22 @@ def _resolve(m: re.Match[str], now: datetime, prefer: Prefer) -> ParsedTime:
             )
         at = midnight + timedelta(hours=hour, minutes=minute)
         earliest = latest = at
-        label = format_time(at, now)
         exact = True
         end = _range_end(m, at, pod, expr)
 
     if prefer == "future":
         current_minute = now.replace(second=0, microsecond=0)
         if (exact and at < current_minute) or (not exact and latest <= now):
-            raise _error(f"这个时间已经过去了：{label}，请确认日期。")
+            raise _error(f"这个时间已经过去了：{_label(at, exact, pod, now)}，请确认日期。")
     elif earliest > now + _PAST_TOLERANCE:
-        raise _error(f"这个时间还没到：{label}，请确认日期。")
+        raise _error(f"这个时间还没到：{_label(at, exact, pod, now)}，请确认日期。")
     return ParsedTime(at, exact, expr, end)
+
+
+def _label(at: datetime, exact: bool, pod: str | None, now: datetime) -> str:
+    """How an error names the time it is about: the time, or the day and its part of day
+    (built only for an error: a valid time never needs it)."""
+    return format_time(at, now) if exact else _date_label(at.date(), now) + (pod or "")
 
 
 def _range_end(m: re.Match[str], start: datetime, pod: str | None, expr: str) -> datetime | None:
@@ -600,15 +605,14 @@ def implausible(parsed: ParsedTime, now: datetime, *, prefer: Prefer = "future")
     than five years ago.
     """
     at = parsed.at.astimezone(now.tzinfo)
-    label = format_time(at, now) if parsed.exact else _date_label(at.date(), now)
     if prefer == "future":
         if at - now > _FAR:
-            return f"{label}离现在一年多，"
+            return f"{_label(at, parsed.exact, None, now)}离现在一年多，"
         night = parsed.exact and _NIGHT[0] <= at.hour < _NIGHT[1]
         if night and not re.search("凌晨|夜|晚", parsed.text):  # 凌晨1点 is meant
-            return f"{label}是凌晨，"
+            return f"{_label(at, parsed.exact, None, now)}是凌晨，"
     elif now - at > _FAR_PAST:
-        return f"{label}已是五年多以前，"
+        return f"{_label(at, parsed.exact, None, now)}已是五年多以前，"
     return None
 
 
