@@ -314,9 +314,10 @@ async def apply(ctx: Context) -> Reply:
     ctx.session.add(conf)
     await record_audit(ctx, "apply", conf.record_id, old=None, new=State.SUBMITTED)
     risk = await link_from_field(ctx, conf.record_id)  # R13
-    await send_review_card(ctx, conf, ctx.sender.unit)
+    warning = await send_review_card(ctx, conf, ctx.sender.unit)
     rough = "（时间为大致时间，排期时确定）" if "时间" in ctx.fields.inexact else ""
-    warning = await roster_warning(ctx, conf.unit_id, ctx.sender.unit, conf.speakers)
+    if warning is None:  # no card went out: the applicant is warned all the same
+        warning = await roster_warning(ctx, conf.unit_id, ctx.sender.unit, conf.speakers)
     return Reply.ok(
         f"已提交发布会申请 {conf.record_id}{rough}\n{summary(ctx, conf)}\n"
         + (f"{risk}\n" if risk else "")

@@ -140,13 +140,14 @@ async def approvers_for(ctx: Context, unit: str) -> list[str]:
 
 async def _send_decision_card(
     ctx: Context, conf: Conference, unit: str, purpose: str, role: Role
-) -> None:
+) -> str | None:
+    """Send the card; the roster warning (A1) it shows, or None when nobody has the role."""
     if role == Role.APPROVER:
         users = await approvers_for(ctx, unit)
     else:
         users = await userids_with_role(ctx.session, role)
     if not users:
-        return
+        return None
     warning = await roster_warning(ctx, conf.unit_id, unit, conf.speakers)
     task_id = f"{purpose}-{conf.record_id}-{token_hex(4)}"
     rows = await ctx.push(
@@ -175,11 +176,13 @@ async def _send_decision_card(
             created_at=ctx.now,
         )
     )
+    return warning
 
 
-async def send_review_card(ctx: Context, conf: Conference, unit: str) -> None:
-    """R15: the news office gets a review card for a new (or amended) application."""
-    await _send_decision_card(ctx, conf, unit, "review", Role.NEWS_OFFICE)
+async def send_review_card(ctx: Context, conf: Conference, unit: str) -> str | None:
+    """R15: the news office gets a review card for a new (or amended) application; the
+    card's roster warning (A1), or None when no card went out."""
+    return await _send_decision_card(ctx, conf, unit, "review", Role.NEWS_OFFICE)
 
 
 async def close_cards(
