@@ -65,6 +65,7 @@ class InlineConnection(aiosqlite.Connection):
     plain aiosqlite connection. SQLite statements on a local WAL file take microseconds."""
 
     waits = 0  # calls that found the database locked and waited in the worker thread
+    after_commit: Callable[[], None] | None = None  # told of each commit, once it is written
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
@@ -89,10 +90,15 @@ class InlineConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         conn = self._connection
         await super()._execute(conn.commit)  # type: ignore[no-untyped-call]
+        if self.after_commit is not None:
+            self.after_commit()
 
 
-async def connect_inline(database: str | Path) -> InlineConnection:
-    """An `InlineConnection` to a SQLite file (autocommit; busy timeout 0, see above)."""
+async def connect_inline(
+    database: str | Path, after_commit: Callable[[], None] | None = None
+) -> InlineConnection:
+    """An `InlineConnection` to a SQLite file (autocommit; busy timeout 0, see above);
+    `after_commit` is called after each of its commits."""
 
     def connector() -> sqlite3.Connection:
         conn = sqlite3.connect(str(database), timeout=0, check_same_thread=False)
@@ -100,6 +106,7 @@ async def connect_inline(database: str | Path) -> InlineConnection:
         return conn
 
     connection = InlineConnection(connector, 64)
+    connection.after_commit = after_commit
     connection._thread.daemon = True
     await connection
     return connection
@@ -164,13 +171,20 @@ async def read_only(session: AsyncSession) -> None:
     await session.connection(execution_options={"liuan_readonly": True})
 
 
-compact_json: Callable[[Any], str] = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":")
-).encode
-"""How JSON columns are written: Chinese as itself, not `\\uXXXX` (half the bytes of a
-message body in the row and the WAL), and no spaces after separators; one encoder, built
-once (`json.dumps` with options builds one per call). Any JSON reader reads both forms, so
-rows written before stay readable."""
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def compact_json(value: Any) -> str:
+    """How JSON columns are written: Chinese as itself, not `\\uXXXX` (half the bytes of a
+    message body in the row and the WAL), and no spaces after separators; one encoder, built
+    once (`json.dumps` with options builds one per call). Any JSON reader reads both forms,
+    so rows written before stay readable. Half the values a write message stores are empty
+    (an outbox row's `invalid_users`, an audit entry's `detail`): those need no encoder."""
+    if value == []:
+        return "[]"
+    if value == {}:
+        return "{}"
+    return _ENCODE(value)
 
 
 PG_CONNECT_TIMEOUT_S = 10.0  # a refused or blackholed server fails a connect within this
@@ -203,15 +217,16 @@ def make_engine(
         pragmas = _sqlite_pragmas
         if inline and database is not None and not make_url(url).query:
             # sqlite3 calls in the event-loop thread (see InlineConnection)
+            # its commits leave checkpoints to the checkpointer, told once each is written
+            told = checkpointer.committed if checkpointer is not None else None
             engine = create_async_engine(
                 url,
                 echo=echo,
-                async_creator=partial(connect_inline, database),
+                async_creator=partial(connect_inline, database, told),
                 json_serializer=compact_json,
             )
-            if checkpointer is not None:  # its commits leave checkpoints to that one
+            if checkpointer is not None:
                 pragmas = partial(_sqlite_pragmas, autocheckpoint=False)
-                event.listen(engine.sync_engine, "commit", lambda _conn: checkpointer.committed())
         else:
             engine = create_async_engine(
                 url, echo=echo, connect_args={"timeout": 10}, json_serializer=compact_json
