@@ -4,7 +4,7 @@ same rows as SQLAlchemy would write, the same errors, the same visibility to lis
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -442,6 +442,9 @@ def test_the_sqlite_utc_datetime_processor_stores_what_sqlalchemy_stores(moment:
     theirs = UTCDateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
     assert theirs is not None
     assert prepared._sqlite_utc_stamp(moment) == theirs(moment)
+    assert prepared._sqlite_utc_stamp(moment) == theirs(moment)  # the stamp kept
+    elsewhere = moment.astimezone(timezone(timedelta(hours=-7)))  # the instant, in another zone
+    assert prepared._sqlite_utc_stamp(elsewhere) == theirs(moment)
     names, processors = _audit_plan()
     assert processors[names.index("at")] is prepared._sqlite_utc_stamp
     with pytest.raises(ValueError, match="timezone"):
