@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import carried
 from storage.pending import insert_pending
+from storage.prepared import install_write_count
 
 if TYPE_CHECKING:  # it imports this module
     from storage.checkpoint import WalCheckpointer
@@ -233,6 +234,7 @@ def make_engine(
             )
         event.listen(engine.sync_engine, "connect", pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
+        install_write_count(engine)  # a unit of work tells whether it wrote (storage.batch)
         return engine
     # Every checkout is pinged (issue 8): a connection PostgreSQL dropped (restart,
     # pg_terminate_backend, a half-open socket: the command timeout) is then replaced before
@@ -251,6 +253,7 @@ def make_engine(
     )
     event.listen(engine.sync_engine.pool, "checkout", _ping_on_checkout)
     carried.install(engine)  # writes carried by the next statement: none lost or misplaced
+    install_write_count(engine)  # a unit of work tells whether it wrote (storage.batch)
     return engine
 
 

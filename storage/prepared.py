@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import ClauseElement
@@ -44,6 +45,7 @@ class _Plan:
     processors: tuple[Callable[[Any], Any] | None, ...]
     fixed: Mapping[str, Any]  # values the statement binds itself (overridable)
     table: str | None = None  # the table an INSERT without RETURNING writes (write_later)
+    writes: bool = True  # not a plain SELECT (counted by `count_writes`)
 
 
 class Prepared:
@@ -100,7 +102,8 @@ class Prepared:
         table = None
         if getattr(statement, "is_insert", False) and not getattr(compiled, "returning", None):
             table = statement.table.name  # type: ignore[attr-defined]
-        return _Plan(compiled.string, names, chosen, fixed, table)
+        writes = compiled.string.lstrip()[:6].upper() != "SELECT"
+        return _Plan(compiled.string, names, chosen, fixed, table, writes)
 
     def arguments(
         self, dialect: Dialect, params: Mapping[str, Any] | None
@@ -159,20 +162,34 @@ def _faster(
 class _Driver:
     """The driver connection of one transaction."""
 
-    __slots__ = ("connection", "dialect", "listened", "observed", "sqlite", "sync", "waiting")
+    __slots__ = (
+        "connection",
+        "counted",
+        "dialect",
+        "info",
+        "listened",
+        "observed",
+        "sqlite",
+        "sync",
+        "waiting",
+    )
 
     def __init__(self, sync: Any, connection: Any, info: dict[Any, Any]) -> None:
         self.sync = sync  # SQLAlchemy's Connection: its events and echo log
         self.dialect: Dialect = sync.dialect
         self.connection = connection
+        self.info = info  # the pooled connection's: the count of its writes (`writes`)
         self.sqlite = self.dialect.name == "sqlite"
         # writes carried by the next statement (storage.carried; PostgreSQL only)
         self.waiting: list[carried.Carried] = [] if self.sqlite else carried.queue(info)
+        listeners = list(sync.dispatch.before_cursor_execute)
         self.listened = any(
-            listener is not carried.before_statement
-            for listener in sync.dispatch.before_cursor_execute
+            listener is not carried.before_statement and listener is not count_writes
+            for listener in listeners
         )
         self.observed = bool(self.listened or sync._echo)
+        # SQLAlchemy's own statements are counted too (`install_write_count`)
+        self.counted = count_writes in listeners
 
     def observe(self, sql: str, args: list[Any]) -> None:
         sync = self.sync
@@ -216,6 +233,8 @@ async def _run(
 ) -> tuple[list[Any], int]:
     driver = await _driver(session)
     sql, args = statement.arguments(driver.dialect, params)
+    if statement.plan(driver.dialect).writes:
+        driver.info[_WRITES] = driver.info.get(_WRITES, 0) + 1
     if driver.waiting:  # PostgreSQL: writes that travel with this statement, or before it
         if carried.can_carry(driver.waiting, sql):
             taken = driver.waiting[:]
@@ -288,6 +307,7 @@ async def write_later(
     if table is None:
         raise TypeError("write_later takes an INSERT without RETURNING")
     sql, args = statement.arguments(driver.dialect, params)
+    driver.info[_WRITES] = driver.info.get(_WRITES, 0) + 1
     carried.add(driver.waiting, table, sql, args)
 
 
@@ -316,6 +336,35 @@ async def execute(session: AsyncSession, sql: str) -> None:
         if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
             raise _translated(sql, [], exc) from exc
         raise
+
+
+_WRITES = "liuan_writes"  # connection info: statements sent on it that may have written
+
+
+def count_writes(
+    conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+) -> tuple[str, Any]:
+    """`before_cursor_execute`: count a statement SQLAlchemy sends that may write (anything
+    but a SELECT: an ORM flush, a Core UPDATE, a SAVEPOINT), as `_run` counts its own (a
+    statement of this module's that a listener is shown may count twice: only whether the
+    count moved matters)."""
+    if statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
+    return statement, parameters
+
+
+def install_write_count(engine: Any) -> None:
+    """Count the writes of every connection of `engine` (see `writes`)."""
+    event.listen(engine.sync_engine, "before_cursor_execute", count_writes, retval=True)
+
+
+async def writes(session: AsyncSession) -> int | None:
+    """How many statements that may write the session's transaction's connection has been
+    sent so far, by this module or by SQLAlchemy (a write carried for later counts when it
+    is queued); None when its engine does not count them (`install_write_count`). Two
+    readings that agree mean nothing was written in between (`storage.batch`)."""
+    driver = await _driver(session)
+    return driver.info.get(_WRITES, 0) if driver.counted else None
 
 
 async def on_sqlite(session: AsyncSession) -> bool:
