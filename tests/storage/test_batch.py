@@ -1,6 +1,7 @@
 """Group commit (storage/batch.py, issue 11 §2), on SQLite and PostgreSQL: units submitted
-together share one transaction, each in its own savepoint; a failing unit is rolled back
-alone; nobody learns an outcome before the commit, and a failed commit stores nothing."""
+together share one transaction, without savepoints unless one must be undone after writing
+(then the batch runs again, each unit in its own); a failing unit is rolled back alone;
+nobody learns an outcome before the commit, and a failed commit stores nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 import pytest
+from sqlalchemy import delete, event
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -72,7 +74,7 @@ async def test_a_unit_that_fails_is_rolled_back_alone(
     )
     assert (first, last) == ("first", "last")
     assert isinstance(failed, ValueError)
-    assert batcher.batches == 1
+    assert (batcher.batches, batcher.careful) == (1, 1)  # it had written: run again, careful
     assert await _actions(sessions) == ["first", "last"]
 
 
@@ -126,6 +128,101 @@ async def test_a_unit_may_undo_its_writes_and_go_on(
         batcher.run(_writes("after", clock.now())),
     ) == ["before", "refused", "after"]
     assert await _actions(sessions) == ["before", "refusal", "after"]
+    assert batcher.careful == 1  # it had written: the batch ran again, each unit careful
+
+
+class _Sent:
+    """Every statement sent on the engine's connections (a listener: SQLAlchemy's and
+    `storage.prepared`'s)."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.seen: list[str] = []
+        engine = sessions.kw["bind"]
+        event.listen(engine.sync_engine, "before_cursor_execute", self._on)
+
+    def _on(self, _c: object, _cur: object, statement: str, *_a: object) -> None:
+        self.seen.append(statement.split()[0].upper())
+
+
+async def test_a_batch_whose_units_all_succeed_takes_no_savepoint(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """Optimistic: no SAVEPOINT, no RELEASE (a round trip each on PostgreSQL)."""
+    sent = _Sent(sessions)
+    batcher = WriteBatcher(lambda: sessions)
+    await asyncio.gather(*(batcher.run(_writes(f"a{i}", clock.now())) for i in range(3)))
+    assert sent.seen  # the inserts (on PostgreSQL carried together, at the commit)
+    assert "SAVEPOINT" not in sent.seen
+    assert "RELEASE" not in sent.seen
+    assert (batcher.batches, batcher.careful) == (1, 0)
+    assert await _actions(sessions) == ["a0", "a1", "a2"]
+    with pytest.raises(ValueError, match="a3"):  # the listener does see a careful batch's
+        await batcher.run(_writes("a3", clock.now(), then_raise=True))
+    assert "SAVEPOINT" in sent.seen
+
+
+async def test_a_unit_refused_before_it_wrote_needs_no_savepoint(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """Most refusals come before a command writes (its fields, its sender's role): undoing
+    nothing costs nothing, and the batch goes on (its ORM objects are forgotten)."""
+    sent = _Sent(sessions)
+
+    async def refused(unit: UnitOfWork) -> str:
+        now = clock.now()
+        unit.session.add(
+            Department(name="市丁局", unit_type="市直部门", created_at=now, updated_at=now)
+        )
+        await unit.undo()
+        await audit(unit.session, now, actor="test", action="refusal")
+        return "refused"
+
+    async def failed(unit: UnitOfWork) -> str:
+        raise ValueError("before any write")
+
+    batcher = WriteBatcher(lambda: sessions)
+    outcomes = await asyncio.gather(
+        batcher.run(_writes("before", clock.now())),
+        batcher.run(refused),
+        batcher.run(failed),
+        batcher.run(_writes("after", clock.now())),
+        return_exceptions=True,
+    )
+    assert outcomes[:2] == ["before", "refused"]
+    assert isinstance(outcomes[2], ValueError)
+    assert outcomes[3] == "after"
+    assert (batcher.batches, batcher.careful) == (1, 0)
+    assert "SAVEPOINT" not in sent.seen
+    assert await _actions(sessions) == ["before", "refusal", "after"]
+    async with sessions() as session:
+        assert (await session.exec(select(Department.name))).all() == []
+
+
+async def test_a_write_through_the_orm_counts_and_is_rolled_back(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """A unit whose writes went through SQLAlchemy (a flush) and then undoes them: counted,
+    so the batch runs again carefully and nothing of the undone unit stays."""
+
+    async def flushed_then_refused(unit: UnitOfWork) -> str:
+        now = clock.now()
+        unit.session.add(
+            Department(name="市戊局", unit_type="市直部门", created_at=now, updated_at=now)
+        )
+        await unit.session.flush()
+        await unit.undo()
+        return "refused"
+
+    batcher = WriteBatcher(lambda: sessions)
+    assert await asyncio.gather(
+        batcher.run(_writes("before", clock.now())),
+        batcher.run(flushed_then_refused),
+        batcher.run(_writes("after", clock.now())),
+    ) == ["before", "refused", "after"]
+    assert batcher.careful == 1
+    assert await _actions(sessions) == ["before", "after"]
+    async with sessions() as session:
+        assert (await session.exec(select(Department.name))).all() == []
 
 
 async def test_nobody_learns_an_outcome_before_the_commit_and_a_failed_commit_stores_nothing(
@@ -161,40 +258,55 @@ async def test_a_deadlocked_unit_is_tried_again_in_the_next_batch_which_it_begin
     sessions: SessionFactory, clock: FixedClock
 ) -> None:
     """PostgreSQL chose it as a deadlock's victim (another instance's transaction took the
-    same rows in the other order): its writes are rolled back, the units before it commit at
-    once (the other transaction waits for their rows), and it runs again first in the next
-    batch, with the units that came after it."""
-    attempts = 0
+    same rows in the other order). In the optimistic batch that ends the transaction: all
+    of it is rolled back (which lets the other transaction go on) and runs again carefully,
+    the victim's second attempt. A victim again there has its writes rolled back, the units
+    before it commit at once (the other transaction waits for their rows), and it runs
+    again first in the next batch, with the units that came after it."""
+    for deadlocks, batches, actions in (
+        (1, 1, ["before", "attempt2", "after"]),
+        (2, 2, ["before", "attempt3", "after"]),
+    ):
+        attempts = 0
 
-    async def victim(unit: UnitOfWork) -> str:
-        nonlocal attempts
-        attempts += 1
-        await audit(unit.session, clock.now(), actor="test", action=f"attempt{attempts}")
-        if attempts == 1:
-            raise DBAPIError("UPDATE record_counters …", None, _Deadlock())
-        return "done"
+        async def victim(unit: UnitOfWork) -> str:
+            nonlocal attempts
+            attempts += 1
+            await audit(unit.session, clock.now(), actor="test", action=f"attempt{attempts}")
+            if attempts <= deadlocks:  # noqa: B023 (the loop's own, read while it runs)
+                raise DBAPIError("UPDATE record_counters …", None, _Deadlock())
+            return "done"
 
-    batcher = WriteBatcher(lambda: sessions)
-    assert await asyncio.gather(
-        batcher.run(_writes("before", clock.now())),
-        batcher.run(victim),
-        batcher.run(_writes("after", clock.now())),
-    ) == ["before", "done", "after"]
-    assert attempts == 2
-    assert (batcher.batches, batcher.units, batcher.retried) == (2, 3, 1)
-    assert await _actions(sessions) == ["before", "attempt2", "after"]
+        async with sessions() as session:  # a fresh audit log for each case
+            await session.exec(delete(AuditEntry))  # type: ignore[call-overload]
+            await session.commit()
+        batcher = WriteBatcher(lambda: sessions)
+        assert await asyncio.gather(
+            batcher.run(_writes("before", clock.now())),
+            batcher.run(victim),
+            batcher.run(_writes("after", clock.now())),
+        ) == ["before", "done", "after"]
+        assert attempts == deadlocks + 1
+        assert (batcher.batches, batcher.units) == (batches, 3)
+        assert (batcher.retried, batcher.careful) == (deadlocks, 1)
+        assert await _actions(sessions) == actions
 
 
 async def test_a_unit_that_deadlocks_every_time_fails_after_its_attempts(
     sessions: SessionFactory, clock: FixedClock
 ) -> None:
+    calls = 0
+
     async def victim(unit: UnitOfWork) -> str:
+        nonlocal calls
+        calls += 1
         raise DBAPIError("UPDATE record_counters …", None, _Deadlock())
 
     batcher = WriteBatcher(lambda: sessions)
     with pytest.raises(DBAPIError):
         await batcher.run(victim)
-    assert batcher.batches == storage.batch.ATTEMPTS
+    assert calls == storage.batch.ATTEMPTS  # the optimistic batch's, then two careful ones
+    assert (batcher.retried, batcher.careful) == (storage.batch.ATTEMPTS - 1, 1)
 
 
 async def test_a_real_postgresql_deadlock_is_one_a_unit_is_tried_again_for(
