@@ -151,8 +151,9 @@ async def test_write_messages_that_arrive_together_share_one_commit(
     on_either: Harness,
 ) -> None:
     """Group commit (storage/batch.py): messages of a command that queue while a write
-    transaction runs are handled in the next one, each in its own savepoint, and committed
-    together; a refused one among them changes nothing of the others; each is answered once."""
+    transaction runs are handled in the next one and committed together; a refused one
+    among them changes nothing of the others, and, refused before it wrote anything, costs
+    the batch no second run; each is answered once."""
     h = on_either
     assert h.bot.pipeline is not None
     batcher = h.bot.pipeline.batcher
@@ -174,6 +175,7 @@ async def test_write_messages_that_arrive_together_share_one_commit(
     assert replies[4] is not None
     assert "还缺少" in replies[4]
     assert (batcher.batches - batches, commits.count) == (1, 1)
+    assert batcher.careful == 0  # no savepoint was needed
     rows = await inbound_rows(h)
     assert len(rows) == 5
     assert {(r.status, r.reply_route) for r in rows} == {("handled", "passive")}
