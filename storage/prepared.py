@@ -141,7 +141,8 @@ def _sqlite_utc_stamp(value: datetime) -> str:
         return found
     if value.utcoffset() is None:
         raise ValueError("Datetime values must have timezone information.")
-    stamp = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    # in UTC, isoformat ends "+00:00": cut, not `replace(tzinfo=None)` (~0.7 µs of its own)
+    stamp = value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
     if len(_STAMPS) >= _STAMPS_KEPT:
         _STAMPS.clear()
     _STAMPS[value] = stamp
