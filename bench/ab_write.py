@@ -88,12 +88,11 @@ async def run(args: argparse.Namespace) -> None:
 
 async def _measure(args: argparse.Namespace, pg_url: str) -> None:
     from callback import WRITE_ACCEPTED, bot_environ, message_for
+    from write_profile import incoming_for
 
     from bot import _roster_import, build_bot
     from liuan_bot.heap import settle_heap
     from liuan_bot.settings import load_settings
-    from liuan_bot.wecom.inbound import parse_incoming
-    from liuan_bot.wecom.simulate import text_message_xml
     from storage.engine import make_engine
     from storage.migrate import upgrade
 
@@ -122,16 +121,7 @@ async def _measure(args: argparse.Namespace, pg_url: str) -> None:
         return (time.thread_time() - started) / size * 1000
 
     def _incoming(i: int) -> Any:
-        user, content = message_for("write", i)
-        xml = text_message_xml(
-            corp_id=settings.corp_id,
-            from_user=user,
-            content=content,
-            msg_id=str(9_000_000 + i),
-            create_time=1_764_640_000 + i,
-            agent_id=settings.agent_id,
-        )
-        return parse_incoming(xml)
+        return incoming_for(settings, "write", i)
 
     await block(300)  # warm-up
     settle_heap()

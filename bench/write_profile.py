@@ -76,8 +76,6 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
     from bot import _roster_import, build_bot
     from liuan_bot.heap import settle_heap
     from liuan_bot.settings import load_settings
-    from liuan_bot.wecom.inbound import parse_incoming
-    from liuan_bot.wecom.simulate import text_message_xml
     from storage.engine import make_engine
     from storage.migrate import upgrade
 
@@ -110,16 +108,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
         _attribute_backend_cpu(bot.engine, counting, backend_cpu, backend_calls)
 
     def incoming(i: int) -> Any:
-        user, content = message_for(args.mix, i)
-        xml = text_message_xml(
-            corp_id=settings.corp_id,
-            from_user=user,
-            content=content,
-            msg_id=str(9_000_000 + i),
-            create_time=1_764_640_000 + i,
-            agent_id=settings.agent_id,
-        )
-        return parse_incoming(xml)
+        return incoming_for(settings, args.mix, i)
 
     for i in range(args.warmup):
         await bot.inbox.accept(incoming(i))
@@ -191,6 +180,25 @@ async def _profile(args: argparse.Namespace, workdir: Path, pg_url: str) -> None
     await bot.engine.dispose()
     if bot.pipeline is not None and bot.pipeline.direct is not None:
         await bot.pipeline.direct.close()
+
+
+def incoming_for(settings: Any, mix: str, i: int) -> Any:
+    """The i-th message of a mix of `bench/callback.py`, as the callback parses it."""
+    from callback import message_for
+
+    from liuan_bot.wecom.inbound import parse_incoming
+    from liuan_bot.wecom.simulate import text_message_xml
+
+    user, content = message_for(mix, i)
+    xml = text_message_xml(
+        corp_id=settings.corp_id,
+        from_user=user,
+        content=content,
+        msg_id=str(9_000_000 + i),
+        create_time=1_764_640_000 + i,
+        agent_id=settings.agent_id,
+    )
+    return parse_incoming(xml)
 
 
 def _schedstat_ns(pid: int) -> int:
