@@ -6,6 +6,7 @@ take over what a crash left, and every accepted message is answered exactly once
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -493,6 +494,32 @@ async def test_a_message_storage_refused_is_stored_by_the_bot_when_wecom_has_giv
     await h.deliver_outbox()
     [answer] = h.fake.texts_to("demo")
     assert answer.startswith("已报告舆情"), answer
+
+
+async def test_stopping_the_bot_gives_up_at_once_a_message_kept_while_storage_is_down(
+    patient: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shutdown while the inbox keeps a message storage refuses (`LIUAN_STORE_PATIENCE_S`):
+    the bot's shutdown (the app's cleanup: `Bot.stop` → `Inbox.close`) does not wait out the
+    patience or the pause; the message is given up with one ERROR line naming its key and
+    sender, and nothing of it is stored."""
+    h = patient
+    attempts = deadlock_in_the_record_counter(monkeypatch, times=1_000)
+    content = "舆情 内容：网传某小区停水 来源：微博"
+    assert await h.send_text("demo", content, msg_id="900078") == (503, None)
+    tried = len(attempts)
+    await asyncio.wait_for(h.client.close(), timeout=30)  # stops the bot, as serve does
+    assert len(attempts) == tried  # no try after the shutdown began
+    given_up = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and "not stored" in r.getMessage()
+    ]
+    assert given_up == [
+        "inbound key=msg:900078 from=demo not stored: the bot stopped while storage was down"
+    ]
+    assert await inbound_rows(h) == []
+    assert await _hot_issues(h) == 0
 
 
 async def test_two_instances_given_two_commands_in_crossing_orders_record_each_once(
