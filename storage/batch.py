@@ -286,7 +286,8 @@ class WriteBatcher:
                 return
             except _Carefully as why:
                 self.careful += 1
-                log.debug("write batch of %d run again carefully: %r", len(batch), why.__cause__)
+                cause = why.__cause__ or why.__context__
+                log.debug("write batch of %d run again carefully: %r", len(batch), cause)
         await self._run_transaction(batch, careful=True)
 
     async def _run_transaction(self, batch: list[_Job[Any]], *, careful: bool) -> None:
@@ -308,17 +309,13 @@ class WriteBatcher:
                 except _Carefully:
                     raise
                 except Exception as exc:
-                    if not careful:
-                        if isinstance(exc, DBAPIError) or await unit.wrote():
-                            if retryable(exc):  # an attempt, as in a careful batch
-                                log.warning("write unit: %s; its batch runs again", exc)
-                                job.attempts += 1
-                                self.retried += 1
-                            raise _Carefully from exc
-                        session.expunge_all()  # it wrote nothing: nothing to roll back
-                        outcomes.append((job, None, exc))
-                        continue
-                    await unit.undo()
+                    if not careful and isinstance(exc, DBAPIError):  # the transaction is over
+                        if retryable(exc):  # an attempt, as in a careful batch
+                            log.warning("write unit: %s; its batch runs again", exc)
+                            job.attempts += 1
+                            self.retried += 1
+                        raise _Carefully from exc
+                    await unit.undo()  # optimistic and it wrote: `_Carefully`
                     if retryable(exc) and job.attempts < ATTEMPTS:
                         log.warning("write unit: %s; tried again in the next batch", exc)
                         job.attempts += 1

@@ -87,10 +87,7 @@ class InlineConnection(aiosqlite.Connection):
         writes the transaction's pages to the WAL (~0.3 ms for a batch of write messages):
         the loop serves other requests meanwhile, for one thread hand-off per transaction.
         The transaction holds the write lock already, so the commit never waits for one."""
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        conn = self._connection
-        await super()._execute(conn.commit)  # type: ignore[no-untyped-call]
+        await super()._execute(self._conn.commit)  # type: ignore[no-untyped-call]
         if self.after_commit is not None:
             self.after_commit()
 

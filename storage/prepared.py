@@ -102,25 +102,41 @@ class Prepared:
         table = None
         if getattr(statement, "is_insert", False) and not getattr(compiled, "returning", None):
             table = statement.table.name  # type: ignore[attr-defined]
-        writes = compiled.string.lstrip()[:6].upper() != "SELECT"
-        return _Plan(compiled.string, names, chosen, fixed, table, writes)
+        return _Plan(compiled.string, names, chosen, fixed, table, _may_write(compiled.string))
 
     def arguments(
         self, dialect: Dialect, params: Mapping[str, Any] | None
     ) -> tuple[str, list[Any]]:
         """The SQL text and its positional arguments, processed as SQLAlchemy would."""
-        plan = self.plan(dialect)
-        if not plan.fixed:
-            values = params or {}
-        else:
-            values = plan.fixed if not params else {**plan.fixed, **params}
-        try:
-            return plan.sql, [
-                value if (value := values[name]) is None or process is None else process(value)
-                for name, process in zip(plan.names, plan.processors, strict=True)
-            ]
-        except KeyError as exc:
-            raise TypeError(f"missing parameter {exc.args[0]!r} for {plan.sql}") from None
+        return _bound(self.plan(dialect), params)
+
+
+def _bound(plan: _Plan, params: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+    """`Prepared.arguments`, given the plan."""
+    if not plan.fixed:
+        values = params or {}
+    else:
+        values = plan.fixed if not params else {**plan.fixed, **params}
+    try:
+        return plan.sql, [
+            value if (value := values[name]) is None or process is None else process(value)
+            for name, process in zip(plan.names, plan.processors, strict=True)
+        ]
+    except KeyError as exc:
+        raise TypeError(f"missing parameter {exc.args[0]!r} for {plan.sql}") from None
+
+
+def _may_write(sql: str) -> bool:
+    """Anything but a plain SELECT may write (an INSERT, an UPDATE, a SAVEPOINT)."""
+    return sql.lstrip()[:6].upper() != "SELECT"
+
+
+_WRITES = "liuan_writes"  # connection info: statements sent on it that may have written
+
+
+def _count_write(info: dict[Any, Any]) -> None:
+    """One more statement that may write, on the connection whose `info` this is."""
+    info[_WRITES] = info.get(_WRITES, 0) + 1
 
 
 _PROBE = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
@@ -233,9 +249,10 @@ async def _run(
     session: AsyncSession, statement: Prepared, params: Mapping[str, Any] | None, fetch: bool
 ) -> tuple[list[Any], int]:
     driver = await _driver(session)
-    sql, args = statement.arguments(driver.dialect, params)
-    if statement.plan(driver.dialect).writes:
-        driver.info[_WRITES] = driver.info.get(_WRITES, 0) + 1
+    plan = statement.plan(driver.dialect)
+    sql, args = _bound(plan, params)
+    if plan.writes:
+        _count_write(driver.info)
     if driver.waiting:  # PostgreSQL: writes that travel with this statement, or before it
         if carried.can_carry(driver.waiting, sql):
             taken = driver.waiting[:]
@@ -304,12 +321,12 @@ async def write_later(
     if driver.sqlite:
         await _run(session, statement, params, fetch=False)
         return
-    table = statement.plan(driver.dialect).table
-    if table is None:
+    plan = statement.plan(driver.dialect)
+    if plan.table is None:
         raise TypeError("write_later takes an INSERT without RETURNING")
-    sql, args = statement.arguments(driver.dialect, params)
-    driver.info[_WRITES] = driver.info.get(_WRITES, 0) + 1
-    carried.add(driver.waiting, table, sql, args)
+    sql, args = _bound(plan, params)
+    _count_write(driver.info)
+    carried.add(driver.waiting, plan.table, sql, args)
 
 
 async def execute(session: AsyncSession, sql: str) -> None:
@@ -339,9 +356,6 @@ async def execute(session: AsyncSession, sql: str) -> None:
         raise
 
 
-_WRITES = "liuan_writes"  # connection info: statements sent on it that may have written
-
-
 def count_writes(
     conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
 ) -> tuple[str, Any]:
@@ -349,8 +363,8 @@ def count_writes(
     but a SELECT: an ORM flush, a Core UPDATE, a SAVEPOINT), as `_run` counts its own (a
     statement of this module's that a listener is shown may count twice: only whether the
     count moved matters)."""
-    if statement.lstrip()[:6].upper() != "SELECT":
-        conn.info[_WRITES] = conn.info.get(_WRITES, 0) + 1
+    if _may_write(statement):
+        _count_write(conn.info)
     return statement, parameters
 
 
