@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
@@ -194,3 +195,23 @@ def registry_with(key: str, name: str, handler: Handler) -> Registry:
 
 def shanghai(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+class Statements:
+    """Every statement sent on an engine's connections but BEGIN, as a `before_cursor_execute`
+    listener sees them (SQLAlchemy's and `storage.prepared`'s)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.seen: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._on)
+
+    def _on(self, _c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if not statement.startswith("BEGIN"):
+            self.seen.append(statement)
+
+    def reset(self) -> None:
+        self.seen.clear()
+
+    def starting(self, word: str) -> list[str]:
+        """The statements that begin with `word` (`SAVEPOINT`, `RELEASE`)."""
+        return [s for s in self.seen if s.lstrip().upper().startswith(word)]

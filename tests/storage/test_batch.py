@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import storage.batch
 from liuan_bot.clock import FixedClock
+from storage import prepared
 from storage.audit import audit
 from storage.batch import UnitOfWork, WriteBatcher
 from storage.engine import SessionFactory, transaction
@@ -25,6 +26,7 @@ from storage.inbox_store import WriteGate
 from storage.records import next_record_id
 from storage.tables import AuditEntry
 from storage.tables import Unit as Department
+from tests.support import Statements
 
 
 async def _actions(sessions: SessionFactory) -> list[str]:
@@ -41,6 +43,20 @@ def _writes(action: str, now: datetime, *, then_raise: bool = False) -> storage.
         return action
 
     return work
+
+
+async def _between(
+    batcher: WriteBatcher, clock: FixedClock, work: storage.batch.Work[str]
+) -> list[str]:
+    """Run `work` in one batch between a unit that writes "before" and one that writes
+    "after"; the three outcomes."""
+    return list(
+        await asyncio.gather(
+            batcher.run(_writes("before", clock.now())),
+            batcher.run(work),
+            batcher.run(_writes("after", clock.now())),
+        )
+    )
 
 
 async def test_units_submitted_together_share_one_transaction(
@@ -122,43 +138,26 @@ async def test_a_unit_may_undo_its_writes_and_go_on(
         return "refused"
 
     batcher = WriteBatcher(lambda: sessions)
-    assert await asyncio.gather(
-        batcher.run(_writes("before", clock.now())),
-        batcher.run(refused),
-        batcher.run(_writes("after", clock.now())),
-    ) == ["before", "refused", "after"]
+    assert await _between(batcher, clock, refused) == ["before", "refused", "after"]
     assert await _actions(sessions) == ["before", "refusal", "after"]
     assert batcher.careful == 1  # it had written: the batch ran again, each unit careful
-
-
-class _Sent:
-    """Every statement sent on the engine's connections (a listener: SQLAlchemy's and
-    `storage.prepared`'s)."""
-
-    def __init__(self, sessions: SessionFactory) -> None:
-        self.seen: list[str] = []
-        engine = sessions.kw["bind"]
-        event.listen(engine.sync_engine, "before_cursor_execute", self._on)
-
-    def _on(self, _c: object, _cur: object, statement: str, *_a: object) -> None:
-        self.seen.append(statement.split()[0].upper())
 
 
 async def test_a_batch_whose_units_all_succeed_takes_no_savepoint(
     sessions: SessionFactory, clock: FixedClock
 ) -> None:
     """Optimistic: no SAVEPOINT, no RELEASE (a round trip each on PostgreSQL)."""
-    sent = _Sent(sessions)
+    sent = Statements(sessions.kw["bind"])
     batcher = WriteBatcher(lambda: sessions)
     await asyncio.gather(*(batcher.run(_writes(f"a{i}", clock.now())) for i in range(3)))
     assert sent.seen  # the inserts (on PostgreSQL carried together, at the commit)
-    assert "SAVEPOINT" not in sent.seen
-    assert "RELEASE" not in sent.seen
+    assert sent.starting("SAVEPOINT") == []
+    assert sent.starting("RELEASE") == []
     assert (batcher.batches, batcher.careful) == (1, 0)
     assert await _actions(sessions) == ["a0", "a1", "a2"]
     with pytest.raises(ValueError, match="a3"):  # the listener does see a careful batch's
         await batcher.run(_writes("a3", clock.now(), then_raise=True))
-    assert "SAVEPOINT" in sent.seen
+    assert sent.starting("SAVEPOINT")
 
 
 async def test_a_unit_refused_before_it_wrote_needs_no_savepoint(
@@ -166,7 +165,7 @@ async def test_a_unit_refused_before_it_wrote_needs_no_savepoint(
 ) -> None:
     """Most refusals come before a command writes (its fields, its sender's role): undoing
     nothing costs nothing, and the batch goes on (its ORM objects are forgotten)."""
-    sent = _Sent(sessions)
+    sent = Statements(sessions.kw["bind"])
 
     async def refused(unit: UnitOfWork) -> str:
         now = clock.now()
@@ -192,10 +191,28 @@ async def test_a_unit_refused_before_it_wrote_needs_no_savepoint(
     assert isinstance(outcomes[2], ValueError)
     assert outcomes[3] == "after"
     assert (batcher.batches, batcher.careful) == (1, 0)
-    assert "SAVEPOINT" not in sent.seen
+    assert sent.starting("SAVEPOINT") == []
     assert await _actions(sessions) == ["before", "refusal", "after"]
     async with sessions() as session:
         assert (await session.exec(select(Department.name))).all() == []
+
+
+async def test_without_a_write_count_an_undo_is_taken_for_a_write(
+    sessions: SessionFactory, clock: FixedClock
+) -> None:
+    """An engine that does not count its writes (not made by `make_engine`): the batcher
+    cannot tell nothing was written, so an undo runs the batch again carefully."""
+    engine = sessions.kw["bind"]
+    event.remove(engine.sync_engine, "before_cursor_execute", prepared.count_writes)
+
+    async def refused(unit: UnitOfWork) -> str:
+        await unit.undo()
+        return "refused"
+
+    batcher = WriteBatcher(lambda: sessions)
+    assert await _between(batcher, clock, refused) == ["before", "refused", "after"]
+    assert batcher.careful == 1
+    assert await _actions(sessions) == ["before", "after"]
 
 
 async def test_a_write_through_the_orm_counts_and_is_rolled_back(
@@ -214,11 +231,7 @@ async def test_a_write_through_the_orm_counts_and_is_rolled_back(
         return "refused"
 
     batcher = WriteBatcher(lambda: sessions)
-    assert await asyncio.gather(
-        batcher.run(_writes("before", clock.now())),
-        batcher.run(flushed_then_refused),
-        batcher.run(_writes("after", clock.now())),
-    ) == ["before", "refused", "after"]
+    assert await _between(batcher, clock, flushed_then_refused) == ["before", "refused", "after"]
     assert batcher.careful == 1
     assert await _actions(sessions) == ["before", "after"]
     async with sessions() as session:
@@ -281,11 +294,7 @@ async def test_a_deadlocked_unit_is_tried_again_in_the_next_batch_which_it_begin
             await session.exec(delete(AuditEntry))  # type: ignore[call-overload]
             await session.commit()
         batcher = WriteBatcher(lambda: sessions)
-        assert await asyncio.gather(
-            batcher.run(_writes("before", clock.now())),
-            batcher.run(victim),
-            batcher.run(_writes("after", clock.now())),
-        ) == ["before", "done", "after"]
+        assert await _between(batcher, clock, victim) == ["before", "done", "after"]
         assert attempts == deadlocks + 1
         assert (batcher.batches, batcher.units) == (batches, 3)
         assert (batcher.retried, batcher.careful) == (deadlocks, 1)

@@ -91,6 +91,40 @@ async def test_the_direct_store_tells_the_checkpointer_of_each_group(sqlite_url:
         await checkpointer.close()
 
 
+class _Witness:
+    """A checkpointer that, when told of a commit, reads what another connection sees."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: list[list[tuple[str, int]]] = []
+
+    def committed(self) -> None:
+        conn = sqlite3.connect(self.path)
+        try:
+            self.seen.append(conn.execute("SELECT prefix, last FROM record_counters").fetchall())
+        finally:
+            conn.close()
+
+
+async def test_the_checkpointer_is_told_of_a_commit_once_it_is_written(sqlite_url: str) -> None:
+    """A checkpoint started before the commit is written would leave that commit in the log
+    (the commit runs in aiosqlite's thread): told only after it, every reading has it."""
+    path = _path(sqlite_url)
+    plain = make_engine(sqlite_url)
+    await upgrade(plain)
+    await plain.dispose()
+    witness = _Witness(path)
+    engine = make_engine(sqlite_url, checkpointer=witness)  # type: ignore[arg-type]
+    sessions = make_session_factory(engine)
+    try:
+        for prefix in ("SQ", "TF"):
+            async with transaction(sessions) as session:
+                await next_record_id(session, prefix, 2026)
+    finally:
+        await engine.dispose()
+    assert witness.seen == [[("SQ", 1)], [("SQ", 1), ("TF", 1)]]
+
+
 async def test_a_checkpoint_copies_the_log_into_the_database_file(
     sqlite_url: str, tmp_path: Path
 ) -> None:

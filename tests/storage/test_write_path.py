@@ -36,21 +36,9 @@ from storage.roster_cache import RosterCache
 from storage.roster_store import unit_id, unit_members, userids_with_role
 from storage.tables import AuditEntry, OutboxMessage, Person
 from tests.conftest import load_demo_roster
+from tests.support import Statements
 
 NOW = datetime.fromisoformat("2026-12-02T09:00:00+08:00")
-
-
-class Statements:
-    def __init__(self, engine: Any) -> None:
-        self.seen: list[str] = []
-        event.listen(engine.sync_engine, "before_cursor_execute", self._on)
-
-    def _on(self, _c: Any, _cur: Any, statement: str, *_a: Any) -> None:
-        if not statement.startswith("BEGIN"):
-            self.seen.append(statement)
-
-    def reset(self) -> None:
-        self.seen.clear()
 
 
 async def test_sqlite_statements_run_in_the_event_loop_thread(sqlite_url: str) -> None:
